@@ -1,0 +1,256 @@
+//! The browser UI: a thin Yew single-page app. It shows state and forwards the
+//! user's intent to the worker ([`bridge`]); it never touches a tensor.
+
+pub mod bridge;
+mod widgets;
+
+use crate::device::{DeviceInfo, Preference};
+use crate::protocol::{Event, ImagePayload, JobId, Request};
+use bridge::WorkerBridge;
+use std::rc::Rc;
+use widgets::{DeviceBanner, DownloadLink, DropZone, ImageCanvas, Shared};
+use yew::prelude::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Section {
+    ImageCheck,
+    StyleTransfer,
+    Pix2Pix,
+    CycleGan,
+}
+
+impl Section {
+    const ALL: [Section; 4] = [Section::ImageCheck, Section::StyleTransfer, Section::Pix2Pix, Section::CycleGan];
+    fn title(self) -> &'static str {
+        match self {
+            Section::ImageCheck => "Image check",
+            Section::StyleTransfer => "Style Transfer",
+            Section::Pix2Pix => "Pix2Pix",
+            Section::CycleGan => "CycleGAN",
+        }
+    }
+    fn id(self) -> &'static str {
+        match self {
+            Section::ImageCheck => "image-check",
+            Section::StyleTransfer => "style-transfer",
+            Section::Pix2Pix => "pix2pix",
+            Section::CycleGan => "cyclegan",
+        }
+    }
+}
+
+/// Where the compute device stands.
+#[derive(Clone, PartialEq)]
+pub enum DeviceState {
+    Loading,
+    Starting,
+    Ready(DeviceInfo),
+    Broken(String),
+}
+
+struct Job {
+    id: JobId,
+    name: String,
+    stage: String,
+    done: u32,
+    total: u32,
+}
+
+pub struct App {
+    bridge: Option<WorkerBridge>,
+    device: DeviceState,
+    section: Section,
+    next_id: JobId,
+    job: Option<Job>,
+    result: Option<(Shared<ImagePayload>, Shared<ImagePayload>, String, f64)>,
+    error: Option<String>,
+}
+
+pub enum Msg {
+    Worker(Event),
+    Show(Section),
+    File { name: String, bytes: Vec<u8> },
+    FileError(String),
+}
+
+/// `?backend=cpu` (or `gpu`) in the page URL overrides the automatic choice.
+fn preference_from_url() -> Preference {
+    let search = gloo::utils::window().location().search().unwrap_or_default();
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter_map(|kv| kv.split_once('='))
+        .find(|(k, _)| *k == "backend")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or_default()
+}
+
+impl Component for App {
+    type Message = Msg;
+    type Properties = ();
+
+    fn create(ctx: &Context<Self>) -> Self {
+        let (bridge, device) = match WorkerBridge::spawn(ctx.link().callback(Msg::Worker)) {
+            Ok(b) => (Some(b), DeviceState::Loading),
+            Err(e) => (None, DeviceState::Broken(e)),
+        };
+        Self { bridge, device, section: Section::ImageCheck, next_id: 1, job: None, result: None, error: None }
+    }
+
+    fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
+        match msg {
+            Msg::Show(s) => self.section = s,
+            Msg::Worker(Event::Loaded) => {
+                self.device = DeviceState::Starting;
+                self.send(&Request::Init { preference: preference_from_url() });
+            }
+            Msg::Worker(Event::Ready { device }) => self.device = DeviceState::Ready(device),
+            Msg::Worker(Event::Progress { id, stage, done, total }) => {
+                if let Some(job) = self.job.as_mut().filter(|j| j.id == id) {
+                    job.stage = stage;
+                    job.done = done;
+                    job.total = total;
+                }
+            }
+            Msg::Worker(Event::RoundtripDone { id, input, output, millis }) => {
+                if let Some(job) = self.job.take_if(|j| j.id == id) {
+                    self.result = Some((Shared(Rc::new(input)), Shared(Rc::new(output)), job.name, millis));
+                    self.error = None;
+                }
+            }
+            Msg::Worker(Event::Failed { id, message }) => {
+                if id.is_none() && matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
+                    self.device = DeviceState::Broken(message.clone());
+                }
+                if id.is_some() && self.job.as_ref().map(|j| Some(j.id)) == Some(id) {
+                    self.job = None;
+                }
+                self.error = Some(message);
+            }
+            Msg::File { name, bytes } => {
+                let id = self.next_id;
+                self.next_id += 1;
+                self.error = None;
+                self.job = Some(Job { id, name: name.clone(), stage: "sending to the worker".into(), done: 0, total: 3 });
+                self.send(&Request::Roundtrip { id, name, bytes });
+            }
+            Msg::FileError(e) => self.error = Some(e),
+        }
+        true
+    }
+
+    fn view(&self, ctx: &Context<Self>) -> Html {
+        let link = ctx.link();
+        let tabs = Section::ALL.iter().map(|&s| {
+            let class = classes!("tab", (s == self.section).then_some("active"));
+            html! {
+                <button {class} id={format!("tab-{}", s.id())} role="tab"
+                    aria-selected={(s == self.section).to_string()}
+                    onclick={link.callback(move |_| Msg::Show(s))}>{ s.title() }</button>
+            }
+        });
+        html! {
+            <div class="studio">
+                <header>
+                    <h1>{ "AI-Art Studio" }</h1>
+                    <p class="tagline">{ "Style transfer, Pix2Pix and CycleGAN, running on your own GPU in this page. Nothing is uploaded." }</p>
+                    <DeviceBanner state={self.device.clone()} />
+                </header>
+                <nav role="tablist">{ for tabs }</nav>
+                <main id={format!("section-{}", self.section.id())}>
+                    { self.view_section(ctx) }
+                </main>
+            </div>
+        }
+    }
+}
+
+impl App {
+    fn send(&mut self, req: &Request) {
+        let res = match &self.bridge {
+            Some(b) => b.send(req),
+            None => Err("the compute worker is not running".into()),
+        };
+        if let Err(e) = res {
+            self.error = Some(e);
+            self.job = None;
+        }
+    }
+
+    fn view_section(&self, ctx: &Context<Self>) -> Html {
+        match self.section {
+            Section::ImageCheck => self.view_image_check(ctx),
+            Section::StyleTransfer => not_built(
+                "Neural style transfer (Gatys et al.)",
+                "Optimising an image so its VGG19 features match a content image and its Gram matrices match a style image.",
+            ),
+            Section::Pix2Pix => not_built(
+                "Pix2Pix (Isola et al.)",
+                "Paired image-to-image translation with a U-Net generator and a PatchGAN discriminator.",
+            ),
+            Section::CycleGan => not_built(
+                "CycleGAN (Zhu et al.)",
+                "Unpaired translation with ResNet generators, cycle and identity losses.",
+            ),
+        }
+    }
+
+    fn view_image_check(&self, ctx: &Context<Self>) -> Html {
+        let ready = matches!(self.device, DeviceState::Ready(_));
+        let busy = self.job.is_some();
+        let progress = self.job.as_ref().map(|j| {
+            html! {
+                <div class="progress" id="progress">
+                    <progress max={j.total.to_string()} value={j.done.to_string()} />
+                    <span>{ format!("{}: {}", j.name, j.stage) }</span>
+                </div>
+            }
+        });
+        let result = self.result.as_ref().map(|(input, output, name, millis)| {
+            let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
+            html! {
+                <div class="result">
+                    <div class="pair">
+                        <figure><ImageCanvas id="input-canvas" image={input.clone()} />
+                            <figcaption>{ format!("Input, {}x{}", input.0.width, input.0.height) }</figcaption></figure>
+                        <figure><ImageCanvas id="output-canvas" image={output.clone()} />
+                            <figcaption>{ format!("After the device round trip ({millis:.0} ms)") }</figcaption></figure>
+                    </div>
+                    <DownloadLink id="download" png={output.clone()} filename={format!("{stem}-roundtrip.png")} />
+                </div>
+            }
+        });
+        html! {
+            <section class="panel">
+                <h2>{ "Image check" }</h2>
+                <p>{ "Pick or drop an image (PNG, JPEG or WebP). The worker decodes it, uploads it to the compute device, \
+                      normalises it the way the networks expect, maps it back and reads it out again. \
+                      The output should look exactly like the input: this checks your device before any network runs." }</p>
+                <DropZone id="image-input" disabled={!ready || busy}
+                    on_file={ctx.link().callback(|(name, bytes)| Msg::File { name, bytes })}
+                    on_error={ctx.link().callback(Msg::FileError)} />
+                if !ready { <p class="hint">{ "Waiting for the compute device..." }</p> }
+                { for progress }
+                if let Some(e) = &self.error { <p class="error" id="error" role="alert">{ e }</p> }
+                { for result }
+            </section>
+        }
+    }
+}
+
+fn not_built(title: &str, what: &str) -> Html {
+    html! {
+        <section class="panel not-built">
+            <h2>{ title }</h2>
+            <p>{ what }</p>
+            <p class="notice">{ "Not built yet: this section has no working feature in this version of the studio." }</p>
+        </section>
+    }
+}
+
+/// Mounts the app on `<body>`.
+pub fn run() {
+    console_error_panic_hook::set_once();
+    let _ = console_log::init_with_level(log::Level::Info);
+    yew::Renderer::<App>::new().render();
+}

@@ -1,0 +1,229 @@
+//! Small presentational components.
+
+use super::DeviceState;
+use crate::device::DeviceInfo;
+use crate::protocol::ImagePayload;
+use std::rc::Rc;
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, DragEvent, File, HtmlCanvasElement, HtmlInputElement};
+use yew::prelude::*;
+
+/// An `Rc` compared by identity, so big payloads are never compared byte by byte.
+#[derive(Clone)]
+pub struct Shared<T>(pub Rc<T>);
+impl<T> PartialEq for Shared<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Rc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+fn human_bytes(b: u64) -> String {
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+    if b >= GIB && b % GIB == 0 {
+        format!("{} GiB", b / GIB)
+    } else if b >= MIB {
+        format!("{:.0} MiB", b as f64 / MIB as f64)
+    } else {
+        format!("{b} B")
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DeviceBannerProps {
+    pub state: DeviceState,
+}
+
+#[function_component]
+pub fn DeviceBanner(props: &DeviceBannerProps) -> Html {
+    match &props.state {
+        DeviceState::Loading => html! { <div class="device" id="device" data-state="loading">{ "Loading the compute worker..." }</div> },
+        DeviceState::Starting => html! { <div class="device" id="device" data-state="starting">{ "Starting the compute device..." }</div> },
+        DeviceState::Broken(e) => html! {
+            <div class="device error" id="device" data-state="broken" role="alert">{ format!("The compute worker could not start: {e}") }</div>
+        },
+        DeviceState::Ready(info) => ready_banner(info),
+    }
+}
+
+fn ready_banner(info: &DeviceInfo) -> Html {
+    let limits = info.limits.as_ref().map(|l| {
+        html! {
+            <dl class="limits" id="device-limits">
+                <dt>{ "maxBufferSize" }</dt><dd id="limit-max-buffer-size">{ human_bytes(l.max_buffer_size) }</dd>
+                <dt>{ "maxStorageBufferBindingSize" }</dt><dd id="limit-max-storage-buffer-binding-size">{ human_bytes(l.max_storage_buffer_binding_size) }</dd>
+                <dt>{ "maxComputeWorkgroupsPerDimension" }</dt><dd>{ l.max_compute_workgroups_per_dimension }</dd>
+                <dt>{ "maxComputeInvocationsPerWorkgroup" }</dt><dd>{ l.max_compute_invocations_per_workgroup }</dd>
+                <dt>{ "maxComputeWorkgroupStorageSize" }</dt><dd>{ human_bytes(l.max_compute_workgroup_storage_size as u64) }</dd>
+            </dl>
+        }
+    });
+    let fallback = info.fallback_reason.as_ref().map(|why| {
+        html! {
+            <p class="notice" id="cpu-fallback" role="status">
+                { "WebGPU is not available, so the studio runs on the CPU: everything works, only much slower. " }
+                <span class="why">{ format!("({why})") }</span>
+                { " Chrome, Edge and recent Safari/Firefox versions support WebGPU." }
+            </p>
+        }
+    });
+    let state = if info.is_gpu { "gpu" } else { "cpu" };
+    html! {
+        <div class={classes!("device", state)} id="device" data-state={state}>
+            <span class="backend" id="device-backend">{ &info.backend }</span>
+            <span class="adapter" id="device-adapter">{ &info.adapter }</span>
+            if !info.details.is_empty() { <span class="details">{ &info.details }</span> }
+            { for limits }
+            { for fallback }
+        </div>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DropZoneProps {
+    pub id: AttrValue,
+    pub disabled: bool,
+    pub on_file: Callback<(String, Vec<u8>)>,
+    pub on_error: Callback<String>,
+}
+
+fn read_file(file: File, on_file: Callback<(String, Vec<u8>)>, on_error: Callback<String>) {
+    let name = file.name();
+    wasm_bindgen_futures::spawn_local(async move {
+        match gloo::file::futures::read_as_bytes(&gloo::file::Blob::from(file)).await {
+            Ok(bytes) => on_file.emit((name, bytes)),
+            Err(e) => on_error.emit(format!("{name}: the file could not be read ({e})")),
+        }
+    });
+}
+
+/// A file picker that is also a drop target.
+#[function_component]
+pub fn DropZone(props: &DropZoneProps) -> Html {
+    let hover = use_state(|| false);
+    let onchange = {
+        let (on_file, on_error) = (props.on_file.clone(), props.on_error.clone());
+        Callback::from(move |e: Event| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Some(file) = input.files().and_then(|f| f.get(0)) {
+                read_file(file, on_file.clone(), on_error.clone());
+            }
+            input.set_value("");
+        })
+    };
+    let ondragover = {
+        let hover = hover.clone();
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            hover.set(true);
+        })
+    };
+    let ondragleave = {
+        let hover = hover.clone();
+        Callback::from(move |_: DragEvent| hover.set(false))
+    };
+    let ondrop = {
+        let (on_file, on_error, hover, disabled) = (props.on_file.clone(), props.on_error.clone(), hover.clone(), props.disabled);
+        Callback::from(move |e: DragEvent| {
+            e.prevent_default();
+            hover.set(false);
+            if disabled {
+                return;
+            }
+            match e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
+                Some(file) => read_file(file, on_file.clone(), on_error.clone()),
+                None => on_error.emit("nothing to read in what was dropped: drop an image file".into()),
+            }
+        })
+    };
+    html! {
+        <label class={classes!("dropzone", (*hover).then_some("hover"), props.disabled.then_some("disabled"))}
+            {ondragover} {ondragleave} {ondrop}>
+            <input type="file" id={props.id.clone()} accept="image/png,image/jpeg,image/webp"
+                disabled={props.disabled} {onchange} />
+            <span>{ "Choose an image, or drop one here" }</span>
+        </label>
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct ImageCanvasProps {
+    pub id: AttrValue,
+    pub image: Shared<ImagePayload>,
+}
+
+/// Draws RGBA pixels at their natural size; CSS scales the canvas down keeping
+/// the aspect ratio.
+#[function_component]
+pub fn ImageCanvas(props: &ImageCanvasProps) -> Html {
+    let canvas = use_node_ref();
+    {
+        let canvas = canvas.clone();
+        use_effect_with(props.image.clone(), move |img| {
+            if let Some(c) = canvas.cast::<HtmlCanvasElement>() {
+                draw(&c, &img.0);
+            }
+        });
+    }
+    html! { <canvas id={props.id.clone()} ref={canvas} data-width={props.image.0.width.to_string()} data-height={props.image.0.height.to_string()} /> }
+}
+
+fn draw(canvas: &HtmlCanvasElement, img: &ImagePayload) {
+    canvas.set_width(img.width);
+    canvas.set_height(img.height);
+    let ctx = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok());
+    let data = web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&img.rgba), img.width, img.height);
+    match (ctx, data) {
+        (Some(ctx), Ok(data)) => {
+            if let Err(e) = ctx.put_image_data(&data, 0.0, 0.0) {
+                log::error!("drawing the image failed: {e:?}");
+            }
+        }
+        (_, Err(e)) => log::error!("bad image data: {e:?}"),
+        (None, _) => log::error!("no 2d canvas context"),
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct DownloadLinkProps {
+    pub id: AttrValue,
+    pub png: Shared<ImagePayload>,
+    pub filename: AttrValue,
+}
+
+/// An `<a download>` pointing at an object URL of the PNG; the URL is revoked
+/// when the image changes or the link goes away.
+#[function_component]
+pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
+    let url = use_state(|| None::<String>);
+    {
+        let url = url.clone();
+        use_effect_with(props.png.clone(), move |img| {
+            let made = png_url(&img.0.png);
+            url.set(made.clone());
+            move || {
+                if let Some(u) = made {
+                    let _ = web_sys::Url::revoke_object_url(&u);
+                }
+            }
+        });
+    }
+    match &*url {
+        Some(href) => html! {
+            <a class="button download" id={props.id.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
+        },
+        None => html! {},
+    }
+}
+
+fn png_url(png: &[u8]) -> Option<String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(png));
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("image/png");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).ok()?;
+    web_sys::Url::create_object_url_with_blob(&blob).ok()
+}
