@@ -13,6 +13,11 @@ cd "$ROOT"
 "$ROOT/scripts/setup-tools.sh"
 eval "$("$ROOT/scripts/setup-tools.sh" --env)"
 export TRUNK_SKIP_VERSION_CHECK=true TRUNK_OFFLINE=true
+# Mesa's software drivers complain loudly without a runtime dir.
+if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR:-}" ]]; then
+  export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/ai-art-xdg-$(id -u)"
+  mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+fi
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
 t0=$SECONDS

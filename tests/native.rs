@@ -59,14 +59,15 @@ fn cli_info_on_the_cpu_says_so() {
 
 #[test]
 fn cli_falls_back_to_the_cpu_when_no_adapter_exists() {
-    // Point the Vulkan loader at no driver at all: wgpu finds no adapter, so
+    // Point the Vulkan loader and EGL (wgpu's GL fallback) at no driver at all:
+    // wgpu finds no adapter, so
     // `auto` must fall back (and say why) while `wgpu` must fail clearly.
     let no_gpu = |args: &[&str]| {
         cli()
             .args(args)
             .env("VK_ICD_FILENAMES", "/nonexistent.json")
             .env("VK_DRIVER_FILES", "/nonexistent.json")
-            .env("WGPU_BACKEND", "vulkan")
+            .env("__EGL_VENDOR_LIBRARY_FILENAMES", "/nonexistent.json")
             .output()
             .unwrap()
     };
