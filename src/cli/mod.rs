@@ -1,6 +1,8 @@
 //! The native command-line tool `ai-art`: the same library as the web app, for
 //! batch jobs, benchmarks and parity runs.
 
+mod bench;
+
 use crate::device::{self, Preference};
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -20,14 +22,46 @@ pub enum Command {
         #[arg(long, default_value = "auto")]
         backend: Preference,
     },
+    /// Benchmarks, each against a reference in the same run (ratios, not absolute times).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Our WGSL Gram and instance-norm kernels against the same ops composed of Burn primitives,
+    /// at VGG19 style-layer and ResNet-generator shapes; forward and forward+backward medians.
+    Kernels {
+        /// Image sizes in pixels (the shapes follow from them).
+        #[arg(long, value_delimiter = ',', default_value = "256,512")]
+        sizes: Vec<usize>,
+        /// Timed runs per case (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 5)]
+        runs: usize,
+        /// auto, wgpu or cpu (on the CPU both sides are Burn ops: a sanity baseline).
+        #[arg(long, default_value = "wgpu")]
+        backend: Preference,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
 pub fn main() -> ExitCode {
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,wgpu_hal=off")).init();
     let cli = Cli::parse();
     match cli.command {
         Command::Info { backend } => info(backend),
+        Command::Bench(BenchCommand::Kernels { sizes, runs, backend }) => {
+            let compute = match pollster::block_on(device::start(backend)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("benchmarking on {} ({} runs per case, median)", compute.info.summary(), runs.max(1));
+            print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1)));
+            ExitCode::SUCCESS
+        }
     }
 }
 

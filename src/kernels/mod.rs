@@ -1,5 +1,336 @@
 //! Hand-written WGSL kernels (`shaders/`) and their Burn wiring.
 //!
-//! Planned (issue "Hand-written WGSL kernels"): the Gram matrix and instance
-//! normalisation, forward and backward, each with a reference implementation made
-//! of Burn ops that the CPU fallback runs. Nothing is implemented here yet.
+//! Two operations, forward and backward:
+//! * [`gram()`]: `[B, C, N] -> [B, C, C]`, `G = scale * F F^T` (style loss);
+//! * [`instance_norm()`]: per-(b, c) normalisation of `[B, C, H, W]` with optional affine.
+//!
+//! On a wgpu device whose runtime compiles WGSL ([`uses_wgsl`]) they run our kernels from
+//! `shaders/*.wgsl`; anywhere else (the `burn-flex` CPU fallback, a non-f32 tensor, an empty
+//! tensor) they run [`gram_reference`] / [`instance_norm_reference`], compositions of Burn
+//! tensor ops. Under autodiff the WGSL backward kernels compute the gradients.
+//!
+//! Wiring (Burn 0.22.1): [`ArtKernels`] is a `#[backend_extension(Cube, Autodiff)]` trait.
+//! The macro generates `impl ArtKernels for burn::backend::Dispatch`, which routes a call to
+//! `impl ArtKernels for Cube` (the cubecl backend; a plain wgpu tensor) or to
+//! `impl ArtKernels for Autodiff<Cube, C>` (an autodiff tensor), where the backward step is
+//! registered by hand with `burn::backend::autodiff::ops::Backward`.
+//!
+//! Launch contract of a precompiled WGSL kernel on cubecl-wgpu 0.11 (see `shaders/*.wgsl`):
+//! storage buffers at `@binding(0..k)` in the order passed, all `read_write`; the u32
+//! parameter block as a `var<uniform>` at `@binding(k)`; entry point `main`; every declared
+//! binding used; bounds checked by hand (cubecl turns wgpu's bounds checks off).
+
+mod gram;
+mod instance_norm;
+
+pub use gram::{gram, gram_reference};
+pub use instance_norm::{instance_norm, instance_norm_reference};
+
+use core::sync::atomic::{AtomicU64, Ordering};
+
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate};
+use burn::backend::{Autodiff, Backend, Cube, DispatchDevice, backend_extension};
+use burn::cubecl::client::Client;
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
+use burn::cubecl::{CubeCount, CubeDim, RuntimeId};
+use burn::tensor::{DType, Device, Shape};
+
+// ---------------------------------------------------------------------------------------
+// The backend extension.
+// ---------------------------------------------------------------------------------------
+
+/// Our custom operations, at the primitive level.
+///
+/// Only `Cube` (every cubecl runtime; here wgpu) and its autodiff wrapper are listed: the
+/// public functions send nothing else here (they run the reference composition instead), and
+/// calling the generated `Dispatch` impl with a tensor of an unlisted backend panics.
+///
+/// Inputs must be plain tensors: the macro maps `FloatTensor<Self>` / `&FloatTensor<Self>`
+/// arguments only, so `Option<FloatTensor<Self>>` is not accepted; `instance_norm` therefore
+/// always takes gamma and beta (the public wrapper fills in ones / zeros).
+#[backend_extension(Cube, Autodiff)]
+pub trait ArtKernels: Backend {
+    /// `G = scale * F F^T`, `features: [B, C, N]`, result `[B, C, C]`.
+    fn gram(features: FloatTensor<Self>, scale: f32) -> FloatTensor<Self>;
+
+    /// Instance normalisation of `x: [B, C, H, W]` with `gamma`, `beta: [C]`.
+    fn instance_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f32,
+    ) -> FloatTensor<Self>;
+}
+
+// UNSURE: `burn::backend::Cube` is `CubeBackend` only while burn-cubecl's `fusion` feature is
+// off (burn-cubecl-0.22.1/src/lib.rs:77-83). It is off in this project (our burn features
+// never enable `fusion`; the build fingerprints show burn-cubecl features = std, wgpu,
+// template). If `fusion` is ever turned on, `FloatTensor<Cube>` becomes a fusion handle and
+// these impls stop compiling: add `Fusion` to the macro and implement for `CubeBackend`.
+impl ArtKernels for Cube {
+    fn gram(features: CubeTensor, scale: f32) -> CubeTensor {
+        gram::forward(features, scale)
+    }
+
+    fn instance_norm(x: CubeTensor, gamma: CubeTensor, beta: CubeTensor, eps: f32) -> CubeTensor {
+        instance_norm::forward(x, gamma, beta, eps).0
+    }
+}
+
+impl<C: CheckpointStrategy> ArtKernels for Autodiff<Cube, C> {
+    fn gram(features: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
+        gram::autodiff::<C>(features, scale)
+    }
+
+    fn instance_norm(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        eps: f32,
+    ) -> FloatTensor<Self> {
+        instance_norm::autodiff::<C>(x, gamma, beta, eps)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Which path runs.
+// ---------------------------------------------------------------------------------------
+
+/// The runtime name cubecl-wgpu gives a device whose kernels are compiled to WGSL
+/// (`cubecl-wgpu-0.11.3/src/runtime.rs:616-622`). A WGSL template is refused on any other
+/// compiler (`wgpu<spirv>`, `wgpu<msl>`), so this is the exact condition for our kernels.
+const WGSL_RUNTIME: &str = "wgpu<wgsl>";
+
+/// True when `device` (autodiff or not) runs our WGSL kernels: a cubecl device of the wgpu
+/// runtime whose compiler is WGSL (always the case in this build, which enables neither
+/// burn's `vulkan` nor `metal` feature).
+pub fn uses_wgsl(device: &Device) -> bool {
+    match device.clone().without_autodiff().as_dispatch() {
+        DispatchDevice::Cube(cube) => {
+            cube.runtime() == RuntimeId::Wgpu && cube.client().name() == WGSL_RUNTIME
+        }
+        #[allow(unreachable_patterns)]
+        _ => false,
+    }
+}
+
+/// Whether a call with these inputs takes the WGSL path.
+fn takes_wgsl_path(device: &Device, dtypes: &[DType], num_elements: usize) -> bool {
+    num_elements > 0 && dtypes.iter().all(|dtype| *dtype == DType::F32) && uses_wgsl(device)
+}
+
+fn assert_wgsl(tensor: &CubeTensor) {
+    assert_eq!(
+        tensor.client.name(),
+        WGSL_RUNTIME,
+        "our WGSL kernels need a wgpu device compiling WGSL; the public functions route other devices to the reference"
+    );
+    assert_eq!(tensor.dtype, DType::F32, "our WGSL kernels are f32 only");
+}
+
+/// How many times each WGSL operation ran in this process: lets a test prove that the WGSL
+/// path (and, under autodiff, the WGSL backward) was taken. Counts only grow, so concurrent
+/// tests can compare before/after snapshots.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KernelLaunches {
+    pub gram_forward: u64,
+    pub gram_backward: u64,
+    pub instance_norm_forward: u64,
+    pub instance_norm_backward: u64,
+}
+
+static LAUNCHES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+
+#[derive(Clone, Copy)]
+enum Op {
+    GramForward = 0,
+    GramBackward = 1,
+    InstanceNormForward = 2,
+    InstanceNormBackward = 3,
+}
+
+fn count(op: Op) {
+    LAUNCHES[op as usize].fetch_add(1, Ordering::Relaxed);
+}
+
+/// A snapshot of [`KernelLaunches`].
+pub fn kernel_launches() -> KernelLaunches {
+    let get = |op: Op| LAUNCHES[op as usize].load(Ordering::Relaxed);
+    KernelLaunches {
+        gram_forward: get(Op::GramForward),
+        gram_backward: get(Op::GramBackward),
+        instance_norm_forward: get(Op::InstanceNormForward),
+        instance_norm_backward: get(Op::InstanceNormBackward),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Launching a WGSL section.
+// ---------------------------------------------------------------------------------------
+
+/// One `//#section <name>` of a `shaders/*.wgsl` file: a complete WGSL module with entry
+/// point `main` (burn's `SourceKernel` hard-codes that name,
+/// burn-cubecl-0.22.1/src/template/base.rs:48-55).
+#[derive(Clone, Copy, Debug)]
+struct WgslKernel {
+    file: &'static str,
+    file_hash: u64,
+    section: &'static str,
+    /// Must equal the `@workgroup_size` in the WGSL (checked by a unit test).
+    workgroup: (u32, u32, u32),
+}
+
+impl WgslKernel {
+    const fn new(file: &'static str, section: &'static str, workgroup: (u32, u32, u32)) -> Self {
+        Self {
+            file,
+            file_hash: fnv1a(file),
+            section,
+            workgroup,
+        }
+    }
+
+    fn cube_dim(&self) -> CubeDim {
+        CubeDim::new_3d(self.workgroup.0, self.workgroup.1, self.workgroup.2)
+    }
+}
+
+impl KernelSource for WgslKernel {
+    fn source(&self) -> SourceTemplate {
+        SourceTemplate::new(section(self.file, self.section))
+    }
+
+    /// The id keys every compiled-pipeline cache and never sees the text
+    /// (cubecl-runtime-0.11.3/src/kernel.rs:75-84), so it carries the section name and a
+    /// hash of the file. It also carries the cube dim, which cubecl validates against the
+    /// device's limits before compiling (cubecl-server-0.11.3/src/validation.rs:10-45).
+    fn id(&self) -> KernelId {
+        KernelId::new::<Self>()
+            .info((self.section, self.file_hash))
+            .cube_dim(self.cube_dim().0)
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// Cuts `//#section <name>` out of a shader file (up to the next marker or the end).
+fn section(file: &'static str, name: &str) -> &'static str {
+    const MARKER: &str = "//#section ";
+    let mut rest = file;
+    while let Some(at) = rest.find(MARKER) {
+        let after = &rest[at + MARKER.len()..];
+        let line_end = after.find('\n').unwrap_or(after.len());
+        let body = &after[line_end..];
+        let end = body.find(MARKER).unwrap_or(body.len());
+        if after[..line_end].trim() == name {
+            return &body[..end];
+        }
+        rest = body;
+    }
+    panic!("WGSL section `{name}` not found")
+}
+
+const fn fnv1a(text: &str) -> u64 {
+    let bytes = text.as_bytes();
+    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
+/// The u32 parameters as cubecl's info words: `MetadataBindingInfo` holds `u64`s, uploaded
+/// as bytes into the uniform that is bound after the buffers
+/// (cubecl-wgpu-0.11.3/src/compute/schedule.rs:174-205, stream.rs:714-726). Two u32 per
+/// word, low half first (every wgpu target is little-endian), padded to 16 bytes so the
+/// binding is never smaller than the WGSL `Info` struct.
+fn pack_params(params: &[u32]) -> Vec<u64> {
+    let mut words: Vec<u32> = params.to_vec();
+    while words.len() % 4 != 0 {
+        words.push(0);
+    }
+    words
+        .chunks(2)
+        .map(|pair| pair[0] as u64 | ((pair[1] as u64) << 32))
+        .collect()
+}
+
+/// Enqueues one WGSL section. `buffers` bind to `@binding(0..)` in order; `params` become the
+/// uniform at `@binding(buffers.len())`.
+fn launch(
+    kernel: WgslKernel,
+    client: &Client,
+    groups: (u32, u32, u32),
+    buffers: &[&CubeTensor],
+    params: &[u32],
+) {
+    let mut args = KernelArguments::new();
+    for tensor in buffers {
+        args = args.with_buffer(tensor.handle.clone().binding());
+    }
+    args = args.with_info(MetadataBindingInfo::custom(pack_params(params)));
+    let cube_dim = kernel.cube_dim();
+    client.launch(
+        Box::new(SourceKernel::new(kernel, cube_dim)),
+        CubeCount::Static(groups.0, groups.1, groups.2),
+        args,
+    );
+}
+
+/// A new, uninitialised, contiguous f32 tensor on `like`'s device.
+fn empty_f32(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    let bytes = shape.num_elements() * core::mem::size_of::<f32>();
+    let handle = like.client.empty(bytes);
+    CubeTensor::new_contiguous(
+        like.client.clone(),
+        like.device.clone(),
+        shape,
+        handle,
+        DType::F32,
+    )
+}
+
+/// Most workgroups per dispatch dimension (`max_compute_workgroups_per_dimension`, 65535 by
+/// default): cubecl does not split a `CubeCount::Static` that exceeds it, wgpu rejects it.
+fn grid_limits(client: &Client) -> (u32, u32, u32) {
+    let limits = client.properties().hardware.max_cube_count;
+    #[cfg(test)]
+    {
+        let cap = tests::GRID_LIMIT_OVERRIDE.with(|c| c.get());
+        if cap > 0 {
+            return (limits.0.min(cap), limits.1.min(cap), limits.2.min(cap));
+        }
+    }
+    limits
+}
+
+/// Lays `groups` workgroups out on x and y; the WGSL rebuilds the linear index as
+/// `wg.x + wg.y * num_workgroups.x` and discards the overshoot.
+fn spread(client: &Client, groups: u32) -> (u32, u32) {
+    let (max_x, max_y, _) = grid_limits(client);
+    if groups <= max_x {
+        return (groups.max(1), 1);
+    }
+    let y = groups.div_ceil(max_x);
+    assert!(
+        y <= max_y,
+        "{groups} workgroups do not fit a {max_x}x{max_y} grid"
+    );
+    (groups.div_ceil(y), y)
+}
+
+fn to_u32(value: usize, what: &str) -> u32 {
+    u32::try_from(value)
+        .unwrap_or_else(|_| panic!("{what} = {value} does not fit the kernels' u32 indexing"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! `ai-art bench kernels`: our WGSL kernels against the same operation composed
+//! of Burn ops, on the same device, in the same run, at the shapes the
+//! techniques use. Prints medians and the ratio (composition / ours: above 1
+//! means our kernel is faster), so a noisy shared machine still gives a fair
+//! comparison.
+
+use crate::kernels::{gram, gram_reference, instance_norm, instance_norm_reference};
+use burn::tensor::{Device, Distribution, Tensor};
+use std::time::Instant;
+
+/// VGG19 style layers (relu1_1 .. relu5_1): channels and the downsampling
+/// factor of their feature maps.
+const VGG_STYLE_LAYERS: [(&str, usize, usize); 5] =
+    [("relu1_1", 64, 1), ("relu2_1", 128, 2), ("relu3_1", 256, 4), ("relu4_1", 512, 8), ("relu5_1", 512, 16)];
+
+/// Instance-norm sites of the ResNet generator (ngf = 64): channels and
+/// downsampling (the 9 residual blocks run at 256 channels, 1/4 size).
+const RESNET_NORM_SITES: [(&str, usize, usize); 3] = [("c7s1-64", 64, 1), ("d128", 128, 2), ("d256/R256", 256, 4)];
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn sync(device: &Device) {
+    if let Err(e) = device.sync() {
+        eprintln!("warning: device sync failed: {e:?}");
+    }
+}
+
+/// Median seconds of `f` over `runs` runs after one warm-up, synchronising the
+/// device around each run.
+fn time(device: &Device, runs: usize, mut f: impl FnMut()) -> f64 {
+    f();
+    sync(device);
+    let samples = (0..runs)
+        .map(|_| {
+            let t = Instant::now();
+            f();
+            sync(device);
+            t.elapsed().as_secs_f64()
+        })
+        .collect();
+    median(samples)
+}
+
+struct Row {
+    op: &'static str,
+    shape: String,
+    pass: &'static str,
+    ours: f64,
+    reference: f64,
+}
+
+fn bench_pair(
+    device: &Device,
+    runs: usize,
+    rows: &mut Vec<Row>,
+    op: &'static str,
+    shape: String,
+    ours: impl Fn(bool),
+    reference: impl Fn(bool),
+) {
+    for (pass, backward) in [("forward", false), ("fwd+bwd", true)] {
+        let a = time(device, runs, || ours(backward));
+        let b = time(device, runs, || reference(backward));
+        eprintln!("  {op:<13} {shape:<22} {pass:<8} ours {:>9.3} ms   burn ops {:>9.3} ms", a * 1e3, b * 1e3);
+        rows.push(Row { op, shape: shape.clone(), pass, ours: a, reference: b });
+    }
+}
+
+/// Runs the kernel benchmark on `device` at the given image sizes.
+pub fn kernels(device: &Device, sizes: &[usize], runs: usize) -> String {
+    let ad = device.clone().autodiff();
+    let mut rows = Vec::new();
+    for &size in sizes {
+        for (layer, c, down) in VGG_STYLE_LAYERS {
+            let n = (size / down) * (size / down);
+            let f = Tensor::<3>::random([1, c, n], Distribution::Normal(0.0, 1.0), &ad);
+            let scale = 1.0 / (c * n) as f32;
+            let run = |wgsl: bool| {
+                let f = f.clone();
+                move |backward: bool| {
+                    let x = if backward { f.clone().require_grad() } else { f.clone().detach() };
+                    let g = if wgsl { gram(x, scale) } else { gram_reference(x, scale) };
+                    if backward {
+                        let _ = g.sum().backward();
+                    } else {
+                        let _ = g;
+                    }
+                }
+            };
+            bench_pair(device, runs, &mut rows, "gram", format!("{layer} @{size}px [1,{c},{n}]"), run(true), run(false));
+        }
+        for (site, c, down) in RESNET_NORM_SITES {
+            let s = size / down;
+            let x = Tensor::<4>::random([1, c, s, s], Distribution::Normal(0.0, 1.0), &ad);
+            let gamma = Tensor::<1>::random([c], Distribution::Uniform(0.5, 1.5), &ad);
+            let beta = Tensor::<1>::random([c], Distribution::Default, &ad);
+            let run = |wgsl: bool| {
+                let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
+                move |backward: bool| {
+                    let (x, g, b) = if backward {
+                        (x.clone().require_grad(), gamma.clone().require_grad(), beta.clone().require_grad())
+                    } else {
+                        (x.clone().detach(), gamma.clone().detach(), beta.clone().detach())
+                    };
+                    let y = if wgsl {
+                        instance_norm(x, Some(g), Some(b), 1e-5)
+                    } else {
+                        instance_norm_reference(x, Some(g), Some(b), 1e-5)
+                    };
+                    if backward {
+                        let _ = y.sum().backward();
+                    }
+                }
+            };
+            bench_pair(device, runs, &mut rows, "instance_norm", format!("{site} @{size}px [1,{c},{s},{s}]"), run(true), run(false));
+        }
+    }
+    let mut table = String::from("| op | shape | pass | ours (ms) | Burn ops (ms) | speed-up |\n|---|---|---|---:|---:|---:|\n");
+    for r in &rows {
+        table.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.3} | {:.2}x |\n",
+            r.op,
+            r.shape,
+            r.pass,
+            r.ours * 1e3,
+            r.reference * 1e3,
+            r.reference / r.ours
+        ));
+    }
+    table
+}

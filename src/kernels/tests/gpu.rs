@@ -1,0 +1,198 @@
+//! WGSL kernels on a real wgpu device (lavapipe on machines without a GPU; the
+//! test command installs it, so these tests require an adapter and fail
+//! without one).
+//!
+//! Tolerances: every value is compared with the f64 reference in
+//! `tests/common/reference64.rs` as `|got - want| <= 1e-5 * (|want| + m) + abs`,
+//! where `m` is the magnitude of the sum that produced it (`scale * sum |a b|`
+//! for products; 0 where no long sum is involved). That is f32 rounding over
+//! the summation, about 1e-5 relative, with `abs` a few ulps near zero.
+
+use super::reference64 as r;
+use super::*;
+use burn::tensor::{Tensor, TensorData};
+use std::sync::OnceLock;
+
+const REL: f64 = 1e-5;
+
+/// The wgpu device, started once per test binary (a runtime starts only once).
+fn gpu() -> Device {
+    static GPU: OnceLock<Device> = OnceLock::new();
+    GPU.get_or_init(|| {
+        pollster::block_on(crate::device::start(crate::device::Preference::Gpu))
+            .expect("a wgpu adapter is required (scripts/setup-tools.sh installs lavapipe)")
+            .device
+    })
+    .clone()
+}
+
+fn tensor<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::from_data(TensorData::new(values.to_vec(), shape), device)
+}
+
+fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data().try_into_vec::<f32>().expect("f32 data")
+}
+
+#[test]
+fn wgpu_device_runs_wgsl() {
+    let device = gpu();
+    assert!(uses_wgsl(&device));
+    assert!(uses_wgsl(&device.clone().autodiff()));
+}
+
+/// Awkward shapes: C = 1, 3, 17, 64, 512; N from 1 to 512*512; batch 1 and 3.
+const GRAM_SHAPES: [[usize; 3]; 9] = [
+    [1, 1, 1],
+    [3, 1, 9],
+    [1, 3, 1],
+    [3, 17, 1000],
+    [1, 17, 33],
+    [3, 64, 4096],
+    [1, 512, 40],
+    [1, 3, 512 * 512],
+    [3, 5, 20_000],
+];
+
+#[test]
+fn gram_forward_and_backward_match_f64_on_awkward_shapes() {
+    let device = gpu().autodiff();
+    for (seed, [b, c, n]) in GRAM_SHAPES.into_iter().enumerate() {
+        let what = format!("gram [{b}, {c}, {n}]");
+        let f = r::values(b * c * n, seed as u64 + 10);
+        let w = r::values(b * c * c, seed as u64 + 100);
+        let scale = 1.0 / (c * n) as f64;
+        let x = tensor(&f, [b, c, n], &device).require_grad();
+        let before = kernel_launches();
+        let g = gram(x.clone(), scale as f32);
+        let grads = (g.clone() * tensor(&w, [b, c, c], &device)).sum().backward();
+        let after = kernel_launches();
+        assert!(after.gram_forward > before.gram_forward, "{what}: WGSL forward not taken");
+        assert!(after.gram_backward > before.gram_backward, "{what}: WGSL backward not taken");
+
+        let (want, mag) = r::gram(&f, b, c, n, scale);
+        r::assert_close(&format!("{what} forward"), &read(g), &want, Some(&mag), REL, 1e-30);
+        let (want, mag) = r::gram_backward(&w, &f, b, c, n, scale);
+        let got = read(x.grad(&grads).expect("gradient"));
+        r::assert_close(&format!("{what} dF"), &got, &want, Some(&mag), REL, 1e-30);
+    }
+}
+
+#[test]
+fn gram_wgsl_matches_the_burn_composition_on_the_same_device() {
+    let device = gpu();
+    let f = tensor(&r::values(2 * 37 * 1000, 7), [2, 37, 1000], &device);
+    let ours = read(gram(f.clone(), 1e-3));
+    let theirs: Vec<f64> = read(gram_reference(f, 1e-3)).into_iter().map(f64::from).collect();
+    // Two f32 summation orders: the error of each, relative to sum |a b| * scale (<= 1000 * 1e-3).
+    r::assert_close("gram vs Burn ops", &ours, &theirs, None, 1e-5, 1e-5);
+}
+
+/// Shapes: C = 1, 3, 17, 64; H*W from 1 to 512*512; batch 1 and 3.
+const NORM_SHAPES: [[usize; 4]; 7] =
+    [[1, 1, 1, 1], [3, 3, 1, 1], [3, 17, 5, 7], [1, 64, 16, 16], [3, 3, 17, 19], [1, 3, 512, 512], [1, 512, 4, 4]];
+
+#[test]
+fn instance_norm_forward_and_all_gradients_match_f64() {
+    let device = gpu().autodiff();
+    for (seed, [b, c, h, w]) in NORM_SHAPES.into_iter().enumerate() {
+        let hw = h * w;
+        let what = format!("instance_norm [{b}, {c}, {h}, {w}]");
+        // Offset and spread vary per channel.
+        let xv: Vec<f32> = r::values(b * c * hw, seed as u64 + 20)
+            .iter()
+            .enumerate()
+            .map(|(i, v)| v * (1.0 + (i / hw % c) as f32) + 0.5 * ((i / hw % c) as f32 - 1.0))
+            .collect();
+        let dy = r::values(b * c * hw, seed as u64 + 200);
+        let gv: Vec<f32> = r::values(c, seed as u64 + 30).iter().map(|v| v + 1.5).collect();
+        let bv = r::values(c, seed as u64 + 40);
+        let eps = 1e-5;
+
+        let x = tensor(&xv, [b, c, h, w], &device).require_grad();
+        let gamma = tensor(&gv, [c], &device).require_grad();
+        let beta = tensor(&bv, [c], &device).require_grad();
+        let before = kernel_launches();
+        let y = instance_norm(x.clone(), Some(gamma.clone()), Some(beta.clone()), eps as f32);
+        let grads = (y.clone() * tensor(&dy, [b, c, h, w], &device)).sum().backward();
+        let after = kernel_launches();
+        assert!(after.instance_norm_forward > before.instance_norm_forward, "{what}: WGSL forward not taken");
+        assert!(after.instance_norm_backward > before.instance_norm_backward, "{what}: WGSL backward not taken");
+
+        let want = r::instance_norm(&xv, b, c, hw, &gv, &bv, eps);
+        r::assert_close(&format!("{what} y"), &read(y), &want, None, REL, 1e-5);
+        let (dx, dgamma, dbeta) = r::instance_norm_backward(&xv, &dy, b, c, hw, &gv, eps);
+        // dx mixes sums over the plane: scale its bound by the plane's |dy| magnitude.
+        let dx_mag: Vec<f64> = (0..dx.len()).map(|i| gv[i / hw % c].abs() as f64 * 4.0).collect();
+        r::assert_close(&format!("{what} dx"), &read(x.grad(&grads).unwrap()), &dx, Some(&dx_mag), REL, 1e-6);
+        let sum_mag: Vec<f64> = (0..c).map(|_| (b * hw) as f64 * 2.0).collect();
+        r::assert_close(&format!("{what} dgamma"), &read(gamma.grad(&grads).unwrap()), &dgamma, Some(&sum_mag), REL, 1e-6);
+        r::assert_close(&format!("{what} dbeta"), &read(beta.grad(&grads).unwrap()), &dbeta, Some(&sum_mag), REL, 1e-6);
+    }
+}
+
+#[test]
+fn instance_norm_without_affine_matches_the_burn_composition() {
+    let device = gpu();
+    let x = tensor(&r::values(2 * 5 * 23 * 9, 9), [2, 5, 23, 9], &device);
+    let ours = read(instance_norm(x.clone(), None, None, 1e-5));
+    let theirs: Vec<f64> = read(instance_norm_reference(x, None, None, 1e-5)).into_iter().map(f64::from).collect();
+    r::assert_close("instance_norm vs Burn ops", &ours, &theirs, None, 1e-5, 1e-5);
+}
+
+#[test]
+fn instance_norm_is_stable_on_a_1024x1024_plane_with_a_large_offset() {
+    let device = gpu();
+    let hw = 1024 * 1024;
+    let xv: Vec<f32> = r::values(hw, 77).iter().map(|v| 1000.0 + 0.01 * v).collect();
+    let y = read(instance_norm(tensor(&xv, [1, 1, 1024, 1024], &device), None, None, 0.0));
+    let want = r::instance_norm(&xv, 1, 1, hw, &[1.0], &[0.0], 0.0);
+    // The inputs themselves are only known to f32 precision at 1000 (ulp 6e-5, i.e.
+    // 6e-3 of the spread): compare with the f64 result of the same f32 inputs.
+    r::assert_close("1024x1024 offset plane", &y, &want, None, 1e-4, 1e-4);
+}
+
+#[test]
+fn instance_norm_constant_planes_give_beta_and_finite_gradients() {
+    let device = gpu().autodiff();
+    let x = Tensor::<4>::full([3, 2, 64, 64], 3.25, &device).require_grad();
+    let beta = tensor(&[0.75, -1.5], [2], &device).require_grad();
+    let gamma = tensor(&[2.0, 0.5], [2], &device).require_grad();
+    let y = instance_norm(x.clone(), Some(gamma.clone()), Some(beta.clone()), 1e-5);
+    let grads = y.clone().sum().backward();
+    let got = read(y);
+    for (i, v) in got.iter().enumerate() {
+        assert_eq!(*v, [0.75, -1.5][i / 4096 % 2], "element {i}");
+    }
+    for g in [read(x.grad(&grads).unwrap()), read(gamma.grad(&grads).unwrap()), read(beta.grad(&grads).unwrap())] {
+        assert!(g.iter().all(|v| v.is_finite()), "non-finite gradient");
+    }
+    assert_eq!(read(beta.grad(&grads).unwrap()), vec![3.0 * 4096.0; 2]);
+}
+
+#[test]
+fn large_grids_are_spread_over_two_dimensions() {
+    let device = gpu();
+    // A cap of 7 workgroups per dimension forces the 2-D grid and the z-chunking on small
+    // tensors; results must not depend on the grid.
+    GRID_LIMIT_OVERRIDE.with(|c| c.set(7));
+    let fv = r::values(9 * 20 * 1500, 5);
+    let dgv = r::values(9 * 20 * 20, 6);
+    let xv = r::values(2 * 3 * 40 * 40, 8);
+    let f = tensor(&fv, [9, 20, 1500], &device);
+    let g = read(gram(f.clone(), 0.1));
+    let d_features = gram::backward(
+        tensor(&dgv, [9, 20, 20], &device).try_into_primitive::<Cube>().unwrap(),
+        f.try_into_primitive::<Cube>().unwrap(),
+        0.1,
+    );
+    let y = read(instance_norm(tensor(&xv, [2, 3, 40, 40], &device), None, None, 1e-5));
+    GRID_LIMIT_OVERRIDE.with(|c| c.set(0));
+
+    let (want, mag) = r::gram(&fv, 9, 20, 1500, 0.1);
+    r::assert_close("gram on a capped grid", &g, &want, Some(&mag), REL, 1e-30);
+    let (want, mag) = r::gram_backward(&dgv, &fv, 9, 20, 1500, 0.1);
+    r::assert_close("gram backward on a capped grid", &read(Tensor::<3>::from_primitive::<Cube>(d_features)), &want, Some(&mag), REL, 1e-30);
+    let want = r::instance_norm(&xv, 2, 3, 1600, &[1.0; 3], &[0.0; 3], 1e-5);
+    r::assert_close("instance norm on a capped grid", &y, &want, None, REL, 1e-5);
+}
