@@ -196,3 +196,18 @@ fn large_grids_are_spread_over_two_dimensions() {
     let want = r::instance_norm(&xv, 2, 3, 1600, &[1.0; 3], &[0.0; 3], 1e-5);
     r::assert_close("instance norm on a capped grid", &y, &want, None, REL, 1e-5);
 }
+
+/// A tensor larger than the adapter's maxStorageBufferBindingSize (128 MiB on lavapipe)
+/// cannot be allocated: cubecl caps its memory pages at that size. The failure travels with
+/// the tensor and every kernel that needs it is skipped, so reading the result is an error,
+/// never garbage. (The techniques check their sizes against the limits before they start.)
+#[test]
+fn beyond_the_binding_limit_reading_is_an_error_not_garbage() {
+    let device = gpu();
+    let n = 40 << 20; // 160 MiB of f32 in one tensor
+    let before = kernel_launches();
+    let g = gram(Tensor::<3>::ones([1, 1, n], &device), 1.0);
+    assert!(kernel_launches().gram_forward > before.gram_forward);
+    let err = g.try_into_data().expect_err("a result computed from an unallocatable input");
+    assert!(format!("{err:?}").contains("failure"), "{err:?}");
+}
