@@ -20,8 +20,12 @@ pub(super) const PARTIAL: WgslKernel = WgslKernel::new(FORWARD, "partial", (16, 
 pub(super) const REDUCE: WgslKernel = WgslKernel::new(FORWARD, "reduce", (256, 1, 1));
 pub(super) const GRAD: WgslKernel = WgslKernel::new(BACKWARD, "grad", (16, 16, 1));
 
-const TILE: usize = 16;
+/// Output tile side of both kernels: 16x16 threads, each owning a 4x4 register block.
+const TILE: usize = 64;
+/// Columns of dF per backward workgroup.
 const GRAD_COLS: usize = 64;
+/// K step of the kernels; split-K chunks are multiples of it.
+const BK: usize = 16;
 /// Aim for about this many working workgroups before splitting N across workgroups.
 const TARGET_WORKGROUPS: usize = 1024;
 /// A split never gets fewer columns than this.
@@ -72,7 +76,7 @@ pub(super) fn split_plan(b: usize, c: usize, n: usize) -> SplitPlan {
     while splits > 1 && splits * b * c * c * 4 > MAX_PARTIAL_BYTES {
         splits /= 2;
     }
-    let chunk = n.div_ceil(splits).div_ceil(TILE) * TILE;
+    let chunk = n.div_ceil(splits).div_ceil(BK) * BK;
     SplitPlan {
         splits: n.div_ceil(chunk),
         chunk,
@@ -92,7 +96,7 @@ pub(super) fn forward(features: CubeTensor, scale: f32) -> CubeTensor {
     let [b, c, n] = dims(&features);
     let client = features.client.clone();
     let (max_x, _, max_z) = grid_limits(&client);
-    let tiles = to_u32(c.div_ceil(TILE), "C / 16");
+    let tiles = to_u32(c.div_ceil(TILE), "C / 64");
     assert!(
         tiles <= max_x,
         "C = {c} needs more than {max_x} tiles per dimension"
