@@ -62,10 +62,10 @@ cargo_tool() { # name crate version extra-args...
     return 0
   fi
   log "building $crate $version (one-off, several minutes)"
-  # Tools are built without LTO and at opt-level 2: they only drive the build,
+  # Tools are built without LTO and at opt-level 1: they only drive the build,
   # and this halves their compile time on 2 cores.
   CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
-  CARGO_PROFILE_RELEASE_OPT_LEVEL=2 CARGO_PROFILE_RELEASE_DEBUG=0 \
+  CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_DEBUG=0 \
   CARGO_TARGET_DIR="$TOOLS/cargo-build" \
     cargo install --quiet --root "$TOOLS/cargo" --force "$crate" --version "=$version" "$@" \
     || die "cargo install $crate $version failed"
