@@ -211,3 +211,45 @@ fn beyond_the_binding_limit_reading_is_an_error_not_garbage() {
     let err = g.try_into_data().expect_err("a result computed from an unallocatable input");
     assert!(format!("{err:?}").contains("failure"), "{err:?}");
 }
+
+/// The WGSL backward against the Burn-op composition differentiated by Burn's autodiff, on
+/// the same device, through a chain that uses both ops (instance norm feeding a Gram).
+/// Two f32 computations with different summation orders: 1e-4 relative plus a small floor.
+#[test]
+fn gradients_match_the_composition_differentiated_by_burn() {
+    let device = gpu().autodiff();
+    let [b, c, h, w]: [usize; 4] = [2, 5, 17, 19];
+    let xv = r::values(b * c * h * w, 91);
+    let gv: Vec<f32> = r::values(c, 92).iter().map(|v| v + 1.5).collect();
+    let bv = r::values(c, 93);
+    let wv = r::values(b * c * c, 94);
+    let scale = 1.0 / (c * h * w) as f32;
+    let run = |wgsl: bool| {
+        let x = tensor(&xv, [b, c, h, w], &device).require_grad();
+        let gamma = tensor(&gv, [c], &device).require_grad();
+        let beta = tensor(&bv, [c], &device).require_grad();
+        let before = kernel_launches();
+        let y = if wgsl {
+            instance_norm(x.clone(), Some(gamma.clone()), Some(beta.clone()), 1e-5)
+        } else {
+            instance_norm_reference(x.clone(), Some(gamma.clone()), Some(beta.clone()), 1e-5)
+        };
+        let features = y.reshape([b, c, h * w]);
+        let g = if wgsl { gram(features, scale) } else { gram_reference(features, scale) };
+        let grads = (g * tensor(&wv, [b, c, c], &device)).sum().backward();
+        let after = kernel_launches();
+        // The counters are process-wide and other tests run in parallel, so only the
+        // positive direction can be asserted here.
+        if wgsl {
+            assert!(after.gram_backward > before.gram_backward, "gram backward not in WGSL");
+            assert!(after.instance_norm_backward > before.instance_norm_backward, "IN backward not in WGSL");
+        }
+        [x.grad(&grads).unwrap().reshape([-1]), gamma.grad(&grads).unwrap(), beta.grad(&grads).unwrap()].map(read)
+    };
+    let ours = run(true);
+    let theirs = run(false);
+    for (name, (o, t)) in ["dx", "dgamma", "dbeta"].iter().zip(ours.iter().zip(&theirs)) {
+        let t: Vec<f64> = t.iter().map(|&v| v as f64).collect();
+        r::assert_close(name, o, &t, None, 1e-4, 1e-6);
+    }
+}
