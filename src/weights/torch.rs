@@ -78,7 +78,11 @@ fn read_entry(
 }
 
 pub(crate) fn load_zip(bytes: &[u8], limits: &Limits) -> Result<Checkpoint, WeightsError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes)).map_err(zip_error)?;
+    // `torch.save` writes the archive at offset 0. Saying so skips the zip crate's search
+    // for prepended data, which (zip 9.8.1) rejects some valid torch archives with
+    // "Invalid Central Directory header" (tests/fixtures/networks/patchgan_6ch_instance.pth).
+    let config = zip::read::Config { archive_offset: zip::read::ArchiveOffset::Known(0) };
+    let mut archive = zip::ZipArchive::with_config(config, Cursor::new(bytes)).map_err(zip_error)?;
     let candidates: Vec<String> = archive
         .file_names_raw()
         .filter_map(|n| std::str::from_utf8(n).ok())
