@@ -32,6 +32,25 @@ pub mod weights;
 #[cfg(not(target_arch = "wasm32"))]
 pub mod cli;
 
+/// Shared by the unit tests of several modules.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+pub(crate) mod test_support {
+    use burn::tensor::Device;
+    use std::sync::OnceLock;
+
+    /// The wgpu device (lavapipe on machines without a GPU; the test command installs it),
+    /// started once per test binary: Burn's wgpu runtime starts only once per process.
+    pub fn gpu() -> Device {
+        static GPU: OnceLock<Device> = OnceLock::new();
+        GPU.get_or_init(|| {
+            pollster::block_on(crate::device::start(crate::device::Preference::Gpu))
+                .expect("a wgpu adapter is required (scripts/setup-tools.sh installs lavapipe)")
+                .device
+        })
+        .clone()
+    }
+}
+
 #[cfg(target_arch = "wasm32")]
 pub mod app;
 #[cfg(target_arch = "wasm32")]

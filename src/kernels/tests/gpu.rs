@@ -11,20 +11,10 @@
 use super::reference64 as r;
 use super::*;
 use burn::tensor::{Tensor, TensorData};
-use std::sync::OnceLock;
 
 const REL: f64 = 1e-5;
 
-/// The wgpu device, started once per test binary (a runtime starts only once).
-fn gpu() -> Device {
-    static GPU: OnceLock<Device> = OnceLock::new();
-    GPU.get_or_init(|| {
-        pollster::block_on(crate::device::start(crate::device::Preference::Gpu))
-            .expect("a wgpu adapter is required (scripts/setup-tools.sh installs lavapipe)")
-            .device
-    })
-    .clone()
-}
+use crate::test_support::gpu;
 
 fn tensor<const D: usize>(values: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::from_data(TensorData::new(values.to_vec(), shape), device)

@@ -1,0 +1,248 @@
+//! VGG19's convolutional stack as torchvision builds it (`vgg19().features`), the network
+//! neural style transfer reads its content and style from.
+//!
+//! torchvision's configuration "E": five blocks of 2, 2, 4, 4, 4 convolutions (3x3, padding 1,
+//! each followed by ReLU) of widths 64, 128, 256, 512, 512, each block ending in a 2x2
+//! max pool. `features` is one `Sequential`, so the weights are `features.N.weight/bias`
+//! with N = 0, 2, 5, 7, 10, 12, 14, 16, 19, 21, 23, 25, 28, 30, 32, 34.
+//!
+//! Layers are named as in the style-transfer literature: `conv{b}_{i}`, `relu{b}_{i}`
+//! and `pool{b}` (block `b`, layer `i`, both from 1). The network takes images in
+//! `[0, 1]` and applies torchvision's ImageNet normalisation itself. Only the layers up to
+//! the deepest one asked for are built and run ([`Vgg19::build`] with `up_to`).
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use burn::module::Module;
+use burn::nn::conv::Conv2d;
+use burn::tensor::Tensor;
+use burn::tensor::activation::relu;
+use burn::tensor::module::{avg_pool2d, max_pool2d};
+use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
+use serde::{Deserialize, Serialize};
+
+use super::{Builder, ConvSpec, ModelError};
+use crate::imaging::imagenet_normalize;
+
+/// Convolutions per block (torchvision configuration "E").
+pub const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
+/// Official widths per block.
+pub const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
+
+/// Max pooling (torchvision) or average pooling (Gatys et al. found it gives smoother
+/// results; the seed uses it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Pooling {
+    #[default]
+    Max,
+    Average,
+}
+
+/// A named activation of VGG19.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum VggLayer {
+    /// `conv{block}_{index}` (both from 1), before its ReLU.
+    Conv { block: u8, index: u8 },
+    /// `relu{block}_{index}`.
+    Relu { block: u8, index: u8 },
+    /// `pool{block}`.
+    Pool { block: u8 },
+}
+
+impl VggLayer {
+    /// Position in the forward order: (block, step within the block), where each conv
+    /// is two steps (conv, relu) and the pool comes last.
+    fn order(self) -> (u8, u8) {
+        match self {
+            VggLayer::Conv { block, index } => (block, 2 * index - 1),
+            VggLayer::Relu { block, index } => (block, 2 * index),
+            VggLayer::Pool { block } => (block, u8::MAX),
+        }
+    }
+
+    /// Index of the last convolution needed to compute this layer, counting from 0 over
+    /// the whole network (0..16).
+    pub fn convs_needed(self) -> usize {
+        let (block, index) = match self {
+            VggLayer::Conv { block, index } | VggLayer::Relu { block, index } => (block, index as usize),
+            VggLayer::Pool { block } => (block, BLOCKS[block as usize - 1]),
+        };
+        BLOCKS[..block as usize - 1].iter().sum::<usize>() + index
+    }
+
+    /// Every layer name, in forward order.
+    pub fn all() -> Vec<VggLayer> {
+        let mut out = Vec::new();
+        for (b, &n) in BLOCKS.iter().enumerate() {
+            let block = b as u8 + 1;
+            for index in 1..=n as u8 {
+                out.push(VggLayer::Conv { block, index });
+                out.push(VggLayer::Relu { block, index });
+            }
+            out.push(VggLayer::Pool { block });
+        }
+        out
+    }
+}
+
+impl std::fmt::Display for VggLayer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            VggLayer::Conv { block, index } => write!(f, "conv{block}_{index}"),
+            VggLayer::Relu { block, index } => write!(f, "relu{block}_{index}"),
+            VggLayer::Pool { block } => write!(f, "pool{block}"),
+        }
+    }
+}
+
+impl FromStr for VggLayer {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a VGG19 layer (expected e.g. conv4_2, relu1_1 or pool3)");
+        let s_trim = s.trim();
+        let (kind, rest) = if let Some(r) = s_trim.strip_prefix("conv") {
+            ("conv", r)
+        } else if let Some(r) = s_trim.strip_prefix("relu") {
+            ("relu", r)
+        } else if let Some(r) = s_trim.strip_prefix("pool") {
+            ("pool", r)
+        } else {
+            return Err(bad());
+        };
+        let parse = |t: &str| t.parse::<u8>().map_err(|_| bad());
+        let layer = if kind == "pool" {
+            VggLayer::Pool { block: parse(rest)? }
+        } else {
+            let (b, i) = rest.split_once('_').ok_or_else(bad)?;
+            let (block, index) = (parse(b)?, parse(i)?);
+            if kind == "conv" { VggLayer::Conv { block, index } } else { VggLayer::Relu { block, index } }
+        };
+        let ok = match layer {
+            VggLayer::Conv { block, index } | VggLayer::Relu { block, index } => {
+                (1..=5).contains(&block) && index >= 1 && index as usize <= BLOCKS[block as usize - 1]
+            }
+            VggLayer::Pool { block } => (1..=5).contains(&block),
+        };
+        if ok { Ok(layer) } else { Err(bad()) }
+    }
+}
+
+/// The first `convs.len()` convolutions of VGG19's feature stack.
+#[derive(Module, Debug)]
+pub struct Vgg19 {
+    pub convs: Vec<Conv2d>,
+    #[module(skip)]
+    pub pooling: Pooling,
+}
+
+impl Vgg19 {
+    /// torchvision's `features` index of convolution `k` (0-based over the network).
+    pub fn feature_index(k: usize) -> usize {
+        let mut idx = 0;
+        let mut seen = 0;
+        for &n in &BLOCKS {
+            for _ in 0..n {
+                if seen == k {
+                    return idx;
+                }
+                idx += 2;
+                seen += 1;
+            }
+            idx += 1; // the pool
+        }
+        idx
+    }
+
+    /// Builds the convolutions needed for `up_to` (all 16 for `pool5`); `widths` are the
+    /// five block widths (official: [`WIDTHS`]).
+    pub fn build(widths: [usize; 5], up_to: VggLayer, pooling: Pooling, b: &mut Builder<'_>) -> Result<Self, ModelError> {
+        if widths.contains(&0) {
+            return Err(ModelError::Config("VGG widths must be positive".into()));
+        }
+        let needed = up_to.convs_needed();
+        let mut convs = Vec::with_capacity(needed);
+        let mut in_ch = 3;
+        let mut k = 0;
+        'outer: for (block, &n) in BLOCKS.iter().enumerate() {
+            for _ in 0..n {
+                if k == needed {
+                    break 'outer;
+                }
+                let out = widths[block];
+                let name = format!("features.{}", Self::feature_index(k));
+                convs.push(b.conv(&name, ConvSpec::new(in_ch, out, 3, 1, 1, true)));
+                in_ch = out;
+                k += 1;
+            }
+        }
+        Ok(Vgg19 { convs, pooling })
+    }
+
+    /// The deepest layer this network can compute.
+    pub fn deepest(&self) -> VggLayer {
+        let mut k = self.convs.len();
+        for (b, &n) in BLOCKS.iter().enumerate() {
+            if k <= n {
+                let block = b as u8 + 1;
+                return if k == n { VggLayer::Pool { block } } else { VggLayer::Relu { block, index: k as u8 } };
+            }
+            k -= n;
+        }
+        VggLayer::Pool { block: 5 }
+    }
+
+    /// Runs `image` (`[B, 3, H, W]` in `[0, 1]`) up to the deepest of `layers` and returns
+    /// those activations by layer.
+    ///
+    /// # Panics
+    /// If a layer is deeper than the network was built for ([`Self::deepest`]).
+    pub fn forward(&self, image: Tensor<4>, layers: &[VggLayer]) -> BTreeMap<VggLayer, Tensor<4>> {
+        let mut out = BTreeMap::new();
+        let Some(deepest) = layers.iter().copied().max_by_key(|l| l.order()) else {
+            return out;
+        };
+        assert!(
+            deepest.convs_needed() <= self.convs.len(),
+            "VGG19 built up to {} cannot compute {deepest}",
+            self.deepest()
+        );
+        let mut x = imagenet_normalize(image);
+        let mut k = 0;
+        for (b, &n) in BLOCKS.iter().enumerate() {
+            let block = b as u8 + 1;
+            for i in 1..=n as u8 {
+                if k == self.convs.len() {
+                    return out;
+                }
+                x = self.convs[k].forward(x);
+                k += 1;
+                let conv = VggLayer::Conv { block, index: i };
+                if layers.contains(&conv) {
+                    out.insert(conv, x.clone());
+                }
+                x = relu(x);
+                let r = VggLayer::Relu { block, index: i };
+                if layers.contains(&r) {
+                    out.insert(r, x.clone());
+                }
+                if r == deepest || conv == deepest {
+                    return out;
+                }
+            }
+            x = match self.pooling {
+                Pooling::Max => max_pool2d(x, MaxPoolOptions::new([2, 2])),
+                Pooling::Average => avg_pool2d(x, AvgPoolOptions::new([2, 2])),
+            };
+            let p = VggLayer::Pool { block };
+            if layers.contains(&p) {
+                out.insert(p, x.clone());
+            }
+            if p == deepest {
+                return out;
+            }
+        }
+        out
+    }
+}
