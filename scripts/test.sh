@@ -11,6 +11,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 "$ROOT/scripts/setup-tools.sh"
+# The built-in demo model: trunk copies it into dist/models/ (index.html), the tests load it.
+"$ROOT/scripts/fetch-models.sh"
 eval "$("$ROOT/scripts/setup-tools.sh" --env)"
 export TRUNK_SKIP_VERSION_CHECK=true TRUNK_OFFLINE=true
 # Mesa's software drivers complain loudly without a runtime dir.

@@ -13,9 +13,18 @@ fn test_image(w: u32, h: u32) -> image::RgbImage {
 
 /// The GPU path must work on every machine that runs the tests: lavapipe
 /// (installed by scripts/setup-tools.sh) provides Vulkan on the CPU.
+/// The wgpu device, started once per test binary (Burn's runtime starts once per process).
+fn gpu() -> device::Compute {
+    static GPU: std::sync::OnceLock<device::Compute> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| {
+        pollster::block_on(device::start(Preference::Gpu)).expect("a wgpu adapter (lavapipe is installed by scripts/setup-tools.sh)")
+    })
+    .clone()
+}
+
 #[test]
 fn wgpu_device_starts_and_round_trips_an_image() {
-    let c = pollster::block_on(device::start(Preference::Gpu)).expect("a wgpu adapter (lavapipe is installed by scripts/setup-tools.sh)");
+    let c = gpu();
     assert!(c.info.is_gpu);
     assert!(!c.info.adapter.is_empty());
     assert!(c.info.limits.is_some());
@@ -86,4 +95,107 @@ fn cli_rejects_an_unknown_backend() {
     let out = cli().args(["info", "--backend", "cuda"]).output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown backend"));
+}
+
+// ------------------------------------------------ the real pretrained model (vintagify) -----
+//
+// vintagify 0.1.2 (PyPI) ships a CycleGAN ResNet-9 generator (affine instance norm, residual
+// blocks named `block`). scripts/fetch-models.sh (run by the test command) downloads it once
+// into .tools/models/; tests/fixtures/networks/vintagify_scene.safetensors holds PyTorch's
+// output for tests/fixtures/images/scene.png (scripts/reference/make_network_fixtures.py).
+
+fn root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn vintagify_path() -> std::path::PathBuf {
+    let path = std::env::var_os("AI_ART_VINTAGIFY")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| root().join(".tools/models/vintagify-photo2vintage.pth"));
+    assert!(path.exists(), "{} is missing: run scripts/fetch-models.sh (scripts/test.sh does)", path.display());
+    path
+}
+
+/// PSNR in dB of `got` against `want`, both in [-1, 1] (peak-to-peak 2).
+fn psnr(got: &[f32], want: &[f32]) -> f64 {
+    assert_eq!(got.len(), want.len());
+    let mse = got.iter().zip(want).map(|(g, w)| (*g as f64 - *w as f64).powi(2)).sum::<f64>() / got.len() as f64;
+    10.0 * (4.0 / mse.max(1e-30)).log10()
+}
+
+fn vintagify_matches_pytorch(device: &Device, backend: &str) {
+    use ai_art::models::{ArchChoice, NormChoice, load_generator};
+    use ai_art::techniques::translate;
+    let bytes = std::fs::read(vintagify_path()).unwrap();
+    let ckpt = ai_art::weights::load_state_dict(&bytes).expect("the vintagify checkpoint loads");
+    let (generator, arch) = load_generator(ckpt, ArchChoice::Auto, NormChoice::Auto, device).expect("builds");
+    let text = arch.describe();
+    assert!(text.contains("resnet_9blocks") && text.contains("instance-affine") && text.contains("ngf 64"), "{text}");
+
+    let fixture = std::fs::read(root().join("tests/fixtures/networks/vintagify_scene.safetensors")).unwrap();
+    let fixture = ai_art::weights::load_checkpoint(&fixture).unwrap().tensors;
+    let scene = imaging::decode(&std::fs::read(root().join("tests/fixtures/images/scene.png")).unwrap()).unwrap();
+    // Our preprocessing gives PyTorch's input (x / 255 * 2 - 1) to float precision.
+    let x = translate::to_network_input(&scene, 3, device).unwrap();
+    let ours_in = x.clone().into_data().try_into_vec::<f32>().unwrap();
+    let torch_in = fixture["input"].as_f32().unwrap();
+    assert_eq!(x.dims().to_vec(), fixture["input"].shape);
+    assert!(ours_in.iter().zip(torch_in).all(|(a, b)| (a - b).abs() <= 1e-6));
+
+    let y = translate::forward_any_size(&generator, x);
+    assert_eq!(y.dims().to_vec(), fixture["output"].shape);
+    let y = y.into_data().try_into_vec::<f32>().unwrap();
+    let want = fixture["output"].as_f32().unwrap();
+    let db = psnr(&y, want);
+    let max_abs = y.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    eprintln!("vintagify on {backend}: PSNR {db:.1} dB, max |ours - torch| {max_abs:.2e}");
+    assert!(db >= 40.0, "vintagify on {backend}: PSNR {db:.1} dB < 40 dB");
+}
+
+#[test]
+fn pretrained_vintagify_matches_pytorch_on_the_cpu() {
+    vintagify_matches_pytorch(&Device::flex(), "CPU (burn-flex)");
+}
+
+#[test]
+fn pretrained_vintagify_matches_pytorch_on_wgpu() {
+    vintagify_matches_pytorch(&gpu().device, "wgpu (our WGSL instance norm)");
+}
+
+#[test]
+fn cli_translate_runs_the_pretrained_model_at_any_size() {
+    let dir = std::env::temp_dir().join(format!("ai-art-translate-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // An odd size: the generator needs multiples of 4; the output keeps the input's size.
+    let input = dir.join("odd.png");
+    test_image(37, 22).save(&input).unwrap();
+    let output = dir.join("out.png");
+    let out = cli()
+        .args(["translate", "--backend", "cpu", "--checkpoint"])
+        .arg(vintagify_path())
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("detected: ResNet generator resnet_9blocks"), "{text}");
+    let img = image::open(&output).unwrap();
+    assert_eq!((img.width(), img.height()), (37, 22));
+
+    // A corrupt checkpoint and a non-image input: a readable error, no panic.
+    let bad = dir.join("bad.pth");
+    std::fs::write(&bad, b"PK\x03\x04 definitely not a checkpoint").unwrap();
+    let out = cli().args(["translate", "--backend", "cpu", "--checkpoint"]).arg(&bad).arg("--input").arg(&input).arg("--output").arg(&output).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("error: ") && err.contains("bad.pth") && !err.contains("panicked"), "{err}");
+    let out = cli().args(["translate", "--backend", "cpu", "--checkpoint"]).arg(vintagify_path()).arg("--input").arg(&bad).arg("--output").arg(&output).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("unsupported image format") || err.contains("could not be decoded"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
 }

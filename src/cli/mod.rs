@@ -25,6 +25,38 @@ pub enum Command {
     /// Benchmarks, each against a reference in the same run (ratios, not absolute times).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Translate an image with a pretrained Pix2Pix or CycleGAN generator (official PyTorch
+    /// checkpoint: .pth in the zip or legacy format, or .safetensors). The architecture is read
+    /// from the checkpoint's keys unless --arch / --norm say otherwise.
+    Translate(TranslateArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TranslateArgs {
+    /// The generator checkpoint (e.g. latest_net_G_A.pth, horse2zebra.pth).
+    #[arg(long)]
+    pub checkpoint: std::path::PathBuf,
+    /// Input image (PNG, JPEG or WebP), any size.
+    #[arg(long)]
+    pub input: std::path::PathBuf,
+    /// Output PNG, same size as the input (or as the scaled-down input with --fit).
+    #[arg(long)]
+    pub output: std::path::PathBuf,
+    /// auto, resnet_9blocks, resnet_6blocks, unet_256, unet_128.
+    #[arg(long, default_value = "auto")]
+    pub arch: crate::models::ArchChoice,
+    /// auto, instance, instance-affine or batch.
+    #[arg(long, default_value = "auto")]
+    pub norm: crate::models::NormChoice,
+    /// auto, wgpu or cpu.
+    #[arg(long, default_value = "auto")]
+    pub backend: Preference,
+    /// Scale the image down (aspect kept) when it is too large for the device, instead of failing.
+    #[arg(long)]
+    pub fit: bool,
+    /// Keep dropout active at test time (Pix2Pix's noise; the output varies run to run).
+    #[arg(long)]
+    pub dropout: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -62,7 +94,52 @@ pub fn main() -> ExitCode {
             print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1)));
             ExitCode::SUCCESS
         }
+        Command::Translate(args) => match translate(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
     }
+}
+
+fn translate(args: &TranslateArgs) -> Result<(), String> {
+    use crate::techniques::translate as tr;
+    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
+    let ckpt_bytes = read(&args.checkpoint)?;
+    let img_bytes = read(&args.input)?;
+    let image = crate::imaging::decode(&img_bytes).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let compute = pollster::block_on(device::start(args.backend)).map_err(|e| e.to_string())?;
+    eprintln!("device: {}", compute.info.summary());
+    let checkpoint = crate::weights::load_state_dict(&ckpt_bytes).map_err(|e| format!("{}: {e}", args.checkpoint.display()))?;
+    let (mut generator, arch) = crate::models::load_generator(checkpoint, args.arch, args.norm, &compute.device)
+        .map_err(|e| format!("{}: {e}", args.checkpoint.display()))?;
+    generator.set_dropout_at_inference(args.dropout);
+    println!("detected: {}", arch.describe());
+    let max = tr::max_pixels(&generator, compute.info.limits.as_ref());
+    let (w, h) = image.dimensions();
+    let image = if args.fit {
+        let (fw, fh) = tr::fit_within(&generator, w, h, max);
+        if (fw, fh) != (w, h) {
+            eprintln!("scaling {w}x{h} down to {fw}x{fh} to fit the device");
+        }
+        tr::resize(&image, fw, fh)
+    } else {
+        image
+    };
+    let started = std::time::Instant::now();
+    let out = pollster::block_on(tr::translate(&generator, &image, max, &compute.device)).map_err(|e| e.to_string())?;
+    let png = crate::imaging::encode_png(&out).map_err(|e| e.to_string())?;
+    std::fs::write(&args.output, png).map_err(|e| format!("cannot write {}: {e}", args.output.display()))?;
+    println!(
+        "wrote {} ({}x{}) in {:.2} s",
+        args.output.display(),
+        out.width(),
+        out.height(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
 }
 
 fn info(pref: Preference) -> ExitCode {

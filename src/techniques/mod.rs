@@ -1,4 +1,7 @@
 //! The studio's techniques: neural style transfer, Pix2Pix and CycleGAN.
 //!
-//! Planned in the issues that follow the foundation; nothing is implemented here
-//! yet. The [`crate::imaging::roundtrip`] pipeline is what the app runs today.
+//! * [`translate`]: inference with a trained Pix2Pix or CycleGAN generator (any image
+//!   size, junyanz's pre- and post-processing);
+//! * style transfer and training come with their issues.
+
+pub mod translate;
