@@ -157,3 +157,51 @@ async fn instance_norm_forward_and_gradients_on_webgpu_match_f64() {
         r::assert_close(&format!("{what} dbeta"), &read(beta.grad(&grads).unwrap()).await, &dbeta, Some(&sum_mag), 1e-5, 1e-6);
     }
 }
+
+// ------------------------------------------------------- networks on WebGPU vs PyTorch -----
+//
+// The reduced-width fixtures of src/models/tests.rs (scripts/reference/make_network_fixtures.py),
+// embedded in the test wasm: a CycleGAN ResNet generator with instance norm (our WGSL kernel)
+// and a non-square U-Net with batch norm in eval, both read from torch zip checkpoints and
+// checked against PyTorch's output within the manifest's tolerance (1e-4 max abs).
+
+async fn generator_matches_pytorch(weights: &[u8], io: &[u8], arch_contains: &str) {
+    use ai_art::models::{ArchChoice, NormChoice, load_generator};
+    let device = gpu().await.device;
+    let ckpt = ai_art::weights::load_state_dict(weights).expect("checkpoint loads");
+    let (generator, arch) = load_generator(ckpt, ArchChoice::Auto, NormChoice::Auto, &device).expect("builds");
+    assert!(arch.describe().contains(arch_contains), "{}", arch.describe());
+    let io = ai_art::weights::load_checkpoint(io).expect("io").tensors;
+    let (input, want) = (&io["input"], &io["output"]);
+    let shape: [usize; 4] = input.shape.clone().try_into().unwrap();
+    let x = Tensor::<4>::from_data(TensorData::new(input.as_f32().unwrap().to_vec(), shape), &device);
+    let before = kernel_launches();
+    let y = generator.forward(x);
+    assert_eq!(y.dims().to_vec(), want.shape);
+    let got = read(y).await;
+    let diff = got.iter().zip(want.as_f32().unwrap()).map(|(g, w)| (g - w).abs()).fold(0f32, f32::max);
+    assert!(diff <= 1e-4, "{arch_contains}: max |webgpu - torch| = {diff:e}");
+    if arch_contains.contains("instance") {
+        assert!(kernel_launches().instance_norm_forward > before.instance_norm_forward, "our WGSL instance norm must run");
+    }
+}
+
+#[wasm_bindgen_test]
+async fn resnet_generator_on_webgpu_matches_pytorch() {
+    generator_matches_pytorch(
+        include_bytes!("fixtures/networks/resnet6_instance.pth"),
+        include_bytes!("fixtures/networks/resnet6_instance.io.safetensors"),
+        "resnet_6blocks, ngf 4, instance norm",
+    )
+    .await;
+}
+
+#[wasm_bindgen_test]
+async fn unet_generator_with_batch_norm_on_webgpu_matches_pytorch() {
+    generator_matches_pytorch(
+        include_bytes!("fixtures/networks/unet128_batch_nonsquare.pth"),
+        include_bytes!("fixtures/networks/unet128_batch_nonsquare.io.safetensors"),
+        "unet_128",
+    )
+    .await;
+}
