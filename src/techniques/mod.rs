@@ -2,6 +2,8 @@
 //!
 //! * [`translate`]: inference with a trained Pix2Pix or CycleGAN generator (any image
 //!   size, junyanz's pre- and post-processing);
-//! * style transfer and training come with their issues.
+//! * [`nst`]: neural style transfer (Gatys et al.), Adam on the pixels;
+//! * training comes with its issue.
 
+pub mod nst;
 pub mod translate;
