@@ -138,6 +138,55 @@ pub async fn roundtrip(img: &RgbImage, device: &Device) -> Result<RgbImage, Imag
     from_tensor(y).await
 }
 
+/// Resizes `img` so that its longer side is `longest` pixels, keeping the aspect ratio
+/// (Lanczos; a no-op when it already is). The shorter side is at least one pixel.
+pub fn resize_longest(img: &RgbImage, longest: u32) -> RgbImage {
+    let (w, h) = img.dimensions();
+    let longest = longest.max(1);
+    let (nw, nh) = if w >= h {
+        (longest, ((h as f64 * longest as f64 / w as f64).round() as u32).max(1))
+    } else {
+        (((w as f64 * longest as f64 / h as f64).round() as u32).max(1), longest)
+    };
+    resize(img, nw, nh)
+}
+
+/// Resizes `img` to exactly `w x h` (Lanczos; a no-op when it already is that size).
+pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
+    if img.dimensions() == (w, h) {
+        return img.clone();
+    }
+    image::imageops::resize(img, w.max(1), h.max(1), image::imageops::FilterType::Lanczos3)
+}
+
+/// ITU-R BT.601 full-range RGB -> YCbCr (JPEG's), on 0..=255 values.
+fn ycbcr(p: [u8; 3]) -> [f32; 3] {
+    let [r, g, b] = p.map(f32::from);
+    [
+        0.299 * r + 0.587 * g + 0.114 * b,
+        128.0 - 0.168_736 * r - 0.331_264 * g + 0.5 * b,
+        128.0 + 0.5 * r - 0.418_688 * g - 0.081_312 * b,
+    ]
+}
+
+fn rgb_from_ycbcr([y, cb, cr]: [f32; 3]) -> [u8; 3] {
+    let q = |v: f32| v.round().clamp(0.0, 255.0) as u8;
+    [q(y + 1.402 * (cr - 128.0)), q(y - 0.344_136 * (cb - 128.0) - 0.714_136 * (cr - 128.0)), q(y + 1.772 * (cb - 128.0))]
+}
+
+/// "Keep the content's colours" (Gatys et al. 2016, luminance-only transfer, as the
+/// original-colours option of popular implementations does it): the luminance of
+/// `stylised` with the chrominance of `content` (resized to match), in YCbCr.
+pub fn preserve_colors(stylised: &RgbImage, content: &RgbImage) -> RgbImage {
+    let (w, h) = stylised.dimensions();
+    let content = resize(content, w, h);
+    RgbImage::from_fn(w, h, |x, y| {
+        let [luma, _, _] = ycbcr(stylised.get_pixel(x, y).0);
+        let [_, cb, cr] = ycbcr(content.get_pixel(x, y).0);
+        image::Rgb(rgb_from_ycbcr([luma, cb, cr]))
+    })
+}
+
 /// PNG bytes of an RGB image.
 pub fn encode_png(img: &RgbImage) -> Result<Vec<u8>, ImageError> {
     let mut out = Cursor::new(Vec::new());
@@ -259,6 +308,43 @@ mod tests {
     fn rgba_is_opaque_and_ordered() {
         let img = RgbImage::from_fn(2, 1, |x, _| image::Rgb([x as u8 * 10, 1, 2]));
         assert_eq!(to_rgba(&img), vec![0, 1, 2, 255, 10, 1, 2, 255]);
+    }
+
+    #[test]
+    fn resizing_keeps_the_aspect_ratio() {
+        let img = gradient(400, 300);
+        assert_eq!(resize_longest(&img, 200).dimensions(), (200, 150));
+        let tall = gradient(30, 90);
+        assert_eq!(resize_longest(&tall, 45).dimensions(), (15, 45));
+        assert_eq!(resize_longest(&gradient(1000, 1), 10).dimensions(), (10, 1));
+        assert_eq!(resize_longest(&img, 400), img);
+    }
+
+    #[test]
+    fn preserving_colours_takes_luma_from_the_result_and_chroma_from_the_content() {
+        let stylised = RgbImage::from_fn(8, 6, |x, y| image::Rgb([(40 + x * 20) as u8, (40 + y * 25) as u8, 120]));
+        let content = RgbImage::from_fn(8, 6, |x, _| image::Rgb([150, (60 + x * 10) as u8, 90]));
+        let out = preserve_colors(&stylised, &content);
+        let mut checked = 0;
+        for (x, y, px) in out.enumerate_pixels() {
+            // Rounding to 8 bits moves values a little; a clamped (out-of-gamut) colour more,
+            // so only colours inside the gamut are compared.
+            if !px.0.iter().all(|&c| c > 0 && c < 255) {
+                continue;
+            }
+            checked += 1;
+            let [yo, cbo, cro] = ycbcr(px.0);
+            let [ys, _, _] = ycbcr(stylised.get_pixel(x, y).0);
+            let [_, cbc, crc] = ycbcr(content.get_pixel(x, y).0);
+            assert!((yo - ys).abs() <= 2.0, "luma at ({x}, {y}): {yo} vs {ys}");
+            assert!((cbo - cbc).abs() <= 2.0 && (cro - crc).abs() <= 2.0, "chroma at ({x}, {y})");
+        }
+        assert!(checked >= 40, "only {checked} of 48 pixels in gamut");
+        // A grey result keeps the content's hue.
+        let grey = RgbImage::from_pixel(4, 4, image::Rgb([128, 128, 128]));
+        let red = RgbImage::from_pixel(4, 4, image::Rgb([200, 40, 40]));
+        let px = preserve_colors(&grey, &red).get_pixel(0, 0).0;
+        assert!(px[0] > px[1] + 50 && px[0] > px[2] + 50, "{px:?}");
     }
 
     #[test]

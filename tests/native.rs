@@ -199,3 +199,57 @@ fn cli_translate_runs_the_pretrained_model_at_any_size() {
     assert!(!err.contains("panicked"), "{err}");
     std::fs::remove_dir_all(&dir).ok();
 }
+
+// ------------------------------------------------------------------ style transfer CLI -----
+
+#[test]
+fn cli_stylize_writes_the_image_and_a_loss_log_with_both_optimizers() {
+    let dir = std::env::temp_dir().join(format!("ai-art-stylize-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = root().join("tests/fixtures");
+    for (optimizer, steps) in [("adam", "12"), ("lbfgs", "8")] {
+        let output = dir.join(format!("{optimizer}.png"));
+        let log = dir.join(format!("{optimizer}.csv"));
+        let out = cli()
+            .args(["stylize", "--backend", "cpu", "--size", "40", "--steps", steps, "--optimizer", optimizer])
+            .args(["--style-weight", "1", "--tv-weight", "0.01", "--pool", "max", "--layer-weights", "decay:0.5"])
+            .arg("--content")
+            .arg(fixtures.join("nst/content.png"))
+            .arg("--style")
+            .arg(format!("{}:0.7", fixtures.join("nst/style.png").display()))
+            .arg("--style")
+            .arg(fixtures.join("images/scene.png"))
+            .arg("--vgg")
+            .arg(fixtures.join("networks/vgg19_small.pth"))
+            .arg("--output")
+            .arg(&output)
+            .arg("--log")
+            .arg(&log)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{optimizer}: {err}");
+        let img = image::open(&output).unwrap();
+        assert_eq!((img.width(), img.height()), (40, 32), "{optimizer}: aspect ratio kept");
+        let csv = std::fs::read_to_string(&log).unwrap();
+        let rows: Vec<Vec<f64>> = csv.lines().skip(1).map(|l| l.split(',').map(|v| v.parse().unwrap()).collect()).collect();
+        assert_eq!(csv.lines().next(), Some("step,content,style,tv,total"));
+        assert_eq!(rows.len(), steps.parse::<usize>().unwrap(), "{optimizer}: one row per step");
+        let (first, last) = (rows[0][4], rows[rows.len() - 1][4]);
+        assert!(last < first, "{optimizer}: total loss {first} -> {last} must fall");
+    }
+    // Bad input: a readable error, no panic.
+    let out = cli()
+        .args(["stylize", "--backend", "cpu", "--content", "/nonexistent.png", "--style", "x.png", "--vgg", "v.pth", "--output", "o.png"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("cannot read /nonexistent.png") && !err.contains("panicked"), "{err}");
+    let out = cli()
+        .args(["stylize", "--backend", "cpu", "--content-layer", "conv9_9", "--content", "a", "--style", "b", "--vgg", "c", "--output", "d"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a VGG19 layer"));
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -2,6 +2,7 @@
 //! batch jobs, benchmarks and parity runs.
 
 mod bench;
+mod stylize;
 
 use crate::device::{self, Preference};
 use clap::{Parser, Subcommand};
@@ -29,6 +30,9 @@ pub enum Command {
     /// checkpoint: .pth in the zip or legacy format, or .safetensors). The architecture is read
     /// from the checkpoint's keys unless --arch / --norm say otherwise.
     Translate(TranslateArgs),
+    /// Neural style transfer (Gatys et al.): optimise an image so that its VGG19 features match
+    /// the content image and its Gram matrices the style image(s).
+    Stylize(stylize::StylizeArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -94,6 +98,13 @@ pub fn main() -> ExitCode {
             print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1)));
             ExitCode::SUCCESS
         }
+        Command::Stylize(args) => match stylize::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Translate(args) => match translate(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

@@ -22,7 +22,7 @@
 //! are impossible.
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, AdamState, Optimizer};
+use burn::optim::{AdamConfig, AdamState, Optimizer as _};
 use burn::tensor::{Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -72,8 +72,18 @@ pub struct NstConfig {
     pub style_weight: f64,
     /// `gamma`.
     pub tv_weight: f64,
-    /// Adam's learning rate, in pixel units (`[0, 1]` range).
-    pub learning_rate: f64,
+    /// The optimiser and its step size.
+    pub optimizer: Optimizer,
+}
+
+/// How the pixels are optimised.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// Adam (beta 0.9, 0.999, eps 1e-8) with learning rate `lr`, in `[0, 1]` pixel units.
+    Adam { lr: f64 },
+    /// L-BFGS as PyTorch's `torch.optim.LBFGS(lr, max_iter=1, history_size, line_search_fn=None)`
+    /// called once per step; every scalar it needs is read asynchronously.
+    Lbfgs { lr: f64, history: usize },
 }
 
 impl Default for NstConfig {
@@ -87,7 +97,7 @@ impl Default for NstConfig {
             content_weight: 1.0,
             style_weight: 1e6,
             tv_weight: 1e-1,
-            learning_rate: 0.02,
+            optimizer: Optimizer::Adam { lr: 0.02 },
         }
     }
 }
@@ -169,9 +179,13 @@ pub struct NstRun {
     style_targets: Vec<Tensor<3>>,
     /// The current image, on the plain (non-autodiff) device.
     image: Tensor<4>,
-    adam: burn::optim::Adam,
-    adam_state: Option<AdamState<4>>,
+    optimizer: OptimizerState,
     step: usize,
+}
+
+enum OptimizerState {
+    Adam { lr: f64, adam: burn::optim::Adam, state: Option<AdamState<4>> },
+    Lbfgs(Box<Lbfgs>),
 }
 
 impl NstRun {
@@ -217,7 +231,14 @@ impl NstRun {
             }
         }
         let layer_weights = config.style_weights.weights(config.style_layers.len());
-        let adam = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).build();
+        let optimizer = match config.optimizer {
+            Optimizer::Adam { lr } => OptimizerState::Adam {
+                lr,
+                adam: AdamConfig::new().with_beta_1(0.9).with_beta_2(0.999).with_epsilon(1e-8).build(),
+                state: None,
+            },
+            Optimizer::Lbfgs { lr, history } => OptimizerState::Lbfgs(Box::new(Lbfgs::new(lr, history.max(1)))),
+        };
         Ok(NstRun {
             vgg,
             config,
@@ -225,8 +246,7 @@ impl NstRun {
             content_target,
             style_targets,
             image: init.to_device(&device).clamp(0.0, 1.0),
-            adam,
-            adam_state: None,
+            optimizer,
             step: 0,
         })
     }
@@ -251,20 +271,31 @@ impl NstRun {
         [content, style, tv, total]
     }
 
-    /// One Adam step. Returns the losses at the image before the step (as PyTorch's loop
-    /// reports them), still on the device.
-    pub fn step(&mut self) -> LossTensors {
+    /// One optimisation step. Returns the losses at the image before the step (as PyTorch's
+    /// loop reports them). Asynchronous: every value the step needs from the device is read
+    /// with `into_data_async`, so it runs on WebGPU.
+    pub async fn step(&mut self) -> Result<Losses, String> {
         let x = self.image.clone().autodiff().require_grad();
         let [content, style, tv, total] = self.losses(x.clone());
         let grads = total.clone().backward();
         let packed = Tensor::cat(vec![content.detach(), style.detach(), tv.detach(), total.detach()], 0).without_autodiff();
-        if let Some(grad) = x.grad(&grads) {
-            let (next, state) = self.adam.step(self.config.learning_rate, self.image.clone(), grad, self.adam_state.take());
-            self.image = next.clamp(0.0, 1.0);
-            self.adam_state = state;
+        let grad = x.grad(&grads).ok_or("no gradient reached the image")?;
+        match &mut self.optimizer {
+            OptimizerState::Adam { lr, adam, state } => {
+                let (next, next_state) = adam.step(*lr, self.image.clone(), grad, state.take());
+                self.image = next.clamp(0.0, 1.0);
+                *state = next_state;
+            }
+            OptimizerState::Lbfgs(lbfgs) => {
+                let [b, c, h, w] = self.image.dims();
+                let flat_grad = grad.reshape([b * c * h * w]);
+                if let Some(delta) = lbfgs.direction(flat_grad).await? {
+                    self.image = (self.image.clone() + delta.reshape([b, c, h, w])).clamp(0.0, 1.0);
+                }
+            }
         }
         self.step += 1;
-        LossTensors { packed }
+        LossTensors { packed }.read().await
     }
 
     /// The losses of the current image, without stepping.
@@ -286,6 +317,98 @@ impl NstRun {
     /// The configuration.
     pub fn config(&self) -> &NstConfig {
         &self.config
+    }
+}
+
+/// L-BFGS exactly as PyTorch's `torch.optim.LBFGS` with `max_iter = 1` and no line search,
+/// one iteration per call: the curvature pairs `(s, y)` are kept when `y.s > 1e-10` (at most
+/// `history`), `H_diag = y.s / y.y`, the direction comes from the two-loop recursion, and the
+/// step is `t d` with `t = min(1, 1 / |g|_1) lr` on the very first iteration and `lr` after.
+/// Like PyTorch it takes no step when `max |g| <= 1e-7` (converged) or when the directional
+/// derivative `g.d > -1e-9`. The pixel clamp happens outside, so `s` is the unclamped step
+/// and the next `y` the gradient difference at the clamped point, as in a PyTorch loop that
+/// clamps after `optimizer.step`.
+struct Lbfgs {
+    lr: f64,
+    history: usize,
+    iterations: usize,
+    /// `y` vectors (PyTorch's `old_dirs`), `s` vectors (`old_stps`), `1 / y.s`.
+    ys: std::collections::VecDeque<(Tensor<1>, Tensor<1>, f64)>,
+    h_diag: f64,
+    prev_grad: Option<Tensor<1>>,
+    /// The last step `t d` (PyTorch's `d` and `t`).
+    prev_step: Option<Tensor<1>>,
+}
+
+const LBFGS_TOLERANCE_GRAD: f64 = 1e-7;
+const LBFGS_TOLERANCE_CHANGE: f64 = 1e-9;
+
+async fn scalar(t: Tensor<1>) -> Result<f64, String> {
+    let v = t.into_data_async().await.map_err(|e| format!("reading a scalar failed: {e:?}"))?;
+    let v = v.try_into_vec::<f32>().map_err(|e| format!("reading a scalar failed: {e:?}"))?;
+    v.first().map(|x| *x as f64).ok_or_else(|| "empty scalar".to_string())
+}
+
+async fn dot(a: &Tensor<1>, b: &Tensor<1>) -> Result<f64, String> {
+    scalar((a.clone() * b.clone()).sum()).await
+}
+
+impl Lbfgs {
+    fn new(lr: f64, history: usize) -> Self {
+        Lbfgs { lr, history, iterations: 0, ys: Default::default(), h_diag: 1.0, prev_grad: None, prev_step: None }
+    }
+
+    /// The update `t d` for gradient `g`, or `None` when PyTorch would not move.
+    async fn direction(&mut self, g: Tensor<1>) -> Result<Option<Tensor<1>>, String> {
+        if scalar(g.clone().abs().max()).await? <= LBFGS_TOLERANCE_GRAD {
+            return Ok(None);
+        }
+        self.iterations += 1;
+        let d = if self.iterations == 1 {
+            self.ys.clear();
+            self.h_diag = 1.0;
+            -g.clone()
+        } else {
+            if let (Some(prev_g), Some(s)) = (&self.prev_grad, &self.prev_step) {
+                let y = g.clone() - prev_g.clone();
+                let ys = dot(&y, s).await?;
+                if ys > 1e-10 {
+                    if self.ys.len() == self.history {
+                        self.ys.pop_front();
+                    }
+                    self.h_diag = ys / dot(&y, &y).await?;
+                    self.ys.push_back((y, s.clone(), 1.0 / ys));
+                }
+            }
+            // Two-loop recursion.
+            let mut q = -g.clone();
+            let mut alphas = vec![0.0; self.ys.len()];
+            for (i, (y, s, rho)) in self.ys.iter().enumerate().rev() {
+                alphas[i] = dot(s, &q).await? * rho;
+                q = q - y.clone() * alphas[i];
+            }
+            let mut r = q * self.h_diag;
+            for (i, (y, s, rho)) in self.ys.iter().enumerate() {
+                let beta = dot(y, &r).await? * rho;
+                r = r + s.clone() * (alphas[i] - beta);
+            }
+            r
+        };
+        let t = if self.iterations == 1 {
+            (1.0 / scalar(g.clone().abs().sum()).await?).min(1.0) * self.lr
+        } else {
+            self.lr
+        };
+        let gtd = dot(&g, &d).await?;
+        self.prev_grad = Some(g);
+        if gtd > -LBFGS_TOLERANCE_CHANGE {
+            // PyTorch breaks before moving, keeping d and t for the next pair.
+            self.prev_step = Some(d * t);
+            return Ok(None);
+        }
+        let step = d * t;
+        self.prev_step = Some(step.clone());
+        Ok(Some(step))
     }
 }
 

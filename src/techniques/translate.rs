@@ -104,10 +104,7 @@ pub fn check_size(generator: &Generator, img: &RgbImage, max_pixels: u64) -> Res
 
 /// Resizes `img` to `(w, h)` (Lanczos; a no-op when the size is already that).
 pub fn resize(img: &RgbImage, w: u32, h: u32) -> RgbImage {
-    if img.dimensions() == (w, h) {
-        return img.clone();
-    }
-    image::imageops::resize(img, w, h, image::imageops::FilterType::Lanczos3)
+    imaging::resize(img, w, h)
 }
 
 /// The network input for `img`: `[1, C, H, W]` in `[-1, 1]`, C = 3, or 1 for grey models
