@@ -13,6 +13,14 @@ torchvision layout `features.N.weight/bias`, widths [4, 8, 16, 32, 32], max pool
   * `nst_adam.safetensors` (float32 [1,3,H,W]): `run_b_init` (the noise start of run B),
     `run_a_final`, `run_b_final` (the images after the last step) and, to debug a backward pass,
     `run_a_grad0`, `run_b_grad0` (dJ/dx at step 0).
+  * `nst_lbfgs.json`: the same method optimised with torch.optim.LBFGS instead of Adam (see
+    "L-BFGS" below): run 1 (lr 1.0, 30 steps) and run 2 (lr 0.5, 20 steps), per step the losses
+    plus optimiser diagnostics (step size t, g.d, y.s, whether the pair was stored, history
+    length, H_diag, |g|_1, |g|_max, closure calls); both runs also in float64 with the per-step
+    relative float32-vs-float64 difference.
+  * `nst_lbfgs.safetensors` (float32 [1,3,H,W]): `run1_x1`, `run1_x2` (x after steps 0 and 1,
+    clamped: the first-step size and the first two-loop direction), `run1_final`, `run2_x1`,
+    `run2_final`. dJ/dx at step 0 equals `run_a_grad0` of `nst_adam.safetensors` (same x0).
 
 The method (the Rust side implements exactly this definition):
   * Images are float32 [1,3,H,W] in [0,1], read from the PNGs as x/255. VGG input:
@@ -41,6 +49,48 @@ The method (the Rust side implements exactly this definition):
     (content rises 0 -> 0.019 while style falls 0.163 -> 0.015 over 50 steps). With beta = 1e3
     style dominates J by ~1000x and the content term hardly matters to the trajectory.
     `--probe` prints the step-0 losses at beta = 1.
+
+L-BFGS (`nst_lbfgs.json`): run A's problem (x0 = content, weights "equal", alpha 1, beta 1,
+gamma 1e-2) with torch.optim.LBFGS([x], lr, max_iter=1, history_size=10, tolerance_grad=1e-7,
+tolerance_change=1e-9, line_search_fn=None); run 1: lr = 1.0, 30 steps; run 2: lr = 0.5, 20
+steps. One "step" s = one `optimizer.step(closure)` call, then (no grad) x.clamp_(0, 1) in place.
+The closure: zero grad; losses at the current x; J.backward(); return J. With max_iter=1 and no
+line search the closure runs exactly once per step (counted and recorded), so the losses recorded
+for step s are those at x before step s's update, as for Adam. What torch/optim/lbfgs.py does in
+one step() with these settings (g = flat dJ/dx at the current x, d and t from the last step):
+  * State kept between step() calls (on the optimizer, not touched by our clamp): n_iter (steps
+    that got past the gradient check, starts 0), d (last direction), t (last step size),
+    old_dirs (list of y vectors -- note the name), old_stps (list of s vectors), ro (list of
+    1/(y.s)), H_diag (initial inverse-Hessian scale, 1 at first), prev_flat_grad (g of the last
+    step), prev_loss (J of the last step; unused with max_iter=1).
+  1. J, g = closure(). If max|g| <= tolerance_grad (1e-7): return at once. Nothing else happens:
+     x is NOT moved, n_iter and all state stay as they were (so the next step sees the same x, the
+     same g and returns again: x is frozen from then on). Our clamp is then a no-op.
+  2. n_iter += 1.
+     If n_iter == 1: d = -g; old_dirs = old_stps = ro = []; H_diag = 1.
+     Else: y = g - prev_flat_grad; s = t_prev * d_prev (the UNCLAMPED step of the last call: the
+     clamp happened outside the optimiser, so x_now - x_prev may differ from s where pixels hit
+     0 or 1, while y uses the gradient at the clamped x_now); ys = y.s.
+       If ys > 1e-10: (if len == history_size (10): drop the oldest y, s, ro) append y to
+       old_dirs, s to old_stps, 1/ys to ro; H_diag = ys / (y.y). Else the pair is dropped and
+       H_diag keeps its previous value (1 if no pair was ever stored).
+       Two-loop recursion over the m stored pairs (index 0 = oldest):
+         q = -g; for i = m-1 down to 0: al_i = ro_i * (s_i.q); q -= al_i * y_i
+         r = H_diag * q; for i = 0 up to m-1: be_i = ro_i * (y_i.r); r += (al_i - be_i) * s_i
+         d = r   (with m = 0 this is d = -H_diag * g)
+  3. prev_flat_grad = g; prev_loss = J.
+  4. Step size: t = min(1, 1/sum|g|) * lr if n_iter == 1 (the very first step only; in float32
+     1/sum|g| is a float32 scalar), else t = lr.
+  5. gtd = g.d; if gtd > -tolerance_change (-1e-9): leave the loop WITHOUT moving x -- but d and
+     t (= lr) are stored in the state all the same and n_iter has counted, so the next step forms
+     s = t*d for a move that never happened. (Never hit in these runs: d is a descent direction.)
+  6. x += t * d. No further evaluation (n_iter == max_iter), so the other convergence checks
+     (|d*t|max <= tolerance_change, |J - prev_loss| < tolerance_change, max_eval) are never
+     reached; they could only end the inner loop, which ends here anyway.
+  7. State saved: d, t, old_dirs, old_stps, ro, H_diag, prev_flat_grad, prev_loss. Return J.
+  Then our clamp: x = clamp(x, 0, 1).
+  Arithmetic: everything in the dtype of x (float32 / float64): dots, 1/ys, H_diag, al_i, be_i
+  are 0-d tensors of that dtype; scalar factors are rounded to it before the axpy's.
 
 Why: the Rust style-transfer loop (VGG forward, Gram matrices, hand-written backward, Adam,
 clamping) must follow the same trajectory as PyTorch for the same weights and pictures.
@@ -79,6 +129,10 @@ STEPS = 50
 LR, BETAS, EPS = 0.02, (0.9, 0.999), 1e-8
 ALPHA, BETA, GAMMA = 1.0, 1.0, 1e-2  # BETA: see the docstring and `--probe`
 RUN_B_SEED = 0
+# L-BFGS runs (`nst_lbfgs.json`): name -> (lr, steps); the other settings are fixed.
+LBFGS_RUNS = {"run1": (1.0, 30), "run2": (0.5, 20)}
+LBFGS_KW = {"max_iter": 1, "history_size": 10, "tolerance_grad": 1e-7,
+            "tolerance_change": 1e-9, "line_search_fn": None}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,6 +247,128 @@ def run(net, content_img, style_img, x0, mode, alpha, beta, gamma, steps=STEPS):
         with torch.no_grad():
             x.clamp_(0.0, 1.0)
     return rows, x.detach().clone(), grad0
+
+
+def run_lbfgs(net, content_img, style_img, x0, lr, steps, keep=(1, 2)):
+    """The L-BFGS loop of the docstring (run A's problem). Returns per-step rows (losses and
+    optimiser diagnostics), {k: x after step k-1 (clamped)} for k in keep, the final x."""
+    weights = style_weights("equal")
+    with torch.no_grad():
+        content_target = net.activations(content_img)[CONTENT_LAYER]
+        style_acts = net.activations(style_img)
+        style_targets = [gram(style_acts[l]) for l in STYLE_LAYERS]
+    # Contiguous: the PNG tensor is a permuted view and LBFGS flattens x.grad with .view(-1).
+    x = x0.clone(memory_format=torch.contiguous_format).requires_grad_(True)
+    opt = torch.optim.LBFGS([x], lr=lr, **LBFGS_KW)
+    rows, snaps, calls = [], {}, []
+
+    def closure():
+        opt.zero_grad()
+        c, s, t = losses(net, x, content_target, style_targets, weights)
+        total = ALPHA * c + BETA * s + GAMMA * t
+        total.backward()
+        calls.append({"content": float(c.detach()), "style": float(s.detach()),
+                      "tv": float(t.detach()), "total": float(total.detach()),
+                      "grad": x.grad.detach().reshape(-1).clone()})
+        return total
+
+    for step in range(steps):
+        st = opt.state[x]
+        prev_d, prev_t, prev_g = st.get("d"), st.get("t"), st.get("prev_flat_grad")
+        prev_g = None if prev_g is None else prev_g.clone()
+        n_iter_before, n_before = st.get("n_iter", 0), len(calls)
+        opt.step(closure)
+        n_calls = len(calls) - n_before
+        assert n_calls == 1, f"step {step}: {n_calls} closure calls"
+        c = calls[-1]
+        g = c["grad"]
+        st = opt.state[x]
+        moved = st["n_iter"] == n_iter_before + 1  # False: the max|g| <= tolerance_grad return
+        row = {"step": step, **{k: c[k] for k in ("content", "style", "tv", "total")},
+               "closure_calls": n_calls,
+               "grad_l1": float(g.abs().sum()), "grad_max": float(g.abs().max())}
+        if prev_d is not None:  # the curvature pair this step formed, in the optimiser's dtype
+            y, sv = g - prev_g, prev_d.mul(prev_t)
+            ys = y.dot(sv)
+            row.update({"ys": float(ys), "pair_stored": bool(ys > 1e-10)})
+        row.update({"t": float(st["t"]), "gtd": float(g.dot(st["d"])),
+                    "history": len(st["old_dirs"]), "H_diag": float(st["H_diag"]),
+                    "moved": moved})
+        assert moved and row["gtd"] <= -LBFGS_KW["tolerance_change"], f"step {step}: no move"
+        rows.append(row)
+        with torch.no_grad():
+            x.clamp_(0.0, 1.0)
+        if step + 1 in keep:
+            snaps[step + 1] = x.detach().clone()
+    assert opt.state[x]["func_evals"] == steps
+    return rows, snaps, x.detach().clone()
+
+
+def write_lbfgs(net, content_img, style_img):
+    """`nst_lbfgs.json` / `nst_lbfgs.safetensors` (see the docstring)."""
+    net64 = load_vgg(torch.float64)
+    keys = ["content", "style", "tv", "total"]
+    runs, tensors = {}, {}
+    for name, (lr, steps) in LBFGS_RUNS.items():
+        rows, snaps, final = run_lbfgs(net, content_img, style_img, content_img, lr, steps)
+        rows64, _, final64 = run_lbfgs(net64, content_img.double(), style_img.double(),
+                                       content_img.double(), lr, steps)
+        reldiff = [{"step": a["step"], **{k: rel(a[k], b[k]) for k in keys}}
+                   for a, b in zip(rows, rows64)]
+        max_rel = {k: max(r[k] for r in reldiff) for k in keys}
+        runs[name] = {
+            "lr": lr, "num_steps": steps, "init": "content", "style_weights": "equal",
+            "alpha": ALPHA, "beta": BETA, "gamma": GAMMA,
+            "style_layer_weights": style_weights("equal"),
+            "closure_calls_total": sum(r["closure_calls"] for r in rows),
+            "steps": rows,
+            "float64": {
+                "steps": rows64, "rel_diff_f32_vs_f64": reldiff, "max_rel_diff": max_rel,
+                "final_max_abs_diff": float((final.double() - final64).abs().max()),
+                "notes": "The same run with the VGG weights, pictures, x and the L-BFGS state in "
+                         "float64; rel_diff = |f32 - f64| / |f64| per step and loss (0 where "
+                         "both are 0)."}}
+        tensors[f"{name}_x1"] = snaps[1].contiguous()
+        if name == "run1":
+            tensors[f"{name}_x2"] = snaps[2].contiguous()
+        tensors[f"{name}_final"] = final.contiguous()
+        table(f"L-BFGS {name} (lr {lr})", rows)
+        assert rows[-1]["total"] < 0.7 * rows[0]["total"], f"{name}: total did not fall"
+        print(f"  f32 vs f64 max relative difference: " +
+              ", ".join(f"{k} {v:.2e}" for k, v in max_rel.items()) +
+              f"; final x max abs diff {runs[name]['float64']['final_max_abs_diff']:.2e}")
+
+    fixture = {
+        "generator": "scripts/reference/make_nst_fixtures.py",
+        "torch": torch.__version__.split("+")[0],
+        "problem": "run_a of nst_adam.json (same VGG, pictures, layers, losses, x0 = content, "
+                   "style weights equal, alpha 1, beta 1, gamma 1e-2); only the optimiser differs",
+        "optimizer": {"name": "lbfgs", **LBFGS_KW, "max_eval": LBFGS_KW["max_iter"] * 5 // 4,
+                      "clamp": [0.0, 1.0],
+                      "notes": "per step: one optimizer.step(closure) (closure: zero grad, losses "
+                               "at current x (recorded), backward on total, return total; called "
+                               "exactly once per step), then clamp x in place outside the "
+                               "optimiser. First step t = min(1, 1/sum|g|) * lr, later t = lr. "
+                               "Exact iteration: the docstring of the generator."},
+        "step_fields": {
+            "content/style/tv/total": "losses at x before this step's update (the closure call)",
+            "closure_calls": "closure evaluations inside this step() (always 1 here)",
+            "grad_l1, grad_max": "sum|g| and max|g| of dJ/dx at that x",
+            "ys": "y.s of the pair formed this step (y = g - g_prev, s = t_prev * d_prev, "
+                  "unclamped); absent at step 0",
+            "pair_stored": "ys > 1e-10",
+            "t": "step size used this step", "gtd": "g.d for this step's direction d",
+            "history": "stored pairs after this step (<= history_size)",
+            "H_diag": "H_diag after this step", "moved": "x was updated (no early return)"},
+        "tensors": "nst_lbfgs.safetensors: run1_x1, run1_x2, run1_final, run2_x1, run2_final "
+                   "(float32 [1,3,H,W]; x_k = x after step k-1, clamped); dJ/dx at step 0 = "
+                   "run_a_grad0 of nst_adam.safetensors",
+        "runs": runs,
+    }
+    with open(OUT / "nst_lbfgs.json", "w") as f:
+        json.dump(fixture, f, indent=1)
+        f.write("\n")
+    save_file(tensors, str(OUT / "nst_lbfgs.safetensors"))
 
 
 def load_vgg(dtype=torch.float32):
@@ -311,6 +487,8 @@ def main():
     for s in (0, 10, 25, 49):
         r = reldiff[s]
         print(f"  step {s:2d}: " + ", ".join(f"{k} {r[k]:.2e}" for k in keys))
+
+    write_lbfgs(net, content_img, style_img)
     files = sorted(OUT.iterdir())
     for p in files:
         print(f"  {p.name:24} {p.stat().st_size:8d} bytes")

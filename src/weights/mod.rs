@@ -185,13 +185,16 @@ pub fn load_checkpoint_with(bytes: &[u8], limits: &Limits) -> Result<Checkpoint,
     if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
         return torch::load_zip(bytes, limits);
     }
+    // Safetensors before pickles: its first byte is the low byte of the header length, which
+    // can be 0x80 (a pickle's PROTO opcode); a pickle never has `{` at byte 8 with a header
+    // length that fits the file.
+    if safetensors_file::sniff(bytes) {
+        return safetensors_file::load(bytes, limits);
+    }
     if bytes.first() == Some(&0x80) {
         // A pickle: the legacy format starts with one holding torch's magic number.
         // Reading it is safe; a hostile bare pickle fails on its first forbidden import.
         return torch::load_legacy(bytes, limits);
-    }
-    if safetensors_file::sniff(bytes) {
-        return safetensors_file::load(bytes, limits);
     }
     if bytes.get(257..262) == Some(b"ustar") {
         return Err(WeightsError::Unsupported(

@@ -14,7 +14,7 @@ pub(crate) fn sniff(bytes: &[u8]) -> bool {
     let mut n = [0u8; 8];
     n.copy_from_slice(len);
     let n = u64::from_le_bytes(n);
-    n >= 2 && bytes.get(8) == Some(&b'{')
+    n >= 2 && n <= (bytes.len() as u64).saturating_sub(8) && bytes.get(8) == Some(&b'{')
 }
 
 fn dtype_of(name: &str, dtype: Dtype) -> Result<DType, WeightsError> {

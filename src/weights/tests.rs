@@ -439,3 +439,15 @@ fn real_checkpoint_from_env() {
     }
     println!("all {} tensors match torch's summary", summary.len());
 }
+
+#[test]
+fn a_safetensors_header_of_length_0x80_mod_256_is_not_taken_for_a_pickle() {
+    // Written by Python's safetensors package (scripts/reference/make_nst_fixtures.py); its
+    // header length's low byte happens to be 0x80, the first byte of every pickle.
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nst/nst_lbfgs.safetensors");
+    let bytes = std::fs::read(path).expect("fixture");
+    assert_eq!(bytes[0], 0x80);
+    let ckpt = load_checkpoint(&bytes).expect("loads as safetensors");
+    assert_eq!(ckpt.format, CheckpointFormat::Safetensors);
+    assert_eq!(ckpt.get("run1_x1").map(|t| t.shape.clone()), Some(vec![1, 3, 32, 40]));
+}
