@@ -2,12 +2,15 @@
 //! user's intent to the worker ([`bridge`]); it never touches a tensor.
 
 pub mod bridge;
+pub mod catalog;
+mod translate;
 mod widgets;
 
 use crate::device::{DeviceInfo, Preference};
-use crate::protocol::{Event, ImagePayload, JobId, Request};
+use crate::protocol::{Event, ImagePayload, JobId, Request, Slot};
 use bridge::WorkerBridge;
 use std::rc::Rc;
+use translate::{Panel, PanelMsg};
 use widgets::{DeviceBanner, DownloadLink, DropZone, ImageCanvas, Shared};
 use yew::prelude::*;
 
@@ -64,10 +67,13 @@ pub struct App {
     job: Option<Job>,
     result: Option<(Shared<ImagePayload>, Shared<ImagePayload>, String, f64)>,
     error: Option<String>,
+    pix2pix: Panel,
+    cyclegan: Panel,
 }
 
 pub enum Msg {
     Worker(Event),
+    Panel(Slot, PanelMsg),
     Show(Section),
     File { name: String, bytes: Vec<u8> },
     FileError(String),
@@ -94,11 +100,47 @@ impl Component for App {
             Ok(b) => (Some(b), DeviceState::Loading),
             Err(e) => (None, DeviceState::Broken(e)),
         };
-        Self { bridge, device, section: Section::ImageCheck, next_id: 1, job: None, result: None, error: None }
+        Self {
+            bridge,
+            device,
+            section: Section::ImageCheck,
+            next_id: 1,
+            job: None,
+            result: None,
+            error: None,
+            pix2pix: Panel::new(Slot::Pix2Pix),
+            cyclegan: Panel::new(Slot::CycleGan),
+        }
     }
 
     fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
+        // Events about a Pix2Pix or CycleGAN job go to that section.
+        let msg = match msg {
+            Msg::Worker(ev) => match job_of(&ev).and_then(|id| self.panel_of_job(id)) {
+                Some(panel) => {
+                    panel.on_event(ev);
+                    return true;
+                }
+                None => Msg::Worker(ev),
+            },
+            other => other,
+        };
         match msg {
+            Msg::Panel(slot, m) => {
+                let panel = match slot {
+                    Slot::Pix2Pix => &mut self.pix2pix,
+                    Slot::CycleGan => &mut self.cyclegan,
+                };
+                if let Some(req) = panel.update(m, &mut self.next_id) {
+                    if let Err(e) = self.try_send(&req) {
+                        let panel = match slot {
+                            Slot::Pix2Pix => &mut self.pix2pix,
+                            Slot::CycleGan => &mut self.cyclegan,
+                        };
+                        panel.abort(&e);
+                    }
+                }
+            }
             Msg::Show(s) => self.section = s,
             Msg::Worker(Event::Loaded) => {
                 self.device = DeviceState::Starting;
@@ -122,6 +164,11 @@ impl Component for App {
                 if id.is_none() && matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
                     self.device = DeviceState::Broken(message.clone());
                 }
+                if id.is_none() {
+                    // Not about one job (the worker crashed): no running job will finish.
+                    self.pix2pix.abort(&message);
+                    self.cyclegan.abort(&message);
+                }
                 if id.is_some() && self.job.as_ref().map(|j| Some(j.id)) == Some(id) {
                     self.job = None;
                 }
@@ -135,6 +182,8 @@ impl Component for App {
                 self.send(&Request::Roundtrip { id, name, bytes });
             }
             Msg::FileError(e) => self.error = Some(e),
+            // Only ever about a section's job, routed above; a stale one is dropped.
+            Msg::Worker(Event::Fetching { .. } | Event::ModelLoaded { .. } | Event::TranslateDone { .. }) => return false,
         }
         true
     }
@@ -165,33 +214,52 @@ impl Component for App {
     }
 }
 
+/// The job an event is about.
+fn job_of(ev: &Event) -> Option<JobId> {
+    match ev {
+        Event::Progress { id, .. }
+        | Event::RoundtripDone { id, .. }
+        | Event::Fetching { id, .. }
+        | Event::ModelLoaded { id, .. }
+        | Event::TranslateDone { id, .. } => Some(*id),
+        Event::Failed { id, .. } => *id,
+        Event::Loaded | Event::Ready { .. } => None,
+    }
+}
+
 impl App {
-    fn send(&mut self, req: &Request) {
-        let res = match &self.bridge {
+    fn panel_of_job(&mut self, id: JobId) -> Option<&mut Panel> {
+        [&mut self.pix2pix, &mut self.cyclegan].into_iter().find(|p| p.owns(id))
+    }
+
+    fn try_send(&self, req: &Request) -> Result<(), String> {
+        match &self.bridge {
             Some(b) => b.send(req),
             None => Err("the compute worker is not running".into()),
-        };
-        if let Err(e) = res {
+        }
+    }
+
+    fn send(&mut self, req: &Request) {
+        if let Err(e) = self.try_send(req) {
             self.error = Some(e);
             self.job = None;
         }
     }
 
     fn view_section(&self, ctx: &Context<Self>) -> Html {
+        let ready = matches!(self.device, DeviceState::Ready(_));
         match self.section {
             Section::ImageCheck => self.view_image_check(ctx),
             Section::StyleTransfer => not_built(
                 "Neural style transfer (Gatys et al.)",
                 "Optimising an image so its VGG19 features match a content image and its Gram matrices match a style image.",
             ),
-            Section::Pix2Pix => not_built(
-                "Pix2Pix (Isola et al.)",
-                "Paired image-to-image translation with a U-Net generator and a PatchGAN discriminator.",
-            ),
-            Section::CycleGan => not_built(
-                "CycleGAN (Zhu et al.)",
-                "Unpaired translation with ResNet generators, cycle and identity losses.",
-            ),
+            Section::Pix2Pix => {
+                self.pix2pix.view(ready, ctx.link().callback(|m| Msg::Panel(Slot::Pix2Pix, m)))
+            }
+            Section::CycleGan => {
+                self.cyclegan.view(ready, ctx.link().callback(|m| Msg::Panel(Slot::CycleGan, m)))
+            }
         }
     }
 

@@ -83,6 +83,15 @@ fn ready_banner(info: &DeviceInfo) -> Html {
 pub struct DropZoneProps {
     pub id: AttrValue,
     pub disabled: bool,
+    /// The picker's `accept` filter.
+    #[prop_or(AttrValue::Static("image/png,image/jpeg,image/webp"))]
+    pub accept: AttrValue,
+    /// What the zone says.
+    #[prop_or(AttrValue::Static("Choose an image, or drop one here"))]
+    pub label: AttrValue,
+    /// `data-testid` of the file input.
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
     pub on_file: Callback<(String, Vec<u8>)>,
     pub on_error: Callback<String>,
 }
@@ -132,16 +141,16 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
             }
             match e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
                 Some(file) => read_file(file, on_file.clone(), on_error.clone()),
-                None => on_error.emit("nothing to read in what was dropped: drop an image file".into()),
+                None => on_error.emit("nothing to read in what was dropped: drop a file".into()),
             }
         })
     };
     html! {
         <label class={classes!("dropzone", (*hover).then_some("hover"), props.disabled.then_some("disabled"))}
             {ondragover} {ondragleave} {ondrop}>
-            <input type="file" id={props.id.clone()} accept="image/png,image/jpeg,image/webp"
-                disabled={props.disabled} {onchange} />
-            <span>{ "Choose an image, or drop one here" }</span>
+            <input type="file" id={props.id.clone()} accept={props.accept.clone()}
+                data-testid={props.testid.clone()} disabled={props.disabled} {onchange} />
+            <span>{ props.label.clone() }</span>
         </label>
     }
 }
@@ -149,6 +158,8 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
 #[derive(Properties, PartialEq)]
 pub struct ImageCanvasProps {
     pub id: AttrValue,
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
     pub image: Shared<ImagePayload>,
 }
 
@@ -165,7 +176,7 @@ pub fn ImageCanvas(props: &ImageCanvasProps) -> Html {
             }
         });
     }
-    html! { <canvas id={props.id.clone()} ref={canvas} data-width={props.image.0.width.to_string()} data-height={props.image.0.height.to_string()} /> }
+    html! { <canvas id={props.id.clone()} data-testid={props.testid.clone()} ref={canvas} data-width={props.image.0.width.to_string()} data-height={props.image.0.height.to_string()} /> }
 }
 
 fn draw(canvas: &HtmlCanvasElement, img: &ImagePayload) {
@@ -191,6 +202,8 @@ fn draw(canvas: &HtmlCanvasElement, img: &ImagePayload) {
 #[derive(Properties, PartialEq)]
 pub struct DownloadLinkProps {
     pub id: AttrValue,
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
     pub png: Shared<ImagePayload>,
     pub filename: AttrValue,
 }
@@ -214,7 +227,7 @@ pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
     }
     match &*url {
         Some(href) => html! {
-            <a class="button download" id={props.id.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
+            <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
         },
         None => html! {},
     }

@@ -1,20 +1,30 @@
 //! The Web Worker: owns the compute device and runs every tensor operation, so
 //! the UI thread never blocks.
 //!
-//! Requests arrive as [`Request`]s; jobs run one at a time on the worker's
-//! event loop (wasm is single-threaded here) and answer with [`Event`]s. A
-//! failing job reports [`Event::Failed`] and the worker keeps serving.
+//! Requests arrive as [`Request`]s and are queued; jobs run one at a time, in
+//! order (a job that awaits a download or the GPU does not let the next one start),
+//! and answer with [`Event`]s. A failing job reports [`Event::Failed`] and the
+//! worker keeps serving.
+
+mod fetch;
+mod generators;
 
 use crate::device::{self, Compute};
 use crate::imaging;
-use crate::protocol::{Event, ImagePayload, JobId, Request};
+use crate::protocol::{Event, ImagePayload, JobId, Request, Slot};
 use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 struct State {
     compute: Option<Compute>,
+    /// The generator each section has loaded.
+    generators: HashMap<Slot, generators::Loaded>,
+    queue: VecDeque<Request>,
+    /// True while [`drain`] is running the queue.
+    busy: bool,
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -33,7 +43,7 @@ pub fn post(event: &Event) {
     }
 }
 
-fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     js_sys::Reflect::get(&js_sys::global(), &"performance".into())
         .ok()
         .and_then(|p| p.dyn_into::<web_sys::Performance>().ok())
@@ -45,11 +55,24 @@ fn now_ms() -> f64 {
 pub fn run() {
     console_error_panic_hook::set_once();
     let _ = console_log::init_with_level(log::Level::Info);
-    let state = Rc::new(RefCell::new(State { compute: None }));
+    let state = Rc::new(RefCell::new(State {
+        compute: None,
+        generators: HashMap::new(),
+        queue: VecDeque::new(),
+        busy: false,
+    }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
-        let state = state.clone();
         match serde_wasm_bindgen::from_value::<Request>(msg.data()) {
-            Ok(req) => wasm_bindgen_futures::spawn_local(handle(state, req)),
+            Ok(req) => {
+                let start = {
+                    let mut s = state.borrow_mut();
+                    s.queue.push_back(req);
+                    !std::mem::replace(&mut s.busy, true)
+                };
+                if start {
+                    wasm_bindgen_futures::spawn_local(drain(state.clone()));
+                }
+            }
             Err(e) => post(&Event::Failed { id: None, message: format!("malformed request: {e}") }),
         }
     });
@@ -58,7 +81,29 @@ pub fn run() {
     post(&Event::Loaded);
 }
 
-async fn handle(state: Rc<RefCell<State>>, req: Request) {
+/// Runs the queued requests one after the other until the queue is empty.
+async fn drain(state: Rc<RefCell<State>>) {
+    loop {
+        let next = {
+            let mut s = state.borrow_mut();
+            let next = s.queue.pop_front();
+            if next.is_none() {
+                s.busy = false;
+            }
+            next
+        };
+        match next {
+            Some(req) => handle(&state, req).await,
+            None => return,
+        }
+    }
+}
+
+fn device_of(state: &RefCell<State>) -> Option<Compute> {
+    state.borrow().compute.clone()
+}
+
+async fn handle(state: &RefCell<State>, req: Request) {
     match req {
         Request::Init { preference } => {
             // With Preference::Auto this cannot fail: the CPU stands in.
@@ -72,12 +117,39 @@ async fn handle(state: Rc<RefCell<State>>, req: Request) {
             post(&Event::Ready { device: info });
         }
         Request::Roundtrip { id, name, bytes } => {
-            let device = state.borrow().compute.as_ref().map(|c| c.device.clone());
-            let Some(device) = device else {
-                post(&Event::Failed { id: Some(id), message: "the compute device is not ready yet".into() });
+            let Some(compute) = device_of(state) else {
+                return not_ready(id);
+            };
+            match roundtrip(id, &bytes, &compute.device).await {
+                Ok(ev) => post(&ev),
+                Err(message) => post(&Event::Failed { id: Some(id), message: format!("{name}: {message}") }),
+            }
+        }
+        Request::LoadModel { id, slot, source, arch, norm } => {
+            let Some(compute) = device_of(state) else {
+                return not_ready(id);
+            };
+            match generators::load(id, slot, source, arch, norm, &compute).await {
+                Ok((loaded, ev)) => {
+                    // Replacing the old generator drops it, which frees its weights.
+                    state.borrow_mut().generators.insert(slot, loaded);
+                    post(&ev);
+                }
+                Err(message) => post(&Event::Failed { id: Some(id), message }),
+            }
+        }
+        Request::Translate { id, slot, name, bytes, options } => {
+            let Some(compute) = device_of(state) else {
+                return not_ready(id);
+            };
+            // Taken out for the job (jobs never overlap) and put back whatever happens.
+            let Some(mut loaded) = state.borrow_mut().generators.remove(&slot) else {
+                post(&Event::Failed { id: Some(id), message: "load a model first".into() });
                 return;
             };
-            match roundtrip(id, &bytes, &device).await {
+            let res = generators::translate(id, slot, &mut loaded, &bytes, options, &compute).await;
+            state.borrow_mut().generators.insert(slot, loaded);
+            match res {
                 Ok(ev) => post(&ev),
                 Err(message) => post(&Event::Failed { id: Some(id), message: format!("{name}: {message}") }),
             }
@@ -85,7 +157,11 @@ async fn handle(state: Rc<RefCell<State>>, req: Request) {
     }
 }
 
-fn payload(img: &image::RgbImage) -> Result<ImagePayload, String> {
+fn not_ready(id: JobId) {
+    post(&Event::Failed { id: Some(id), message: "the compute device is not ready yet".into() });
+}
+
+pub(crate) fn payload(img: &image::RgbImage) -> Result<ImagePayload, String> {
     Ok(ImagePayload {
         width: img.width(),
         height: img.height(),

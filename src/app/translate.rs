@@ -1,0 +1,446 @@
+//! The Pix2Pix and CycleGAN sections: pick or drop a pretrained generator, drop an image,
+//! see input and output side by side. The state lives here; every job runs in the worker.
+
+use super::catalog;
+use super::widgets::{DownloadLink, DropZone, ImageCanvas, Shared};
+use crate::models::{ArchChoice, NormChoice};
+use crate::protocol::{Event, ImagePayload, JobId, ModelSource, Request, Slot, TranslateOptions};
+use std::rc::Rc;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+const BUILTIN: &str = "builtin";
+const CATALOG: &str = "catalog:";
+
+/// The loaded model, as the worker described it.
+struct ModelInfo {
+    name: String,
+    description: String,
+    from_cache: bool,
+}
+
+enum JobKind {
+    Load,
+    Translate,
+}
+
+struct Job {
+    id: JobId,
+    kind: JobKind,
+    name: String,
+    stage: String,
+    done: u32,
+    total: u32,
+    /// Bytes downloaded and the total, while a model downloads.
+    fetched: Option<(u64, Option<u64>)>,
+}
+
+struct Output {
+    input: Shared<ImagePayload>,
+    output: Shared<ImagePayload>,
+    name: String,
+    millis: f64,
+    note: Option<String>,
+}
+
+/// One section's state.
+pub struct Panel {
+    slot: Slot,
+    /// `builtin` or `catalog:{name}`.
+    source: String,
+    arch: String,
+    norm: String,
+    fit: bool,
+    dropout: bool,
+    model: Option<ModelInfo>,
+    job: Option<Job>,
+    /// The last image, so it can be translated again (new model, new options, new noise).
+    image: Option<(String, Rc<Vec<u8>>)>,
+    result: Option<Output>,
+    error: Option<String>,
+}
+
+pub enum PanelMsg {
+    Source(String),
+    Arch(String),
+    Norm(String),
+    Fit(bool),
+    Dropout(bool),
+    /// Load the built-in or catalog model chosen in the select.
+    LoadChosen,
+    ModelFile { name: String, bytes: Vec<u8> },
+    Image { name: String, bytes: Vec<u8> },
+    Again,
+    FileError(String),
+}
+
+fn select_value(e: &web_sys::Event) -> String {
+    e.target()
+        .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
+}
+
+fn human_mb(b: u64) -> String {
+    format!("{:.1} MB", b as f64 / 1e6)
+}
+
+impl Panel {
+    pub fn new(slot: Slot) -> Self {
+        let source = match catalog::built_in(slot) {
+            Some(_) => BUILTIN.to_string(),
+            None => format!("{CATALOG}{}", catalog::models(slot).first().map_or("", |m| m.name)),
+        };
+        Self {
+            slot,
+            source,
+            arch: "auto".into(),
+            norm: "auto".into(),
+            fit: true,
+            dropout: true,
+            model: None,
+            job: None,
+            image: None,
+            result: None,
+            error: None,
+        }
+    }
+
+    fn prefix(&self) -> &'static str {
+        match self.slot {
+            Slot::Pix2Pix => "pix2pix",
+            Slot::CycleGan => "cyclegan",
+        }
+    }
+
+    /// True when job `id` is this panel's.
+    pub fn owns(&self, id: JobId) -> bool {
+        self.job.as_ref().is_some_and(|j| j.id == id)
+    }
+
+    /// Ends the running job with an error that is not about it (the worker failed).
+    pub fn abort(&mut self, message: &str) {
+        if self.job.take().is_some() {
+            self.error = Some(message.to_string());
+        }
+    }
+
+    fn options(&self) -> TranslateOptions {
+        TranslateOptions { fit_to_device: self.fit, dropout: self.slot == Slot::Pix2Pix && self.dropout }
+    }
+
+    /// Handles the user's input; returns the request to send to the worker, if any.
+    pub fn update(&mut self, msg: PanelMsg, next_id: &mut JobId) -> Option<Request> {
+        let mut new_id = || {
+            let id = *next_id;
+            *next_id += 1;
+            id
+        };
+        match msg {
+            PanelMsg::Source(s) => self.source = s,
+            PanelMsg::Arch(a) => self.arch = a,
+            PanelMsg::Norm(n) => self.norm = n,
+            PanelMsg::Fit(f) => self.fit = f,
+            PanelMsg::Dropout(d) => self.dropout = d,
+            PanelMsg::FileError(e) => self.error = Some(e),
+            PanelMsg::LoadChosen => {
+                let (label, url) = if self.source == BUILTIN {
+                    let b = catalog::built_in(self.slot)?;
+                    (b.label.to_string(), b.url.to_string())
+                } else {
+                    let name = self.source.strip_prefix(CATALOG)?;
+                    (format!("{name} (official)"), catalog::url(self.slot, name))
+                };
+                return self.load(new_id(), ModelSource::Url { label, url });
+            }
+            PanelMsg::ModelFile { name, bytes } => return self.load(new_id(), ModelSource::File { name, bytes }),
+            PanelMsg::Image { name, bytes } => {
+                self.image = Some((name, Rc::new(bytes)));
+                return self.translate(new_id());
+            }
+            PanelMsg::Again => return self.translate(new_id()),
+        }
+        None
+    }
+
+    fn load(&mut self, id: JobId, source: ModelSource) -> Option<Request> {
+        // The selects only offer valid values; a bad one would fall back to auto.
+        let arch = self.arch.parse::<ArchChoice>().unwrap_or_default();
+        let norm = self.norm.parse::<NormChoice>().unwrap_or_default();
+        self.error = None;
+        self.job = Some(Job {
+            id,
+            kind: JobKind::Load,
+            name: source.label().to_string(),
+            stage: "sending to the worker".into(),
+            done: 0,
+            total: 3,
+            fetched: None,
+        });
+        Some(Request::LoadModel { id, slot: self.slot, source, arch, norm })
+    }
+
+    fn translate(&mut self, id: JobId) -> Option<Request> {
+        let (name, bytes) = self.image.clone()?;
+        if self.model.is_none() {
+            self.error = Some("load a model first".into());
+            return None;
+        }
+        self.error = None;
+        self.job = Some(Job {
+            id,
+            kind: JobKind::Translate,
+            name: name.clone(),
+            stage: "sending to the worker".into(),
+            done: 0,
+            total: 3,
+            fetched: None,
+        });
+        Some(Request::Translate { id, slot: self.slot, name, bytes: (*bytes).clone(), options: self.options() })
+    }
+
+    /// Takes a worker event about this panel's job (the caller checked [`Self::owns`]).
+    pub fn on_event(&mut self, ev: Event) {
+        match ev {
+            Event::Progress { stage, done, total, .. } => {
+                if let Some(j) = self.job.as_mut() {
+                    j.stage = stage;
+                    j.done = done;
+                    j.total = total;
+                }
+            }
+            Event::Fetching { done, total, .. } => {
+                if let Some(j) = self.job.as_mut() {
+                    j.fetched = Some((done, total));
+                }
+            }
+            Event::ModelLoaded { name, description, from_cache, .. } => {
+                self.job = None;
+                self.error = None;
+                self.model = Some(ModelInfo { name, description, from_cache });
+            }
+            Event::TranslateDone { input, output, millis, note, .. } => {
+                let name = self.job.take().map(|j| j.name).unwrap_or_default();
+                self.error = None;
+                self.result = Some(Output {
+                    input: Shared(Rc::new(input)),
+                    output: Shared(Rc::new(output)),
+                    name,
+                    millis,
+                    note,
+                });
+            }
+            Event::Failed { message, .. } => {
+                self.job = None;
+                self.error = Some(message);
+            }
+            Event::Loaded | Event::Ready { .. } | Event::RoundtripDone { .. } => {}
+        }
+    }
+
+    pub fn view(&self, ready: bool, cb: Callback<PanelMsg>) -> Html {
+        let p = self.prefix();
+        let busy = self.job.is_some();
+        let (title, intro) = match self.slot {
+            Slot::Pix2Pix => (
+                "Pix2Pix (Isola et al.)",
+                "Paired image-to-image translation: a U-Net generator trained on pairs of images \
+                 (label maps and photos, edges and shoes...). Load a pretrained generator, then drop \
+                 an image: it runs on your device, nothing is uploaded.",
+            ),
+            Slot::CycleGan => (
+                "CycleGAN (Zhu et al.)",
+                "Unpaired image-to-image translation: a ResNet generator that maps one kind of image to \
+                 another (horses to zebras, photos to paintings...). Load a pretrained generator, then \
+                 drop an image: it runs on your device, nothing is uploaded.",
+            ),
+        };
+        html! {
+            <section class="panel translate" data-testid={format!("{p}-panel")}>
+                <h2>{ title }</h2>
+                <p>{ intro }</p>
+                { self.view_model(ready, busy, &cb) }
+                { self.view_image(ready, busy, &cb) }
+                { self.view_job() }
+                if let Some(e) = &self.error {
+                    <p class="error" id={format!("{p}-error")} data-testid="error" role="alert">{ e }</p>
+                }
+                { self.view_result() }
+            </section>
+        }
+    }
+
+    fn view_model(&self, ready: bool, busy: bool, cb: &Callback<PanelMsg>) -> Html {
+        let p = self.prefix();
+        let disabled = !ready || busy;
+        let builtin = catalog::built_in(self.slot).map(|b| {
+            html! { <option value={BUILTIN} selected={self.source == BUILTIN}>{ b.label }</option> }
+        });
+        let entries = catalog::models(self.slot).iter().map(|m| {
+            let value = format!("{CATALOG}{}", m.name);
+            let selected = self.source == value;
+            html! { <option {value} {selected}>{ format!("Official: {}", m.name) }</option> }
+        });
+        let about = if self.source == BUILTIN {
+            catalog::built_in(self.slot).map(|b| html! { <p class="hint" data-testid="source-description">{ b.description }</p> })
+        } else {
+            self.source.strip_prefix(CATALOG).and_then(|n| catalog::find(self.slot, n)).map(|m| {
+                let url = catalog::url(self.slot, m.name);
+                html! {
+                    <p class="hint" data-testid="source-description">
+                        { m.description }{ " Downloaded from the authors' server, which may refuse downloads from \
+                           other web sites; if so, " }
+                        <a href={url.clone()} target="_blank" rel="noopener">{ "download it yourself" }</a>
+                        { " and drop the file below." }
+                    </p>
+                }
+            })
+        };
+        let on_source = cb.reform(|e: web_sys::Event| PanelMsg::Source(select_value(&e)));
+        let on_arch = cb.reform(|e: web_sys::Event| PanelMsg::Arch(select_value(&e)));
+        let on_norm = cb.reform(|e: web_sys::Event| PanelMsg::Norm(select_value(&e)));
+        let option = |value: &'static str, label: &'static str, current: &str| {
+            html! { <option {value} selected={current == value}>{ label }</option> }
+        };
+        let loaded = match &self.model {
+            Some(m) => html! {
+                <p class="model" id={format!("{p}-model")} data-testid="model-description" data-state="loaded"
+                    data-from-cache={m.from_cache.to_string()}>
+                    <strong>{ &m.name }</strong>{ ": " }{ &m.description }
+                    if m.from_cache { <span class="hint">{ " (from cache)" }</span> }
+                </p>
+            },
+            None => html! {
+                <p class="model hint" id={format!("{p}-model")} data-testid="model-description" data-state="none">
+                    { "No model loaded yet." }
+                </p>
+            },
+        };
+        html! {
+            <fieldset class="model-source">
+                <legend>{ "Model" }</legend>
+                <div class="row">
+                    <select id={format!("{p}-model-source")} data-testid="model-source" disabled={disabled} onchange={on_source}>
+                        { for builtin }
+                        { for entries }
+                    </select>
+                    <button class="button" id={format!("{p}-load-model")} data-testid="load-model" disabled={disabled}
+                        onclick={cb.reform(|_| PanelMsg::LoadChosen)}>{ "Load" }</button>
+                </div>
+                { for about }
+                <DropZone id={format!("{p}-model-file")} testid="model-file" disabled={disabled}
+                    accept=".pth,.pt,.safetensors" label="Or choose a generator checkpoint (.pth or .safetensors), or drop one here"
+                    on_file={cb.reform(|(name, bytes)| PanelMsg::ModelFile { name, bytes })}
+                    on_error={cb.reform(PanelMsg::FileError)} />
+                <details data-testid="advanced">
+                    <summary>{ "Advanced: architecture and norm" }</summary>
+                    <p class="hint">{ "Auto reads both from the checkpoint; set them for checkpoints with unusual key names." }</p>
+                    <label>{ "Architecture " }
+                        <select id={format!("{p}-arch")} data-testid="arch" disabled={disabled} onchange={on_arch}>
+                            { option("auto", "auto", &self.arch) }
+                            { option("resnet_9blocks", "resnet_9blocks", &self.arch) }
+                            { option("resnet_6blocks", "resnet_6blocks", &self.arch) }
+                            { option("unet_256", "unet_256", &self.arch) }
+                            { option("unet_128", "unet_128", &self.arch) }
+                        </select>
+                    </label>
+                    <label>{ " Norm " }
+                        <select id={format!("{p}-norm")} data-testid="norm" disabled={disabled} onchange={on_norm}>
+                            { option("auto", "auto", &self.norm) }
+                            { option("instance", "instance", &self.norm) }
+                            { option("instance-affine", "instance (affine)", &self.norm) }
+                            { option("batch", "batch", &self.norm) }
+                        </select>
+                    </label>
+                </details>
+                { loaded }
+            </fieldset>
+        }
+    }
+
+    fn view_image(&self, ready: bool, busy: bool, cb: &Callback<PanelMsg>) -> Html {
+        let p = self.prefix();
+        let has_model = self.model.is_some();
+        let on_fit = cb.reform(|e: web_sys::Event| PanelMsg::Fit(e.target_unchecked_into::<HtmlInputElement>().checked()));
+        let on_dropout =
+            cb.reform(|e: web_sys::Event| PanelMsg::Dropout(e.target_unchecked_into::<HtmlInputElement>().checked()));
+        html! {
+            <fieldset class="image-source">
+                <legend>{ "Image" }</legend>
+                <div class="row options">
+                    <label><input type="checkbox" id={format!("{p}-fit")} data-testid="fit-device" checked={self.fit}
+                        onchange={on_fit} />{ " Fit to device (scale a too large image down, keeping its aspect ratio)" }</label>
+                    if self.slot == Slot::Pix2Pix {
+                        <label><input type="checkbox" id={format!("{p}-dropout")} data-testid="keep-dropout" checked={self.dropout}
+                            onchange={on_dropout} />{ " Keep dropout on at test time (as in the paper: a little noise)" }</label>
+                    }
+                </div>
+                <DropZone id={format!("{p}-image-input")} testid="image-input" disabled={!ready || busy || !has_model}
+                    on_file={cb.reform(|(name, bytes)| PanelMsg::Image { name, bytes })}
+                    on_error={cb.reform(PanelMsg::FileError)} />
+                if !has_model { <p class="hint">{ "Load a model first." }</p> }
+                if self.image.is_some() && has_model {
+                    <button class="button" id={format!("{p}-again")} data-testid="translate-again" disabled={!ready || busy}
+                        onclick={cb.reform(|_| PanelMsg::Again)}>{ "Translate again" }</button>
+                }
+            </fieldset>
+        }
+    }
+
+    fn view_job(&self) -> Html {
+        let p = self.prefix();
+        let Some(j) = &self.job else { return html! {} };
+        let what = match j.kind {
+            JobKind::Load => "Loading",
+            JobKind::Translate => "Translating",
+        };
+        let fetch = j.fetched.map(|(done, total)| {
+            // A compressed transfer can exceed Content-Length: show it as unknown then.
+            let total = total.filter(|&t| t >= done && t > 0);
+            let text = match total {
+                Some(t) => format!("Downloading: {} of {} ({:.0}%)", human_mb(done), human_mb(t), 100.0 * done as f64 / t as f64),
+                None => format!("Downloading: {}", human_mb(done)),
+            };
+            html! {
+                <div class="progress" id={format!("{p}-download-progress")} data-testid="download-progress">
+                    if let Some(t) = total {
+                        <progress max={t.to_string()} value={done.to_string()} />
+                    } else {
+                        <progress />
+                    }
+                    <span>{ text }</span>
+                </div>
+            }
+        });
+        html! {
+            <>
+                { for fetch }
+                <div class="progress" id={format!("{p}-status")} data-testid="status" role="status">
+                    <progress max={j.total.to_string()} value={j.done.to_string()} />
+                    <span>{ format!("{what} {}: {}", j.name, j.stage) }</span>
+                </div>
+            </>
+        }
+    }
+
+    fn view_result(&self) -> Html {
+        let p = self.prefix();
+        let Some(r) = &self.result else { return html! {} };
+        let stem = r.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&r.name);
+        html! {
+            <div class="result">
+                if let Some(note) = &r.note {
+                    <p class="notice" id={format!("{p}-fit-note")} data-testid="fit-note">{ note }</p>
+                }
+                <div class="pair">
+                    <figure><ImageCanvas id={format!("{p}-input-canvas")} testid="input-canvas" image={r.input.clone()} />
+                        <figcaption>{ format!("Input, {}x{}", r.input.0.width, r.input.0.height) }</figcaption></figure>
+                    <figure><ImageCanvas id={format!("{p}-output-canvas")} testid="output-canvas" image={r.output.clone()} />
+                        <figcaption data-testid="output-caption">{ format!("Output, {}x{}, in {:.1} s", r.output.0.width, r.output.0.height, r.millis / 1000.0) }</figcaption></figure>
+                </div>
+                <DownloadLink id={format!("{p}-download")} testid="download" png={r.output.clone()}
+                    filename={format!("{stem}-{p}.png")} />
+            </div>
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Downloading model checkpoints in the worker: `fetch`, streamed with progress, and the
+//! Cache API (`caches.open("ai-art-models-v1")`) so a second load needs no network.
+//!
+//! The bindings are declared here rather than taken from `web-sys`, so they do not depend
+//! on which `web-sys` features other crates happen to turn on.
+
+use js_sys::{Promise, Reflect, Uint8Array};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen_futures::JsFuture;
+
+/// The cache the models live in; bump the version to drop every cached model.
+pub const CACHE_NAME: &str = "ai-art-models-v1";
+
+/// Largest checkpoint downloaded (the official generators are 45 to 220 MB).
+const MAX_BYTES: u64 = 1 << 30;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn js_fetch(url: &str) -> Promise;
+
+    type CacheStorage;
+    #[wasm_bindgen(method, js_name = open)]
+    fn open(this: &CacheStorage, name: &str) -> Promise;
+
+    type Cache;
+    #[wasm_bindgen(method, js_name = match)]
+    fn match_url(this: &Cache, url: &str) -> Promise;
+    #[wasm_bindgen(method)]
+    fn put(this: &Cache, url: &str, response: &Response) -> Promise;
+    #[wasm_bindgen(method)]
+    fn delete(this: &Cache, url: &str) -> Promise;
+
+    type Response;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(body: &Uint8Array) -> Result<Response, JsValue>;
+    #[wasm_bindgen(method, getter)]
+    fn ok(this: &Response) -> bool;
+    #[wasm_bindgen(method, getter)]
+    fn status(this: &Response) -> u16;
+    #[wasm_bindgen(method, getter, js_name = statusText)]
+    fn status_text(this: &Response) -> String;
+    #[wasm_bindgen(method, getter)]
+    fn headers(this: &Response) -> Headers;
+    #[wasm_bindgen(method, getter)]
+    fn body(this: &Response) -> Option<ReadableStream>;
+    #[wasm_bindgen(method, js_name = arrayBuffer)]
+    fn array_buffer(this: &Response) -> Promise;
+
+    type Headers;
+    #[wasm_bindgen(method)]
+    fn get(this: &Headers, name: &str) -> Option<String>;
+
+    type ReadableStream;
+    #[wasm_bindgen(method, js_name = getReader)]
+    fn get_reader(this: &ReadableStream) -> Reader;
+
+    type Reader;
+    #[wasm_bindgen(method)]
+    fn read(this: &Reader) -> Promise;
+}
+
+fn js_message(e: &JsValue) -> String {
+    Reflect::get(e, &"message".into())
+        .ok()
+        .and_then(|m| m.as_string())
+        .or_else(|| e.as_string())
+        .unwrap_or_else(|| format!("{e:?}"))
+}
+
+/// `url` made absolute against the worker's location (which is next to the page).
+pub fn absolute(url: &str) -> String {
+    let base = Reflect::get(&js_sys::global(), &"location".into())
+        .and_then(|l| Reflect::get(&l, &"href".into()))
+        .ok()
+        .and_then(|h| h.as_string());
+    base.and_then(|b| web_sys::Url::new_with_base(url, &b).ok())
+        .map(|u| u.href())
+        .unwrap_or_else(|| url.to_string())
+}
+
+/// The model cache, or `None` where the Cache API is missing or refused (private
+/// browsing, an insecure context): loading still works, only without caching.
+pub async fn open_cache() -> Option<ModelCache> {
+    let storage = Reflect::get(&js_sys::global(), &"caches".into()).ok()?;
+    if storage.is_undefined() || storage.is_null() {
+        return None;
+    }
+    let storage: CacheStorage = storage.unchecked_into();
+    match JsFuture::from(storage.open(CACHE_NAME)).await {
+        Ok(c) => Some(ModelCache(c.unchecked_into())),
+        Err(e) => {
+            log::warn!("the model cache is not available: {}", js_message(&e));
+            None
+        }
+    }
+}
+
+/// The Cache API cache of downloaded checkpoints.
+pub struct ModelCache(Cache);
+
+impl ModelCache {
+    /// The cached bytes of `url`, if any.
+    pub async fn get(&self, url: &str) -> Option<Vec<u8>> {
+        let hit = JsFuture::from(self.0.match_url(url)).await.ok()?;
+        if hit.is_undefined() || hit.is_null() {
+            return None;
+        }
+        let resp: Response = hit.unchecked_into();
+        let buf = JsFuture::from(resp.array_buffer()).await.ok()?;
+        Some(Uint8Array::new(&buf).to_vec())
+    }
+
+    /// Stores `bytes` as `url` (failures, such as a full quota, are only logged).
+    pub async fn put(&self, url: &str, bytes: &[u8]) {
+        let stored = async {
+            let resp = Response::new(&Uint8Array::from(bytes))?;
+            JsFuture::from(self.0.put(url, &resp)).await
+        };
+        if let Err(e) = stored.await {
+            log::warn!("could not cache {url}: {}", js_message(&e));
+        }
+    }
+
+    /// Forgets `url`.
+    pub async fn delete(&self, url: &str) {
+        let _ = JsFuture::from(self.0.delete(url)).await;
+    }
+}
+
+fn help(url: &str) -> String {
+    format!("Download the file yourself from {url} and drop it on the model box instead.")
+}
+
+/// Downloads `url`, calling `progress(done, total)` as bytes arrive (`total` from
+/// Content-Length when the server sends it). Errors are for the user and say what to do.
+pub async fn download(url: &str, label: &str, mut progress: impl FnMut(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+    let resp = JsFuture::from(js_fetch(url)).await.map_err(|e| {
+        format!(
+            "could not download {label}: the request failed ({}). You may be offline, or the server \
+             does not allow downloads from other web sites (CORS). {}",
+            js_message(&e),
+            help(url)
+        )
+    })?;
+    let resp: Response = resp.unchecked_into();
+    if !resp.ok() {
+        let status = resp.status();
+        let text = resp.status_text();
+        return Err(format!(
+            "could not download {label}: the server answered HTTP {status}{}{text}. {}",
+            if text.is_empty() { "" } else { " " },
+            help(url)
+        ));
+    }
+    let headers = resp.headers();
+    if headers.get("content-type").is_some_and(|t| t.starts_with("text/html")) {
+        return Err(format!(
+            "could not download {label}: the server sent a web page instead of the model file \
+             (the file is probably missing there). {}",
+            help(url)
+        ));
+    }
+    let total = headers.get("content-length").and_then(|l| l.trim().parse::<u64>().ok());
+    if total.is_some_and(|t| t > MAX_BYTES) {
+        return Err(format!("{label} is larger than the {} MiB the studio accepts", MAX_BYTES >> 20));
+    }
+    progress(0, total);
+    let Some(body) = resp.body() else {
+        // No stream (old browsers): the whole body at once.
+        let buf = JsFuture::from(resp.array_buffer()).await.map_err(|e| interrupted(label, url, &e))?;
+        let bytes = Uint8Array::new(&buf).to_vec();
+        progress(bytes.len() as u64, total);
+        return Ok(bytes);
+    };
+    let reader = body.get_reader();
+    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_BYTES) as usize);
+    let mut reported = 0u64;
+    loop {
+        let chunk = JsFuture::from(reader.read()).await.map_err(|e| interrupted(label, url, &e))?;
+        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+            break;
+        }
+        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+            .map_err(|e| interrupted(label, url, &e))?
+            .unchecked_into();
+        let start = bytes.len();
+        bytes.resize(start + value.length() as usize, 0);
+        value.copy_to(&mut bytes[start..]);
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(format!("{label} is larger than the {} MiB the studio accepts", MAX_BYTES >> 20));
+        }
+        // One event per 256 KiB is plenty for a progress bar.
+        if bytes.len() as u64 - reported >= 256 << 10 {
+            reported = bytes.len() as u64;
+            progress(reported, total);
+        }
+    }
+    progress(bytes.len() as u64, total);
+    Ok(bytes)
+}
+
+fn interrupted(label: &str, url: &str, e: &JsValue) -> String {
+    format!("the download of {label} was interrupted ({}). {}", js_message(e), help(url))
+}

@@ -1,0 +1,129 @@
+//! The Pix2Pix and CycleGAN jobs: loading a generator (from dropped bytes or a URL, with
+//! the Cache API) and translating images with it.
+
+use super::{fetch, now_ms, payload, post};
+use crate::device::Compute;
+use crate::imaging;
+use crate::models::{self, ArchChoice, Generator, NormChoice};
+use crate::protocol::{Event, JobId, ModelSource, Slot, TranslateOptions};
+use crate::techniques::translate;
+use crate::weights;
+
+/// A section's generator.
+pub struct Loaded {
+    pub generator: Generator,
+}
+
+fn stage(id: JobId, done: u32, total: u32, label: &str) {
+    post(&Event::Progress { id, stage: label.into(), done, total });
+}
+
+/// Reads and builds the generator in `bytes`; errors name the model.
+fn build(label: &str, bytes: &[u8], arch: ArchChoice, norm: NormChoice, compute: &Compute) -> Result<(Generator, String), String> {
+    let checkpoint = weights::load_state_dict(bytes).map_err(|e| format!("{label}: {e}"))?;
+    let (generator, architecture) =
+        models::load_generator(checkpoint, arch, norm, &compute.device).map_err(|e| format!("{label}: {e}"))?;
+    Ok((generator, architecture.describe()))
+}
+
+/// Loads a generator; the event to post once it is in place.
+pub async fn load(
+    id: JobId,
+    slot: Slot,
+    source: ModelSource,
+    arch: ArchChoice,
+    norm: NormChoice,
+    compute: &Compute,
+) -> Result<(Loaded, Event), String> {
+    const STAGES: u32 = 3;
+    let label = source.label().to_string();
+    let (generator, description, from_cache) = match source {
+        ModelSource::File { bytes, .. } => {
+            stage(id, 1, STAGES, "reading the checkpoint");
+            let (g, d) = build(&label, &bytes, arch, norm, compute)?;
+            (g, d, false)
+        }
+        ModelSource::Url { url, .. } => {
+            let url = fetch::absolute(&url);
+            let cache = fetch::open_cache().await;
+            let mut cached = None;
+            if let Some(c) = &cache {
+                cached = c.get(&url).await;
+            }
+            let from_cache = match cached {
+                Some(bytes) => {
+                    stage(id, 1, STAGES, "reading the checkpoint (from the cache)");
+                    match build(&label, &bytes, arch, norm, compute) {
+                        Ok(built) => Some(built),
+                        Err(e) => {
+                            // A damaged cache entry: forget it and download again.
+                            log::warn!("the cached copy of {url} did not load ({e}); downloading it again");
+                            if let Some(c) = &cache {
+                                c.delete(&url).await;
+                            }
+                            None
+                        }
+                    }
+                }
+                None => None,
+            };
+            match from_cache {
+                Some((g, d)) => (g, d, true),
+                None => {
+                    stage(id, 0, STAGES, "downloading");
+                    let bytes = fetch::download(&url, &label, |done, total| post(&Event::Fetching { id, done, total })).await?;
+                    stage(id, 1, STAGES, "reading the checkpoint");
+                    let (g, d) = build(&label, &bytes, arch, norm, compute)?;
+                    // Cached only once it is known to load, so a bad file is never kept.
+                    if let Some(c) = &cache {
+                        stage(id, 2, STAGES, "saving to the cache");
+                        c.put(&url, &bytes).await;
+                    }
+                    (g, d, false)
+                }
+            }
+        }
+    };
+    stage(id, STAGES, STAGES, "loaded");
+    Ok((Loaded { generator }, Event::ModelLoaded { id, slot, name: label, description, from_cache }))
+}
+
+/// Translates the image in `bytes` with `loaded`'s generator.
+pub async fn translate(
+    id: JobId,
+    slot: Slot,
+    loaded: &mut Loaded,
+    bytes: &[u8],
+    options: TranslateOptions,
+    compute: &Compute,
+) -> Result<Event, String> {
+    const STAGES: u32 = 3;
+    let t0 = now_ms();
+    stage(id, 0, STAGES, "decoding");
+    let img = imaging::decode(bytes).map_err(|e| e.to_string())?;
+    let generator = &mut loaded.generator;
+    let max = translate::max_pixels(generator, compute.info.limits.as_ref());
+    let (w, h) = img.dimensions();
+    let mut note = None;
+    let img = if options.fit_to_device {
+        let (fw, fh) = translate::fit_within(generator, w, h, max);
+        if (fw, fh) != (w, h) {
+            note = Some(format!(
+                "Scaled down from {w}x{h} to {fw}x{fh} (aspect ratio kept) to fit this device's limits."
+            ));
+            stage(id, 0, STAGES, "scaling down to fit the device");
+            translate::resize(&img, fw, fh)
+        } else {
+            img
+        }
+    } else {
+        img
+    };
+    generator.set_dropout_at_inference(options.dropout);
+    stage(id, 1, STAGES, "running the generator");
+    let out = translate::translate(generator, &img, max, &compute.device).await.map_err(|e| e.to_string())?;
+    stage(id, 2, STAGES, "encoding");
+    let ev = Event::TranslateDone { id, slot, input: payload(&img)?, output: payload(&out)?, millis: now_ms() - t0, note };
+    stage(id, STAGES, STAGES, "done");
+    Ok(ev)
+}
