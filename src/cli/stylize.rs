@@ -155,6 +155,9 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
     let ckpt = crate::weights::load_state_dict(&read(&args.vgg)?).map_err(|e| format!("{}: {e}", args.vgg.display()))?;
     let vgg = crate::models::load_vgg19(ckpt, config.deepest(), pooling, &device)
         .map_err(|e| format!("{}: {e}", args.vgg.display()))?;
+    let (cw, ch) = content_img.dimensions();
+    let first_width = vgg.convs.first().map_or(64, |c| c.weight.dims()[0]);
+    crate::techniques::nst::check_size(cw, ch, first_width, compute.info.limits.as_ref())?;
     let content = imaging::to_tensor(&content_img, &device);
     let styles: Vec<_> = styles_img.iter().map(|(img, w)| (imaging::to_tensor(img, &device), *w)).collect();
     let init = initial_image(init_kind, &content, &styles[0].0);

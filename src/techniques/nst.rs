@@ -320,6 +320,49 @@ impl NstRun {
     }
 }
 
+/// Most pixels of a style-transfer image on a device with `limits` (`None`: the CPU backend).
+///
+/// On a GPU the bound is one buffer: VGG19's first block keeps `first_width` (64) channels at
+/// full resolution, 4 bytes each, and Burn's wgpu runtime cannot allocate a buffer beyond the
+/// adapter's `maxStorageBufferBindingSize` (it already requests the adapter's highest
+/// limits). Measured on lavapipe (128 MiB): 1024x768 fails allocating exactly
+/// `64 * 1024 * 768 * 4` bytes; half of the limit is kept as the bound to leave room for the
+/// backward pass's temporaries of the same size. On the CPU backend the bound is memory:
+/// the saved activations and im2col buffers take about 4 KB per pixel, so 0.5 megapixels
+/// (about 2 GB) keeps a browser tab (4 GB of wasm memory at most) alive.
+pub fn max_pixels(first_width: usize, limits: Option<&crate::device::GpuLimits>) -> u64 {
+    const CPU_MAX_PIXELS: u64 = 1 << 19;
+    match limits {
+        None => CPU_MAX_PIXELS,
+        Some(l) => l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 2 / (4 * first_width.max(1) as u64),
+    }
+}
+
+/// Checks a `width x height` style-transfer image against [`max_pixels`]; the error says the
+/// largest size with the same aspect ratio.
+pub fn check_size(width: u32, height: u32, first_width: usize, limits: Option<&crate::device::GpuLimits>) -> Result<(), String> {
+    let max = max_pixels(first_width, limits);
+    let px = width as u64 * height as u64;
+    if px <= max {
+        return Ok(());
+    }
+    let scale = (max as f64 / px as f64).sqrt();
+    let (fw, fh) = ((width as f64 * scale).floor() as u32, (height as f64 * scale).floor() as u32);
+    let longest = fw.max(fh);
+    let why = match limits {
+        Some(l) => format!(
+            "this GPU allows {} MiB per buffer and VGG19's first layers need {} bytes per pixel in one",
+            l.max_storage_buffer_binding_size.min(l.max_buffer_size) >> 20,
+            4 * first_width
+        ),
+        None => "on the CPU fallback the optimisation needs about 4 KB of memory per pixel".to_string(),
+    };
+    Err(format!(
+        "{width}x{height} is too large for style transfer on this device ({why}); the largest that \
+         fits is about {fw}x{fh}: choose a size of {longest} or less"
+    ))
+}
+
 /// L-BFGS exactly as PyTorch's `torch.optim.LBFGS` with `max_iter = 1` and no line search,
 /// one iteration per call: the curvature pairs `(s, y)` are kept when `y.s > 1e-10` (at most
 /// `history`), `H_diag = y.s / y.y`, the direction comes from the two-loop recursion, and the

@@ -192,3 +192,24 @@ fn pixels_stay_in_range_and_noise_init_is_seeded() {
     assert_ne!(a, d);
     assert!(a.iter().all(|v| (0.0..1.0).contains(v)));
 }
+
+#[test]
+fn size_limits_follow_the_binding_size() {
+    let limits = |mib: u64| crate::device::GpuLimits {
+        max_buffer_size: 1 << 40,
+        max_storage_buffer_binding_size: mib << 20,
+        max_compute_workgroups_per_dimension: 65535,
+        max_compute_invocations_per_workgroup: 256,
+        max_compute_workgroup_storage_size: 16384,
+    };
+    // 128 MiB (lavapipe, WebGPU's default): half of it for 64 channels of f32.
+    assert_eq!(max_pixels(64, Some(&limits(128))), (128 << 20) / 2 / 256);
+    assert!(check_size(512, 512, 64, Some(&limits(128))).is_ok());
+    let err = check_size(1024, 768, 64, Some(&limits(128))).expect_err("too large");
+    assert!(err.contains("1024x768") && err.contains("128 MiB") && err.contains("choose a size of"), "{err}");
+    // The suggested size fits.
+    let n: u32 = err.rsplit("size of ").next().and_then(|t| t.split_whitespace().next()).and_then(|t| t.parse().ok()).expect("size");
+    assert!(check_size(n, n * 3 / 4, 64, Some(&limits(128))).is_ok(), "{n}");
+    assert!(check_size(2048, 2048, 64, Some(&limits(1024))).is_err());
+    assert!(check_size(700, 700, 64, None).is_ok() && check_size(1000, 1000, 64, None).is_err());
+}
