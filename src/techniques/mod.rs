@@ -3,7 +3,8 @@
 //! * [`translate`]: inference with a trained Pix2Pix or CycleGAN generator (any image
 //!   size, junyanz's pre- and post-processing);
 //! * [`nst`]: neural style transfer (Gatys et al.), Adam on the pixels;
-//! * training comes with its issue.
+//! * [`training`]: Pix2Pix and CycleGAN training steps (the official update order).
 
 pub mod nst;
+pub mod training;
 pub mod translate;
