@@ -111,6 +111,9 @@ pub struct Builder<'a> {
     report: MismatchReport,
     init_std: f64,
     prefix: String,
+    /// Every parameter created, by official name, in creation order: the network's
+    /// state-dict layout (see [`export`]).
+    layout: Vec<(String, Vec<usize>)>,
 }
 
 impl<'a> Builder<'a> {
@@ -122,6 +125,7 @@ impl<'a> Builder<'a> {
             report: MismatchReport::default(),
             init_std: 0.02,
             prefix: String::new(),
+            layout: Vec::new(),
         }
     }
 
@@ -134,7 +138,22 @@ impl<'a> Builder<'a> {
             report: MismatchReport::default(),
             init_std: std,
             prefix: String::new(),
+            layout: Vec::new(),
         }
+    }
+
+    /// A builder that only records the layout: every tensor is zeros on the CPU backend.
+    fn layout_only() -> Builder<'static> {
+        let mut b = Builder::init(&Device::flex(), 0.0);
+        b.init_std = -1.0;
+        b
+    }
+
+    /// The parameters created so far: official names and shapes, in creation order, which is
+    /// the order [`Module::visit`] walks them (the networks' fields are declared in the order
+    /// they are built; [`export`] checks the shapes).
+    pub fn layout(&self) -> &[(String, Vec<usize>)] {
+        &self.layout
     }
 
     /// The device the parameters are created on.
@@ -159,8 +178,12 @@ impl<'a> Builder<'a> {
     /// One tensor parameter.
     pub(crate) fn tensor<const D: usize>(&mut self, name: &str, shape: [usize; D], init: Init) -> Tensor<D> {
         let key = self.key(name);
+        self.layout.push((key.clone(), shape.to_vec()));
         let device = self.device.clone();
         let Some(checkpoint) = self.checkpoint.as_deref_mut() else {
+            if self.init_std < 0.0 {
+                return Tensor::zeros(shape, &device);
+            }
             return match init {
                 Init::ConvWeight => Tensor::random(shape, Distribution::Normal(0.0, self.init_std), &device),
                 Init::NormScale => Tensor::random(shape, Distribution::Normal(1.0, self.init_std), &device),
@@ -580,6 +603,23 @@ pub fn load_generator(
     Ok((generator, architecture))
 }
 
+/// The official state-dict layout (names and shapes, in [`Module::visit`] order) of a
+/// generator or discriminator architecture, for [`export`].
+pub fn layout_of(architecture: &Architecture) -> Result<Vec<(String, Vec<usize>)>, ModelError> {
+    let mut b = Builder::layout_only();
+    match architecture {
+        Architecture::Resnet(c) => drop(ResnetGenerator::build(c, &mut b)?),
+        Architecture::Unet(c) => drop(UnetGenerator::build(c, &mut b)?),
+        Architecture::PatchGan(c) => drop(patchgan::PatchGan::build(c, &mut b)?),
+        Architecture::Vgg19 { widths, convs } => {
+            let up_to = vgg::VggLayer::all().into_iter().filter(|l| l.convs_needed() <= *convs).max_by_key(|l| l.convs_needed());
+            let up_to = up_to.ok_or_else(|| ModelError::Config("VGG19 without convolutions".into()))?;
+            drop(vgg::Vgg19::build(*widths, up_to, vgg::Pooling::Max, &mut b)?)
+        }
+    }
+    Ok(b.layout)
+}
+
 /// Builds VGG19 up to `up_to` from a torchvision-layout checkpoint (`features.N.*`);
 /// convolutions beyond it are not loaded (and not reported as unexpected).
 pub fn load_vgg19(
@@ -618,4 +658,65 @@ pub fn load_vgg19(
     let net = vgg::Vgg19::build(widths, up_to, pooling, &mut builder)?;
     builder.finish()?;
     Ok(net)
+}
+
+// ---------------------------------------------------------------------------------------
+// Export in the official layout.
+// ---------------------------------------------------------------------------------------
+
+/// Collects a module's float tensors (parameters and running statistics) in visit order,
+/// flattened, with their shapes.
+struct Collect(Vec<(Vec<usize>, Tensor<1>)>);
+
+impl burn::module::ModuleVisitor for Collect {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        let t = param.val();
+        let shape = t.dims().to_vec();
+        let n: usize = shape.iter().product();
+        self.0.push((shape, t.reshape([n])));
+    }
+}
+
+/// A network's tensors under their official names, as f32 values (read asynchronously, so
+/// this works on WebGPU). `layout` is the [`Builder::layout`] the network was built with.
+pub async fn export<M: Module>(module: &M, layout: &[(String, Vec<usize>)]) -> Result<Vec<(String, Vec<usize>, Vec<f32>)>, String> {
+    let mut collect = Collect(Vec::new());
+    module.visit(&mut collect);
+    if collect.0.len() != layout.len() {
+        return Err(format!("the network has {} tensors, its layout {}", collect.0.len(), layout.len()));
+    }
+    let mut out = Vec::with_capacity(layout.len());
+    for ((name, want), (shape, t)) in layout.iter().zip(collect.0) {
+        if *want != shape {
+            return Err(format!("`{name}`: the network's tensor is {shape:?}, the layout says {want:?}"));
+        }
+        let data = t.without_autodiff().into_data_async().await.map_err(|e| format!("reading `{name}` failed: {e:?}"))?;
+        let values = data.try_into_vec::<f32>().map_err(|e| format!("reading `{name}` failed: {e:?}"))?;
+        out.push((name.clone(), shape, values));
+    }
+    Ok(out)
+}
+
+/// [`export`] as `.safetensors` bytes (f32, official key names: loads in PyTorch with
+/// `load_state_dict(safetensors.torch.load_file(path))`, and back here).
+pub async fn export_safetensors<M: Module>(module: &M, layout: &[(String, Vec<usize>)], prefix: &str) -> Result<Vec<u8>, String> {
+    let tensors = export(module, layout).await?;
+    let mut bytes: Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)> = Vec::with_capacity(tensors.len());
+    for (name, shape, values) in tensors {
+        // PyTorch's BatchNorm2d also keeps an integer step counter; `load_state_dict` (strict)
+        // wants it. Its value only matters with momentum=None, which junyanz never uses.
+        if let Some(layer) = name.strip_suffix(".running_var") {
+            bytes.push((format!("{prefix}{layer}.num_batches_tracked"), safetensors::Dtype::I64, vec![], 0i64.to_le_bytes().to_vec()));
+        }
+        bytes.push((format!("{prefix}{name}"), safetensors::Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect()));
+    }
+    let views = bytes
+        .iter()
+        .map(|(name, dtype, shape, data)| {
+            safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
+                .map(|v| (name.clone(), v))
+                .map_err(|e| format!("`{name}`: {e}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    safetensors::tensor::serialize(views, None).map_err(|e| format!("writing safetensors failed: {e}"))
 }

@@ -446,3 +446,50 @@ fn unet_dropout_can_stay_on_at_inference() {
     assert_ne!(c, d, "dropout on at inference: two runs differ");
     assert_ne!(a, c);
 }
+
+// ------------------------------------------------------------------- export -----
+
+#[test]
+fn exported_weights_have_the_official_names_and_load_back_identically() {
+    let device = Device::flex();
+    for name in ["resnet9_affine_block", "resnet6_batch", "unet128_batch_nonsquare", "patchgan_6ch_instance"] {
+        let case = case(name);
+        let original = load_state_dict(&read(case["weights"].as_str().expect("weights"))).expect("loads");
+        let arch = detect(&original).expect("detected");
+        let layout = layout_of(&arch).expect("layout");
+        let mut ckpt = original.clone();
+        let mut b = Builder::from_checkpoint(&mut ckpt, &device);
+        let bytes = match &arch {
+            Architecture::PatchGan(c) => {
+                let net = PatchGan::build(c, &mut b).expect("builds");
+                assert_eq!(b.layout(), layout.as_slice(), "{name}: the layout of a load equals layout_of");
+                pollster::block_on(export_safetensors(&net, &layout, "")).expect("exports")
+            }
+            _ => {
+                let (generator, _) = load_generator(original.clone(), ArchChoice::Auto, NormChoice::Auto, &device).expect("builds");
+                pollster::block_on(export_safetensors(&generator, &layout, "")).expect("exports")
+            }
+        };
+        let back = load_state_dict(&bytes).expect("the export reads back");
+        if let Ok(dir) = std::env::var("AI_ART_EXPORT_DIR") {
+            // For checking by hand that PyTorch loads them (strict): see the README.
+            std::fs::write(std::path::Path::new(&dir).join(format!("{name}.safetensors")), &bytes).expect("write");
+        }
+        assert_eq!(back.format, CheckpointFormat::Safetensors);
+        // Every float tensor the original holds for the network, under the same name, with
+        // the same values; BatchNorm's integer counters come along (old InstanceNorm statistics
+        // do not: they were never used).
+        let expected: Vec<&String> = layout.iter().map(|(k, _)| k).collect();
+        let floats = back.tensors.values().filter(|t| t.is_float()).count();
+        assert_eq!(floats, expected.len(), "{name}");
+        let counters = back.tensors.keys().filter(|k| k.ends_with("num_batches_tracked")).count();
+        assert_eq!(counters, original.tensors.keys().filter(|k| k.ends_with("num_batches_tracked")).count(), "{name}");
+        for key in expected {
+            let (a, b) = (&original.tensors[key], &back.tensors[key]);
+            assert_eq!(a.shape, b.shape, "{name} {key}");
+            assert_eq!(a.as_f32(), b.as_f32(), "{name} {key}: values");
+        }
+        // And it loads back as the same architecture.
+        assert_eq!(detect(&back).expect("detected"), arch, "{name}");
+    }
+}
