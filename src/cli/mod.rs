@@ -3,6 +3,7 @@
 
 mod bench;
 mod stylize;
+mod train;
 
 use crate::device::{self, Preference};
 use clap::{Parser, Subcommand};
@@ -33,6 +34,14 @@ pub enum Command {
     /// Neural style transfer (Gatys et al.): optimise an image so that its VGG19 features match
     /// the content image and its Gram matrices the style image(s).
     Stylize(stylize::StylizeArgs),
+    /// Train Pix2Pix (aligned pairs) or CycleGAN (two unpaired sets) from image folders; writes
+    /// the networks as .safetensors with official key names, and losses.csv.
+    Train {
+        /// pix2pix or cyclegan.
+        model: String,
+        #[command(flatten)]
+        args: train::TrainArgs,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -78,6 +87,19 @@ pub enum BenchCommand {
         #[arg(long, default_value = "wgpu")]
         backend: Preference,
     },
+    /// Milliseconds per style-transfer step (full-width VGG19, random weights), one JSON line
+    /// per size; scripts/bench-nst.sh runs it beside PyTorch and in Chromium.
+    Nst {
+        /// Image widths in pixels (heights are 3/4 of them).
+        #[arg(long, value_delimiter = ',', default_value = "256,512")]
+        sizes: Vec<usize>,
+        /// Timed steps per size (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// auto, wgpu or cpu.
+        #[arg(long, default_value = "wgpu")]
+        backend: Preference,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -98,6 +120,33 @@ pub fn main() -> ExitCode {
             print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1)));
             ExitCode::SUCCESS
         }
+        Command::Bench(BenchCommand::Nst { sizes, steps, backend }) => {
+            let compute = match pollster::block_on(device::start(backend)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("style transfer on {} ({} steps per size, median)", compute.info.summary(), steps.max(1));
+            match bench::nst(&compute.device, &sizes, steps.max(1)) {
+                Ok(text) => {
+                    print!("{text}");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Train { model, args } => match train::run(&model, &args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Stylize(args) => match stylize::run(&args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

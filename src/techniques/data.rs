@@ -1,0 +1,253 @@
+//! Training data from the user's own images, prepared as the official data loaders do.
+//!
+//! * Pix2Pix: aligned pairs, either the official side-by-side `AB` images (A on the left
+//!   half) or two sets matched by file name;
+//! * CycleGAN: two unpaired sets.
+//!
+//! Preprocessing is junyanz's `resize_and_crop` with flips: resize to `load_size` square
+//! (the aspect ratio is not kept, as the official loader does), a random `crop_size` crop,
+//! a random horizontal flip (the same crop and flip for both images of a pair), scaled to
+//! `[-1, 1]`. Files that cannot be decoded are skipped and named, never fatal.
+
+use burn::tensor::{Device, Tensor, TensorData};
+use image::RgbImage;
+
+use crate::imaging;
+
+/// Where a dataset's images came from, and which were skipped and why.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct LoadReport {
+    pub loaded: usize,
+    /// `(file name, reason)`.
+    pub skipped: Vec<(String, String)>,
+}
+
+impl LoadReport {
+    /// A one-paragraph summary for the user.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} image(s) loaded", self.loaded);
+        if !self.skipped.is_empty() {
+            s.push_str(&format!(", {} skipped:", self.skipped.len()));
+            for (name, why) in self.skipped.iter().take(10) {
+                s.push_str(&format!("\n  {name}: {why}"));
+            }
+            if self.skipped.len() > 10 {
+                s.push_str(&format!("\n  ... and {} more", self.skipped.len() - 10));
+            }
+        }
+        s
+    }
+}
+
+/// Decodes `(name, bytes)` files, skipping (and reporting) the ones that fail.
+pub fn decode_all(files: Vec<(String, Vec<u8>)>, report: &mut LoadReport) -> Vec<(String, RgbImage)> {
+    let mut out = Vec::new();
+    for (name, bytes) in files {
+        match imaging::decode(&bytes) {
+            Ok(img) => {
+                report.loaded += 1;
+                out.push((name, img));
+            }
+            Err(e) => report.skipped.push((name, e.to_string())),
+        }
+    }
+    out
+}
+
+/// Aligned `AB` images: A is the left half, B the right half (the official format).
+pub fn split_ab(images: Vec<(String, RgbImage)>, report: &mut LoadReport) -> Vec<(RgbImage, RgbImage)> {
+    let mut pairs = Vec::new();
+    for (name, img) in images {
+        let (w, h) = img.dimensions();
+        if w < 2 || w % 2 != 0 {
+            report.loaded = report.loaded.saturating_sub(1);
+            report.skipped.push((name, format!("{w}x{h} cannot be split into two halves side by side (A|B)")));
+            continue;
+        }
+        let a = image::imageops::crop_imm(&img, 0, 0, w / 2, h).to_image();
+        let b = image::imageops::crop_imm(&img, w / 2, 0, w / 2, h).to_image();
+        pairs.push((a, b));
+    }
+    pairs
+}
+
+/// Two sets matched by file stem (`cat.png` in A with `cat.jpg` in B); unmatched files are
+/// reported.
+pub fn match_by_name(a: Vec<(String, RgbImage)>, b: Vec<(String, RgbImage)>, report: &mut LoadReport) -> Vec<(RgbImage, RgbImage)> {
+    fn stem(name: &str) -> &str {
+        let base = name.rsplit(['/', '\\']).next().unwrap_or(name);
+        base.rsplit_once('.').map_or(base, |(s, _)| s)
+    }
+    let mut b: std::collections::BTreeMap<String, RgbImage> = b.into_iter().map(|(n, i)| (stem(&n).to_string(), i)).collect();
+    let mut pairs = Vec::new();
+    for (name, img) in a {
+        match b.remove(stem(&name)) {
+            Some(other) => pairs.push((img, other)),
+            None => report.skipped.push((name, "no image with the same name in the B set".into())),
+        }
+    }
+    for name in b.keys() {
+        report.skipped.push((name.clone(), "no image with the same name in the A set".into()));
+    }
+    pairs
+}
+
+/// A small seeded generator (xorshift64*), so runs are reproducible on every backend.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    pub fn new(seed: u64) -> Self {
+        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Uniform in `0..n` (`n > 0`).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % n.max(1) as u64) as usize
+    }
+}
+
+/// junyanz's preprocessing sizes: resize to `load_size` square, random crop of `crop_size`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Preprocess {
+    pub load_size: u32,
+    pub crop_size: u32,
+    pub flip: bool,
+}
+
+impl Preprocess {
+    /// The official ratio: load 286 for a 256 crop.
+    pub fn for_crop(crop_size: u32) -> Self {
+        Preprocess { load_size: (crop_size * 286).div_ceil(256).max(crop_size), crop_size, flip: true }
+    }
+
+    /// The resized image, cropped at `(x, y)`, flipped or not.
+    fn apply(&self, img: &RgbImage, x: u32, y: u32, flip: bool) -> RgbImage {
+        let resized = imaging::resize(img, self.load_size, self.load_size);
+        let mut out = image::imageops::crop_imm(&resized, x, y, self.crop_size, self.crop_size).to_image();
+        if flip {
+            image::imageops::flip_horizontal_in_place(&mut out);
+        }
+        out
+    }
+
+    fn draw(&self, rng: &mut Rng) -> (u32, u32, bool) {
+        let room = (self.load_size - self.crop_size.min(self.load_size)) as usize + 1;
+        (rng.below(room) as u32, rng.below(room) as u32, self.flip && rng.below(2) == 1)
+    }
+
+    /// One image, randomly cropped and flipped.
+    pub fn one(&self, img: &RgbImage, rng: &mut Rng) -> RgbImage {
+        let (x, y, f) = self.draw(rng);
+        self.apply(img, x, y, f)
+    }
+
+    /// A pair with the same crop and flip.
+    pub fn pair(&self, a: &RgbImage, b: &RgbImage, rng: &mut Rng) -> (RgbImage, RgbImage) {
+        let (x, y, f) = self.draw(rng);
+        (self.apply(a, x, y, f), self.apply(b, x, y, f))
+    }
+}
+
+/// A batch `[N, 3, S, S]` in `[-1, 1]` from same-sized images.
+pub fn batch(images: &[RgbImage], device: &Device) -> Tensor<4> {
+    let (w, h) = images.first().map_or((0, 0), |i| i.dimensions());
+    let (w, h) = (w as usize, h as usize);
+    let mut data = Vec::with_capacity(images.len() * 3 * w * h);
+    for img in images {
+        for c in 0..3 {
+            data.extend(img.pixels().map(|p| p.0[c] as f32 / 127.5 - 1.0));
+        }
+    }
+    Tensor::from_data(TensorData::new(data, [images.len(), 3, h, w]), device)
+}
+
+/// An epoch's order: every index once, shuffled.
+pub fn shuffled(n: usize, rng: &mut Rng) -> Vec<usize> {
+    let mut v: Vec<usize> = (0..n).collect();
+    for i in (1..n).rev() {
+        v.swap(i, rng.below(i + 1));
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn img(w: u32, h: u32, f: impl Fn(u32, u32) -> [u8; 3]) -> RgbImage {
+        RgbImage::from_fn(w, h, |x, y| image::Rgb(f(x, y)))
+    }
+
+    #[test]
+    fn ab_images_split_into_left_and_right_halves() {
+        let ab = img(8, 3, |x, _| if x < 4 { [10, 0, 0] } else { [200, 0, 0] });
+        let mut report = LoadReport { loaded: 2, ..Default::default() };
+        let pairs = split_ab(vec![("ab.png".into(), ab), ("odd.png".into(), img(5, 3, |_, _| [0; 3]))], &mut report);
+        assert_eq!(pairs.len(), 1);
+        assert_eq!(pairs[0].0.dimensions(), (4, 3));
+        assert!(pairs[0].0.pixels().all(|p| p.0[0] == 10) && pairs[0].1.pixels().all(|p| p.0[0] == 200));
+        assert_eq!(report.loaded, 1);
+        assert!(report.skipped[0].0 == "odd.png" && report.summary().contains("cannot be split"));
+    }
+
+    #[test]
+    fn sets_are_matched_by_name_and_strays_reported() {
+        let a = vec![("x/cat.png".to_string(), img(2, 2, |_, _| [1; 3])), ("dog.png".to_string(), img(2, 2, |_, _| [2; 3]))];
+        let b = vec![("cat.jpg".to_string(), img(2, 2, |_, _| [9; 3])), ("owl.png".to_string(), img(2, 2, |_, _| [3; 3]))];
+        let mut report = LoadReport::default();
+        let pairs = match_by_name(a, b, &mut report);
+        assert_eq!(pairs.len(), 1);
+        assert_eq!((pairs[0].0.get_pixel(0, 0).0[0], pairs[0].1.get_pixel(0, 0).0[0]), (1, 9));
+        let names: Vec<&str> = report.skipped.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, vec!["dog.png", "owl"]);
+    }
+
+    #[test]
+    fn corrupt_files_are_skipped_with_a_reason() {
+        let good = imaging::encode_png(&img(4, 4, |_, _| [5; 3])).expect("png");
+        let mut report = LoadReport::default();
+        let out = decode_all(vec![("a.png".into(), good), ("b.png".into(), b"not an image".to_vec())], &mut report);
+        assert_eq!(out.len(), 1);
+        assert_eq!(report.loaded, 1);
+        assert_eq!(report.skipped.len(), 1);
+        assert!(report.summary().contains("b.png"));
+    }
+
+    #[test]
+    fn pairs_get_the_same_crop_and_flip() {
+        let p = Preprocess::for_crop(16);
+        assert_eq!(p.load_size, 18);
+        let a = img(40, 30, |x, y| [(x * 6) as u8, (y * 8) as u8, 0]);
+        let mut rng = Rng::new(3);
+        for _ in 0..20 {
+            let (ca, cb) = p.pair(&a, &a.clone(), &mut rng);
+            assert_eq!(ca.dimensions(), (16, 16));
+            assert_eq!(ca, cb, "the same crop and flip for both halves of a pair");
+        }
+        // Flips happen, and crops move.
+        let mut rng = Rng::new(4);
+        let outs: Vec<RgbImage> = (0..20).map(|_| p.one(&a, &mut rng)).collect();
+        assert!(outs.iter().any(|o| o != &outs[0]));
+    }
+
+    #[test]
+    fn batches_are_planar_in_minus_one_to_one() {
+        let device = Device::flex();
+        let t = batch(&[img(2, 1, |x, _| [if x == 0 { 0 } else { 255 }, 0, 255])], &device);
+        assert_eq!(t.dims(), [1, 3, 1, 2]);
+        let v = t.into_data().try_into_vec::<f32>().expect("f32");
+        assert_eq!(v, vec![-1.0, 1.0, -1.0, -1.0, 1.0, 1.0]);
+        let mut rng = Rng::new(1);
+        let mut order = shuffled(10, &mut rng);
+        order.sort_unstable();
+        assert_eq!(order, (0..10).collect::<Vec<_>>());
+    }
+}
