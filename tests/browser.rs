@@ -244,3 +244,70 @@ async fn style_transfer_steps_on_webgpu_match_pytorch() {
     let after = kernel_launches();
     assert!(after.gram_forward > before.gram_forward && after.gram_backward > before.gram_backward, "our WGSL Gram must run");
 }
+
+// ------------------------------------------------------------ training on WebGPU vs PyTorch -----
+
+/// Two Pix2Pix iterations on WebGPU from the PyTorch fixture (tests/fixtures/training): the
+/// losses match, and after the first iteration every live weight matches PyTorch's (the
+/// instance norms' WGSL backward is in the loop). The tolerances are those of the native test
+/// loosened tenfold for SwiftShader's arithmetic.
+#[wasm_bindgen_test]
+async fn pix2pix_training_iterations_on_webgpu_match_pytorch() {
+    use ai_art::models::detect::{Architecture, detect};
+    use ai_art::models::patchgan::PatchGan;
+    use ai_art::models::{Builder, Generator, export, layout_of};
+    use ai_art::techniques::training::Pix2PixTrainer;
+    use ai_art::weights::{Checkpoint, load_checkpoint};
+    let device = gpu().await.device.autodiff();
+    let spec: serde_json::Value = serde_json::from_slice(include_bytes!("fixtures/training/pix2pix.json")).unwrap();
+    let init = load_checkpoint(include_bytes!("fixtures/training/pix2pix_init.safetensors")).unwrap();
+    let part = |prefix: &str| -> Checkpoint {
+        let mut c = init.clone();
+        c.tensors.retain(|k, _| k.starts_with(&format!("{prefix}.")));
+        assert!(c.strip_prefix(&format!("{prefix}.")));
+        c
+    };
+    let mut g_ckpt = part("G");
+    let Architecture::Unet(gc) = detect(&g_ckpt).unwrap() else { panic!("U-Net expected") };
+    let mut b = Builder::from_checkpoint(&mut g_ckpt, &device);
+    let g = ai_art::models::unet::UnetGenerator::build(&gc, &mut b).unwrap();
+    b.finish().unwrap();
+    let mut d_ckpt = part("D");
+    let d_arch = detect(&d_ckpt).unwrap();
+    let Architecture::PatchGan(dc) = &d_arch else { panic!("PatchGAN expected") };
+    let mut b = Builder::from_checkpoint(&mut d_ckpt, &device);
+    let d = PatchGan::build(dc, &mut b).unwrap();
+    b.finish().unwrap();
+    let g_layout = layout_of(&Architecture::Unet(gc)).unwrap();
+    let mut trainer = Pix2PixTrainer::new(Generator::Unet(g), d, 100.0);
+    let batch = load_checkpoint(include_bytes!("fixtures/training/pix2pix_batch.safetensors")).unwrap().tensors;
+    let t = |k: &str| {
+        let e = &batch[k];
+        let shape: [usize; 4] = e.shape.clone().try_into().unwrap();
+        Tensor::<4>::from_data(TensorData::new(e.as_f32().unwrap().to_vec(), shape), &device)
+    };
+    let before = kernel_launches();
+    for it in 0..2 {
+        let losses = trainer.step(t("real_A"), t("real_B"), 2e-4).read().await.expect("losses on WebGPU");
+        for (name, got) in Pix2PixTrainer::LOSS_NAMES.iter().zip(&losses) {
+            let want = spec["losses"][it][*name].as_f64().unwrap();
+            assert!((got - want).abs() <= 1e-3 * want.abs() + 1e-5, "iteration {} {name}: webgpu {got} vs torch {want}", it + 1);
+        }
+        if it == 0 {
+            let after = load_checkpoint(include_bytes!("fixtures/training/pix2pix_after1.safetensors")).unwrap().tensors;
+            let dead: Vec<String> = spec["dead_biases"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+            let mut worst = 0f32;
+            for (name, _, values) in export(&trainer.generator, &g_layout).await.unwrap() {
+                let key = format!("G.{name}");
+                if dead.contains(&key) {
+                    continue;
+                }
+                let want = after[&key].as_f32().unwrap();
+                worst = values.iter().zip(want).map(|(a, b)| (a - b).abs()).fold(worst, f32::max);
+            }
+            assert!(worst <= 1e-5, "generator weights after one iteration: max |webgpu - torch| = {worst:e}");
+        }
+    }
+    let after = kernel_launches();
+    assert!(after.instance_norm_backward > before.instance_norm_backward, "the WGSL instance-norm backward must run");
+}
