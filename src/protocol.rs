@@ -5,7 +5,9 @@
 //! which become `Uint8Array`s rather than arrays of numbers.
 
 use crate::device::{DeviceInfo, Preference};
+use crate::models::vgg::Pooling;
 use crate::models::{ArchChoice, NormChoice};
+use crate::techniques::nst::{InitKind, Losses, NstConfig};
 use serde::{Deserialize, Serialize};
 
 /// A job id chosen by the UI; every reply about a job carries it.
@@ -35,6 +37,75 @@ pub enum Request {
         bytes: Vec<u8>,
         options: TranslateOptions,
     },
+    /// Make `source` the VGG19 weights style transfer uses (replacing the current ones if
+    /// these load). A file is read at once (only `features.*` is kept); for a URL only the
+    /// header is read now (HTTP range requests), the convolutions a run needs are fetched
+    /// when it starts.
+    LoadVgg { id: JobId, source: ModelSource },
+    /// Run neural style transfer with the loaded VGG19.
+    Stylize { id: JobId, job: StylizeJob },
+    /// Pause, resume or cancel the running style transfer `id`. Not queued: it takes
+    /// effect between two steps of the running job.
+    Control { id: JobId, action: ControlAction },
+}
+
+/// What a control message asks of a running job.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ControlAction {
+    Pause,
+    Resume,
+    /// Stop after the current step; the current image is the result.
+    Cancel,
+}
+
+/// An image file sent to the worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamedImage {
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// A style transfer job: the images and every setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StylizeJob {
+    pub content: NamedImage,
+    /// The style images with their blend weights (normalised by the worker).
+    pub styles: Vec<(NamedImage, f64)>,
+    pub settings: StylizeSettings,
+}
+
+/// The settings of a style transfer run (the CLI's `ai-art stylize` options).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StylizeSettings {
+    /// Longer side of the result in pixels (the content's aspect ratio is kept).
+    pub size: u32,
+    /// Style images are resized to this fraction of `size`.
+    pub style_scale: f64,
+    pub steps: u32,
+    /// Loss, layers and optimiser.
+    pub config: NstConfig,
+    pub pooling: Pooling,
+    pub init: InitKind,
+    /// Keep the content's colours (luminance-only transfer).
+    pub preserve_colors: bool,
+    /// A preview image every this many steps (0: none until the end).
+    pub preview_every: u32,
+}
+
+impl Default for StylizeSettings {
+    fn default() -> Self {
+        StylizeSettings {
+            size: 384,
+            style_scale: 1.0,
+            steps: 300,
+            config: NstConfig::default(),
+            pooling: Pooling::Average,
+            init: InitKind::Content,
+            preserve_colors: false,
+            preview_every: 10,
+        }
+    }
 }
 
 /// The sections that hold a generator: each has its own.
@@ -84,6 +155,13 @@ impl Default for TranslateOptions {
     }
 }
 
+/// One style transfer step's losses.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepLosses {
+    pub step: u32,
+    pub losses: Losses,
+}
+
 /// A displayable image: RGBA for a canvas, PNG for the download button.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImagePayload {
@@ -120,6 +198,21 @@ pub enum Event {
         millis: f64,
         note: Option<String>,
     },
+    /// VGG19 weights are ready for style transfer. `description` says what the file holds.
+    VggLoaded { id: JobId, name: String, description: String, from_cache: bool, note: Option<String> },
+    /// A style transfer has its images and network ready and starts stepping.
+    StylizeStarted { id: JobId, width: u32, height: u32, steps: u32 },
+    /// Steps done since the last such event, each with its losses: `step` counts from 1,
+    /// the losses are those of the image before the step (unweighted terms and the weighted
+    /// total); `rate` in steps per second. Every step is reported; when steps are fast they
+    /// come in batches (about ten events a second), so the page is not flooded.
+    StylizeSteps { id: JobId, steps: Vec<StepLosses>, rate: f64 },
+    /// The image after `step` steps (its `png` is left empty: previews are not downloaded).
+    StylizePreview { id: JobId, step: u32, image: ImagePayload },
+    /// The job is paused (or running again).
+    StylizePaused { id: JobId, paused: bool },
+    /// The run ended: all steps done, or cancelled after `steps_done` (then `note` says so).
+    StylizeDone { id: JobId, image: ImagePayload, steps_done: u32, cancelled: bool, millis: f64, note: Option<String> },
     /// A job failed; the message is for the user. The worker stays usable.
     Failed { id: Option<JobId>, message: String },
 }
@@ -160,6 +253,24 @@ mod tests {
                 bytes: vec![4, 5],
                 options: TranslateOptions { fit_to_device: false, dropout: true },
             },
+            Request::LoadVgg { id: 4, source: ModelSource::Url { label: "vgg".into(), url: "https://x/v.safetensors".into() } },
+            Request::Stylize {
+                id: 5,
+                job: StylizeJob {
+                    content: NamedImage { name: "c.png".into(), bytes: vec![1] },
+                    styles: vec![(NamedImage { name: "s.png".into(), bytes: vec![2] }, 0.5)],
+                    settings: StylizeSettings {
+                        init: InitKind::Noise { seed: 42 },
+                        config: NstConfig {
+                            optimizer: crate::techniques::nst::Optimizer::Lbfgs { lr: 1.0, history: 10 },
+                            style_weights: crate::techniques::nst::StyleWeights::Decay(0.5),
+                            ..NstConfig::default()
+                        },
+                        ..StylizeSettings::default()
+                    },
+                },
+            },
+            Request::Control { id: 5, action: ControlAction::Cancel },
         ] {
             let json = serde_json::to_string(&req).unwrap();
             assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
@@ -167,6 +278,21 @@ mod tests {
         for ev in [
             Event::Fetching { id: 1, done: 10, total: None },
             Event::ModelLoaded { id: 1, slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true },
+            Event::VggLoaded { id: 2, name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) },
+            Event::StylizeSteps {
+                id: 3,
+                steps: vec![StepLosses { step: 4, losses: Losses { content: 1.0, style: 2.0, tv: 3.0, total: 4.0 } }],
+                rate: 5.5,
+            },
+            Event::StylizePaused { id: 3, paused: true },
+            Event::StylizeDone {
+                id: 3,
+                image: ImagePayload { width: 1, height: 1, rgba: vec![1, 2, 3, 255], png: vec![] },
+                steps_done: 7,
+                cancelled: true,
+                millis: 1.5,
+                note: None,
+            },
         ] {
             let json = serde_json::to_string(&ev).unwrap();
             assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);

@@ -3,6 +3,7 @@
 
 pub mod bridge;
 pub mod catalog;
+mod stylize;
 mod translate;
 mod widgets;
 
@@ -10,6 +11,7 @@ use crate::device::{DeviceInfo, Preference};
 use crate::protocol::{Event, ImagePayload, JobId, Request, Slot};
 use bridge::WorkerBridge;
 use std::rc::Rc;
+use stylize::{StyleMsg, StylePanel};
 use translate::{Panel, PanelMsg};
 use widgets::{DeviceBanner, DownloadLink, DropZone, ImageCanvas, Shared};
 use yew::prelude::*;
@@ -69,11 +71,13 @@ pub struct App {
     error: Option<String>,
     pix2pix: Panel,
     cyclegan: Panel,
+    stylize: StylePanel,
 }
 
 pub enum Msg {
     Worker(Event),
     Panel(Slot, PanelMsg),
+    Stylize(StyleMsg),
     Show(Section),
     File { name: String, bytes: Vec<u8> },
     FileError(String),
@@ -110,12 +114,17 @@ impl Component for App {
             error: None,
             pix2pix: Panel::new(Slot::Pix2Pix),
             cyclegan: Panel::new(Slot::CycleGan),
+            stylize: StylePanel::new(),
         }
     }
 
     fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
-        // Events about a Pix2Pix or CycleGAN job go to that section.
+        // Events about a Style Transfer, Pix2Pix or CycleGAN job go to that section.
         let msg = match msg {
+            Msg::Worker(ev) if job_of(&ev).is_some_and(|id| self.stylize.owns(id)) => {
+                self.stylize.on_event(ev);
+                return true;
+            }
             Msg::Worker(ev) => match job_of(&ev).and_then(|id| self.panel_of_job(id)) {
                 Some(panel) => {
                     panel.on_event(ev);
@@ -126,6 +135,13 @@ impl Component for App {
             other => other,
         };
         match msg {
+            Msg::Stylize(m) => {
+                if let Some(req) = self.stylize.update(m, &mut self.next_id)
+                    && let Err(e) = self.try_send(&req)
+                {
+                    self.stylize.abort(&e);
+                }
+            }
             Msg::Panel(slot, m) => {
                 let panel = match slot {
                     Slot::Pix2Pix => &mut self.pix2pix,
@@ -168,6 +184,7 @@ impl Component for App {
                     // Not about one job (the worker crashed): no running job will finish.
                     self.pix2pix.abort(&message);
                     self.cyclegan.abort(&message);
+                    self.stylize.abort(&message);
                 }
                 if id.is_some() && self.job.as_ref().map(|j| Some(j.id)) == Some(id) {
                     self.job = None;
@@ -183,7 +200,17 @@ impl Component for App {
             }
             Msg::FileError(e) => self.error = Some(e),
             // Only ever about a section's job, routed above; a stale one is dropped.
-            Msg::Worker(Event::Fetching { .. } | Event::ModelLoaded { .. } | Event::TranslateDone { .. }) => return false,
+            Msg::Worker(
+                Event::Fetching { .. }
+                | Event::ModelLoaded { .. }
+                | Event::TranslateDone { .. }
+                | Event::VggLoaded { .. }
+                | Event::StylizeStarted { .. }
+                | Event::StylizeSteps { .. }
+                | Event::StylizePreview { .. }
+                | Event::StylizePaused { .. }
+                | Event::StylizeDone { .. },
+            ) => return false,
         }
         true
     }
@@ -221,7 +248,13 @@ fn job_of(ev: &Event) -> Option<JobId> {
         | Event::RoundtripDone { id, .. }
         | Event::Fetching { id, .. }
         | Event::ModelLoaded { id, .. }
-        | Event::TranslateDone { id, .. } => Some(*id),
+        | Event::TranslateDone { id, .. }
+        | Event::VggLoaded { id, .. }
+        | Event::StylizeStarted { id, .. }
+        | Event::StylizeSteps { id, .. }
+        | Event::StylizePreview { id, .. }
+        | Event::StylizePaused { id, .. }
+        | Event::StylizeDone { id, .. } => Some(*id),
         Event::Failed { id, .. } => *id,
         Event::Loaded | Event::Ready { .. } => None,
     }
@@ -250,10 +283,7 @@ impl App {
         let ready = matches!(self.device, DeviceState::Ready(_));
         match self.section {
             Section::ImageCheck => self.view_image_check(ctx),
-            Section::StyleTransfer => not_built(
-                "Neural style transfer (Gatys et al.)",
-                "Optimising an image so its VGG19 features match a content image and its Gram matrices match a style image.",
-            ),
+            Section::StyleTransfer => self.stylize.view(ready, ctx.link().callback(Msg::Stylize)),
             Section::Pix2Pix => {
                 self.pix2pix.view(ready, ctx.link().callback(|m| Msg::Panel(Slot::Pix2Pix, m)))
             }
@@ -306,18 +336,9 @@ impl App {
     }
 }
 
-fn not_built(title: &str, what: &str) -> Html {
-    html! {
-        <section class="panel not-built">
-            <h2>{ title }</h2>
-            <p>{ what }</p>
-            <p class="notice">{ "Not built yet: this section has no working feature in this version of the studio." }</p>
-        </section>
-    }
-}
-
 /// Mounts the app on `<body>`.
 pub fn run() {
+    crate::worker::ctors::run_static_constructors();
     console_error_panic_hook::set_once();
     let _ = console_log::init_with_level(log::Level::Info);
     yew::Renderer::<App>::new().render();

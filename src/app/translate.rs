@@ -234,7 +234,15 @@ impl Panel {
                 self.job = None;
                 self.error = Some(message);
             }
-            Event::Loaded | Event::Ready { .. } | Event::RoundtripDone { .. } => {}
+            Event::Loaded
+            | Event::Ready { .. }
+            | Event::RoundtripDone { .. }
+            | Event::VggLoaded { .. }
+            | Event::StylizeStarted { .. }
+            | Event::StylizeSteps { .. }
+            | Event::StylizePreview { .. }
+            | Event::StylizePaused { .. }
+            | Event::StylizeDone { .. } => {}
         }
     }
 

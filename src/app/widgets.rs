@@ -233,10 +233,46 @@ pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
     }
 }
 
+#[derive(Properties, PartialEq)]
+pub struct BlobImageProps {
+    /// The image file's bytes (PNG, JPEG, WebP: the browser decodes it).
+    pub bytes: Shared<Vec<u8>>,
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
+    pub alt: AttrValue,
+}
+
+/// An `<img>` of an image file's bytes (a thumbnail of a picked file), through an object
+/// URL revoked when the bytes change or the image goes away.
+#[function_component]
+pub fn BlobImage(props: &BlobImageProps) -> Html {
+    let url = use_state(|| None::<String>);
+    {
+        let url = url.clone();
+        use_effect_with(props.bytes.clone(), move |bytes| {
+            let made = blob_url(&bytes.0, "");
+            url.set(made.clone());
+            move || {
+                if let Some(u) = made {
+                    let _ = web_sys::Url::revoke_object_url(&u);
+                }
+            }
+        });
+    }
+    match &*url {
+        Some(src) => html! { <img class="thumb" src={src.clone()} alt={props.alt.clone()} data-testid={props.testid.clone()} /> },
+        None => html! {},
+    }
+}
+
 fn png_url(png: &[u8]) -> Option<String> {
-    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(png));
+    blob_url(png, "image/png")
+}
+
+fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
+    let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(bytes));
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("image/png");
+    opts.set_type(mime);
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).ok()?;
     web_sys::Url::create_object_url_with_blob(&blob).ok()
 }

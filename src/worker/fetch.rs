@@ -11,13 +11,16 @@ use wasm_bindgen_futures::JsFuture;
 /// The cache the models live in; bump the version to drop every cached model.
 pub const CACHE_NAME: &str = "ai-art-models-v1";
 
-/// Largest checkpoint downloaded (the official generators are 45 to 220 MB).
-const MAX_BYTES: u64 = 1 << 30;
+/// Largest checkpoint downloaded (the official generators are 45 to 220 MB, torchvision's
+/// VGG19 548 MB).
+pub const MAX_BYTES: u64 = 1 << 30;
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn js_fetch(url: &str) -> Promise;
+    #[wasm_bindgen(js_name = fetch)]
+    fn js_fetch_with(url: &str, init: &js_sys::Object) -> Promise;
 
     type CacheStorage;
     #[wasm_bindgen(method, js_name = open)]
@@ -58,6 +61,8 @@ extern "C" {
     type Reader;
     #[wasm_bindgen(method)]
     fn read(this: &Reader) -> Promise;
+    #[wasm_bindgen(method)]
+    fn cancel(this: &Reader) -> Promise;
 }
 
 fn js_message(e: &JsValue) -> String {
@@ -134,8 +139,39 @@ fn help(url: &str) -> String {
 
 /// Downloads `url`, calling `progress(done, total)` as bytes arrive (`total` from
 /// Content-Length when the server sends it). Errors are for the user and say what to do.
-pub async fn download(url: &str, label: &str, mut progress: impl FnMut(u64, Option<u64>)) -> Result<Vec<u8>, String> {
-    let resp = JsFuture::from(js_fetch(url)).await.map_err(|e| {
+pub async fn download(url: &str, label: &str, progress: impl FnMut(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+    let resp = request(url, label, None).await?;
+    let total = resp.content_length();
+    if total.is_some_and(|t| t > MAX_BYTES) {
+        return Err(format!("{label} is larger than the {} MiB the studio accepts", MAX_BYTES >> 20));
+    }
+    resp.bytes(MAX_BYTES, progress).await
+}
+
+/// A response whose body has not been read yet.
+pub struct Fetched {
+    resp: Response,
+    url: String,
+    label: String,
+}
+
+/// Sends a GET for `url`, with `Range: bytes=start-(end-1)` when `range` is given. Fails
+/// (with a message for the user) when the request fails, the status is not 2xx, or the
+/// server sends a web page. A server that ignores the range answers 200: see
+/// [`Fetched::status`].
+pub async fn request(url: &str, label: &str, range: Option<std::ops::Range<u64>>) -> Result<Fetched, String> {
+    let promise = match &range {
+        None => js_fetch(url),
+        Some(r) => {
+            let headers = js_sys::Object::new();
+            let value = format!("bytes={}-{}", r.start, r.end.saturating_sub(1));
+            let init = js_sys::Object::new();
+            Reflect::set(&headers, &"Range".into(), &value.into()).map_err(|e| js_message(&e))?;
+            Reflect::set(&init, &"headers".into(), &headers).map_err(|e| js_message(&e))?;
+            js_fetch_with(url, &init)
+        }
+    };
+    let resp = JsFuture::from(promise).await.map_err(|e| {
         format!(
             "could not download {label}: the request failed ({}). You may be offline, or the server \
              does not allow downloads from other web sites (CORS). {}",
@@ -153,51 +189,79 @@ pub async fn download(url: &str, label: &str, mut progress: impl FnMut(u64, Opti
             help(url)
         ));
     }
-    let headers = resp.headers();
-    if headers.get("content-type").is_some_and(|t| t.starts_with("text/html")) {
+    if resp.headers().get("content-type").is_some_and(|t| t.starts_with("text/html")) {
         return Err(format!(
             "could not download {label}: the server sent a web page instead of the model file \
              (the file is probably missing there). {}",
             help(url)
         ));
     }
-    let total = headers.get("content-length").and_then(|l| l.trim().parse::<u64>().ok());
-    if total.is_some_and(|t| t > MAX_BYTES) {
-        return Err(format!("{label} is larger than the {} MiB the studio accepts", MAX_BYTES >> 20));
+    Ok(Fetched { resp, url: url.to_string(), label: label.to_string() })
+}
+
+impl Fetched {
+    /// The HTTP status: 206 when a range was honoured, 200 for the whole file.
+    pub fn status(&self) -> u16 {
+        self.resp.status()
     }
-    progress(0, total);
-    let Some(body) = resp.body() else {
-        // No stream (old browsers): the whole body at once.
-        let buf = JsFuture::from(resp.array_buffer()).await.map_err(|e| interrupted(label, url, &e))?;
-        let bytes = Uint8Array::new(&buf).to_vec();
+
+    /// Content-Length, when the server sends it.
+    pub fn content_length(&self) -> Option<u64> {
+        self.resp.headers().get("content-length").and_then(|l| l.trim().parse::<u64>().ok())
+    }
+
+    /// The file's total size from `Content-Range: bytes a-b/total` (readable only when the
+    /// server exposes the header to other origins).
+    pub fn range_total(&self) -> Option<u64> {
+        let v = self.resp.headers().get("content-range")?;
+        v.rsplit_once('/')?.1.trim().parse().ok()
+    }
+
+    /// Reads the body, calling `progress(done, total)` as bytes arrive; more than `limit`
+    /// bytes is an error.
+    pub async fn bytes(self, limit: u64, mut progress: impl FnMut(u64, Option<u64>)) -> Result<Vec<u8>, String> {
+        let (label, url) = (self.label.as_str(), self.url.as_str());
+        let too_large = || format!("{label} is larger than the {} MiB the studio accepts", limit >> 20);
+        let total = self.content_length();
+        progress(0, total);
+        let Some(body) = self.resp.body() else {
+            // No stream (old browsers): the whole body at once.
+            let buf = JsFuture::from(self.resp.array_buffer()).await.map_err(|e| interrupted(label, url, &e))?;
+            let bytes = Uint8Array::new(&buf);
+            if bytes.length() as u64 > limit {
+                return Err(too_large());
+            }
+            let bytes = bytes.to_vec();
+            progress(bytes.len() as u64, total);
+            return Ok(bytes);
+        };
+        let reader = body.get_reader();
+        let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(limit) as usize);
+        let mut reported = 0u64;
+        loop {
+            let chunk = JsFuture::from(reader.read()).await.map_err(|e| interrupted(label, url, &e))?;
+            if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
+                break;
+            }
+            let value: Uint8Array = Reflect::get(&chunk, &"value".into())
+                .map_err(|e| interrupted(label, url, &e))?
+                .unchecked_into();
+            if bytes.len() as u64 + value.length() as u64 > limit {
+                let _ = reader.cancel();
+                return Err(too_large());
+            }
+            let start = bytes.len();
+            bytes.resize(start + value.length() as usize, 0);
+            value.copy_to(&mut bytes[start..]);
+            // One event per 256 KiB is plenty for a progress bar.
+            if bytes.len() as u64 - reported >= 256 << 10 {
+                reported = bytes.len() as u64;
+                progress(reported, total);
+            }
+        }
         progress(bytes.len() as u64, total);
-        return Ok(bytes);
-    };
-    let reader = body.get_reader();
-    let mut bytes = Vec::with_capacity(total.unwrap_or(0).min(MAX_BYTES) as usize);
-    let mut reported = 0u64;
-    loop {
-        let chunk = JsFuture::from(reader.read()).await.map_err(|e| interrupted(label, url, &e))?;
-        if Reflect::get(&chunk, &"done".into()).ok().and_then(|d| d.as_bool()).unwrap_or(true) {
-            break;
-        }
-        let value: Uint8Array = Reflect::get(&chunk, &"value".into())
-            .map_err(|e| interrupted(label, url, &e))?
-            .unchecked_into();
-        let start = bytes.len();
-        bytes.resize(start + value.length() as usize, 0);
-        value.copy_to(&mut bytes[start..]);
-        if bytes.len() as u64 > MAX_BYTES {
-            return Err(format!("{label} is larger than the {} MiB the studio accepts", MAX_BYTES >> 20));
-        }
-        // One event per 256 KiB is plenty for a progress bar.
-        if bytes.len() as u64 - reported >= 256 << 10 {
-            reported = bytes.len() as u64;
-            progress(reported, total);
-        }
+        Ok(bytes)
     }
-    progress(bytes.len() as u64, total);
-    Ok(bytes)
 }
 
 fn interrupted(label: &str, url: &str, e: &JsValue) -> String {

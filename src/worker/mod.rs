@@ -4,10 +4,15 @@
 //! Requests arrive as [`Request`]s and are queued; jobs run one at a time, in
 //! order (a job that awaits a download or the GPU does not let the next one start),
 //! and answer with [`Event`]s. A failing job reports [`Event::Failed`] and the
-//! worker keeps serving.
+//! worker keeps serving. [`Request::Control`] (pause, resume, cancel a style transfer) is
+//! the exception: it is applied as soon as it arrives, and the running job sees it between
+//! two steps ([`stylize::RunControl`]).
 
+pub mod ctors;
 mod fetch;
 mod generators;
+mod stylize;
+mod vgg;
 
 use crate::device::{self, Compute};
 use crate::imaging;
@@ -22,9 +27,16 @@ struct State {
     compute: Option<Compute>,
     /// The generator each section has loaded.
     generators: HashMap<Slot, generators::Loaded>,
+    /// The VGG19 weights style transfer uses.
+    vgg: Option<vgg::VggWeights>,
     queue: VecDeque<Request>,
     /// True while [`drain`] is running the queue.
     busy: bool,
+}
+
+thread_local! {
+    /// The flags of the running style transfer (the worker has one thread).
+    static CONTROL: Rc<stylize::RunControl> = Rc::new(stylize::RunControl::default());
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -53,16 +65,20 @@ pub(crate) fn now_ms() -> f64 {
 
 /// Entry point of the worker binary.
 pub fn run() {
+    ctors::run_static_constructors();
     console_error_panic_hook::set_once();
     let _ = console_log::init_with_level(log::Level::Info);
     let state = Rc::new(RefCell::new(State {
         compute: None,
         generators: HashMap::new(),
+        vgg: None,
         queue: VecDeque::new(),
         busy: false,
     }));
     let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
         match serde_wasm_bindgen::from_value::<Request>(msg.data()) {
+            // Not queued: the running job must see it between two steps.
+            Ok(Request::Control { id, action }) => CONTROL.with(|c| c.apply(id, action)),
             Ok(req) => {
                 let start = {
                     let mut s = state.borrow_mut();
@@ -154,6 +170,38 @@ async fn handle(state: &RefCell<State>, req: Request) {
                 Err(message) => post(&Event::Failed { id: Some(id), message: format!("{name}: {message}") }),
             }
         }
+        Request::LoadVgg { id, source } => {
+            if device_of(state).is_none() {
+                return not_ready(id);
+            }
+            match vgg::VggWeights::load(id, source).await {
+                Ok((weights, ev)) => {
+                    // Replacing the old weights drops them (and their network).
+                    state.borrow_mut().vgg = Some(weights);
+                    post(&ev);
+                }
+                Err(message) => post(&Event::Failed { id: Some(id), message }),
+            }
+        }
+        Request::Stylize { id, job } => {
+            let Some(compute) = device_of(state) else {
+                return not_ready(id);
+            };
+            // Taken out for the job (jobs never overlap) and put back whatever happens.
+            let Some(mut weights) = state.borrow_mut().vgg.take() else {
+                post(&Event::Failed { id: Some(id), message: "load the VGG19 weights first".into() });
+                return;
+            };
+            let control = CONTROL.with(Rc::clone);
+            let res = stylize::run(id, job, &mut weights, &compute, &control).await;
+            state.borrow_mut().vgg = Some(weights);
+            match res {
+                Ok(ev) => post(&ev),
+                Err(message) => post(&Event::Failed { id: Some(id), message }),
+            }
+        }
+        // Applied in `onmessage`, never queued.
+        Request::Control { id, action } => CONTROL.with(|c| c.apply(id, action)),
     }
 }
 
