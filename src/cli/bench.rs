@@ -132,3 +132,37 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize) -> String {
     }
     table
 }
+
+/// `ai-art bench nst`: milliseconds per style-transfer step (Adam, the default loss: content
+/// conv4_2, style conv1_1..conv5_1, TV; losses read back every step, as the app does) with
+/// a full-width VGG19 of random weights (the time does not depend on the values), on
+/// `size x size*3/4` images. One warm-up step, then the median of `steps`. Prints one JSON
+/// line per size, the format of `scripts/reference/bench_nst.py`, which
+/// `scripts/bench-nst.sh` puts side by side.
+pub fn nst(device: &Device, sizes: &[usize], steps: usize) -> Result<String, String> {
+    use crate::models::Builder;
+    use crate::models::vgg::{Pooling, Vgg19, WIDTHS};
+    use crate::techniques::nst::{NstConfig, NstRun};
+    let device = device.clone().autodiff();
+    let config = NstConfig::default();
+    let mut out = String::new();
+    for &size in sizes {
+        let h = size * 3 / 4;
+        let mut b = Builder::init(&device, 0.02);
+        let vgg = Vgg19::build(WIDTHS, config.deepest(), Pooling::Max, &mut b).map_err(|e| e.to_string())?;
+        let content = Tensor::<4>::random([1, 3, h, size], Distribution::Uniform(0.0, 1.0), &device);
+        let style = Tensor::<4>::random([1, 3, h, size], Distribution::Uniform(0.0, 1.0), &device);
+        let mut run = NstRun::new(vgg, content.clone(), &[(style, 1.0)], content, config.clone())?;
+        pollster::block_on(run.step())?;
+        let mut samples = Vec::with_capacity(steps);
+        for _ in 0..steps {
+            let t = Instant::now();
+            pollster::block_on(run.step())?;
+            samples.push(t.elapsed().as_secs_f64());
+        }
+        let ms = median(samples) * 1e3;
+        eprintln!("  nst {size}x{h}: {ms:.1} ms per step");
+        out.push_str(&format!("{{\"size\": {size}, \"height\": {h}, \"ms_per_step\": {ms:.3}}}\n"));
+    }
+    Ok(out)
+}
