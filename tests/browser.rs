@@ -11,6 +11,13 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+/// Every test starts here, as the app's entry points do (src/worker/ctors.rs): the library
+/// references `__wasm_call_ctors`, so wasm-ld no longer runs the static constructors before
+/// each export, and cubecl's `inventory` registrations must be made once, by hand.
+fn static_constructors() {
+    ai_art::worker::ctors::run_static_constructors();
+}
+
 thread_local! {
     // Burn's wgpu runtime can be started once per page; the tests share it.
     static GPU: RefCell<Option<Compute>> = const { RefCell::new(None) };
@@ -27,6 +34,7 @@ async fn gpu() -> Compute {
 
 #[wasm_bindgen_test]
 async fn webgpu_device_starts_and_reports_the_adapter() {
+    static_constructors();
     let c = gpu().await;
     assert!(c.info.is_gpu);
     assert_eq!(c.info.backend, "WebGPU");
@@ -38,6 +46,7 @@ async fn webgpu_device_starts_and_reports_the_adapter() {
 
 #[wasm_bindgen_test]
 async fn matmul_on_webgpu_reads_back_asynchronously() {
+    static_constructors();
     let device = gpu().await.device;
     // [2,3] x [3,2]: values chosen so every output differs.
     let a = Tensor::<2>::from_data(TensorData::new(vec![1f32, 2., 3., 4., 5., 6.], [2, 3]), &device);
@@ -56,6 +65,7 @@ fn test_image(w: u32, h: u32) -> image::RgbImage {
 
 #[wasm_bindgen_test]
 async fn image_roundtrip_on_webgpu_is_exact() {
+    static_constructors();
     let device = gpu().await.device;
     let img = test_image(45, 29);
     let out = imaging::roundtrip(&img, &device).await.expect("round trip");
@@ -64,6 +74,7 @@ async fn image_roundtrip_on_webgpu_is_exact() {
 
 #[wasm_bindgen_test]
 async fn normalisation_on_webgpu_matches_the_cpu_backend() {
+    static_constructors();
     let device = gpu().await.device;
     let img = test_image(16, 9);
     let gpu_vals = read(imaging::imagenet_normalize(imaging::to_tensor(&img, &device))).await;
@@ -75,6 +86,7 @@ async fn normalisation_on_webgpu_matches_the_cpu_backend() {
 
 #[wasm_bindgen_test]
 async fn cpu_fallback_backend_works_in_the_browser() {
+    static_constructors();
     let c = device::start(Preference::Cpu).await.unwrap();
     assert!(!c.info.is_gpu);
     let img = test_image(8, 5);
@@ -98,6 +110,7 @@ fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tens
 
 #[wasm_bindgen_test]
 async fn webgpu_device_runs_our_wgsl() {
+    static_constructors();
     let device = gpu().await.device;
     assert!(uses_wgsl(&device));
     assert!(uses_wgsl(&device.autodiff()));
@@ -108,6 +121,7 @@ async fn webgpu_device_runs_our_wgsl() {
 /// to the magnitude of the sums, against an f64 reference.
 #[wasm_bindgen_test]
 async fn gram_forward_and_backward_on_webgpu_match_f64() {
+    static_constructors();
     let device = gpu().await.device.autodiff();
     for (seed, [b, c, n]) in [[1usize, 1, 1], [3, 17, 300], [1, 64, 1024], [2, 3, 40_000]].into_iter().enumerate() {
         let what = format!("gram [{b}, {c}, {n}]");
@@ -129,6 +143,7 @@ async fn gram_forward_and_backward_on_webgpu_match_f64() {
 
 #[wasm_bindgen_test]
 async fn instance_norm_forward_and_gradients_on_webgpu_match_f64() {
+    static_constructors();
     let device = gpu().await.device.autodiff();
     for (seed, [b, c, h, w]) in [[1usize, 1, 1, 1], [3, 17, 5, 7], [1, 3, 128, 96]].into_iter().enumerate() {
         let hw = h * w;
@@ -188,6 +203,7 @@ async fn generator_matches_pytorch(weights: &[u8], io: &[u8], arch_contains: &st
 
 #[wasm_bindgen_test]
 async fn resnet_generator_on_webgpu_matches_pytorch() {
+    static_constructors();
     generator_matches_pytorch(
         include_bytes!("fixtures/networks/resnet6_instance.pth"),
         include_bytes!("fixtures/networks/resnet6_instance.io.safetensors"),
@@ -198,6 +214,7 @@ async fn resnet_generator_on_webgpu_matches_pytorch() {
 
 #[wasm_bindgen_test]
 async fn unet_generator_with_batch_norm_on_webgpu_matches_pytorch() {
+    static_constructors();
     generator_matches_pytorch(
         include_bytes!("fixtures/networks/unet128_batch_nonsquare.pth"),
         include_bytes!("fixtures/networks/unet128_batch_nonsquare.io.safetensors"),
@@ -213,6 +230,7 @@ async fn unet_generator_with_batch_norm_on_webgpu_matches_pytorch() {
 /// our WGSL Gram kernel forward and backward in the loop.
 #[wasm_bindgen_test]
 async fn style_transfer_steps_on_webgpu_match_pytorch() {
+    static_constructors();
     use ai_art::models::{load_vgg19, vgg::Pooling};
     use ai_art::techniques::nst::{NstConfig, NstRun, Optimizer, StyleWeights};
     let device = gpu().await.device.autodiff();
@@ -253,6 +271,7 @@ async fn style_transfer_steps_on_webgpu_match_pytorch() {
 /// loosened tenfold for SwiftShader's arithmetic.
 #[wasm_bindgen_test]
 async fn pix2pix_training_iterations_on_webgpu_match_pytorch() {
+    static_constructors();
     use ai_art::models::detect::{Architecture, detect};
     use ai_art::models::patchgan::PatchGan;
     use ai_art::models::{Builder, Generator, export, layout_of};
