@@ -87,7 +87,7 @@ def bench(size, steps):
         opt.step()
         with torch.no_grad():
             x.clamp_(0, 1)
-        return float(total)  # the Rust side reads its losses back every step too
+        return float(total.detach())  # the Rust side reads its losses back every step too
 
     step()
     samples = []
