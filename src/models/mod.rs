@@ -219,13 +219,19 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// A convolution's `weight` (of `shape`) and, if `c.bias`, its `bias` (`[out]`).
+    fn weight_and_bias(&mut self, shape: [usize; 4], c: ConvSpec) -> (Param<Tensor<4>>, Option<Param<Tensor<1>>>) {
+        let weight = Param::from_tensor(self.tensor("weight", shape, Init::ConvWeight));
+        let bias = c.bias.then(|| Param::from_tensor(self.tensor("bias", [c.out_ch], Init::Zeros)));
+        (weight, bias)
+    }
+
     /// `Conv2d` named `name` (`name.weight`, `name.bias`), PyTorch layout `[out, in, k, k]`.
     pub(crate) fn conv(&mut self, name: &str, c: ConvSpec) -> Conv2d {
         self.scope(name, |b| {
-            let weight = b.tensor("weight", [c.out_ch, c.in_ch, c.kernel, c.kernel], Init::ConvWeight);
-            let bias = c.bias.then(|| Param::from_tensor(b.tensor("bias", [c.out_ch], Init::Zeros)));
+            let (weight, bias) = b.weight_and_bias([c.out_ch, c.in_ch, c.kernel, c.kernel], c);
             Conv2d {
-                weight: Param::from_tensor(weight),
+                weight,
                 bias,
                 stride: [c.stride; 2],
                 kernel_size: [c.kernel; 2],
@@ -239,10 +245,9 @@ impl<'a> Builder<'a> {
     /// `ConvTranspose2d` named `name`, PyTorch layout `[in, out, k, k]` (Burn's is the same).
     pub(crate) fn conv_transpose(&mut self, name: &str, c: ConvSpec, output_padding: usize) -> ConvTranspose2d {
         self.scope(name, |b| {
-            let weight = b.tensor("weight", [c.in_ch, c.out_ch, c.kernel, c.kernel], Init::ConvWeight);
-            let bias = c.bias.then(|| Param::from_tensor(b.tensor("bias", [c.out_ch], Init::Zeros)));
+            let (weight, bias) = b.weight_and_bias([c.in_ch, c.out_ch, c.kernel, c.kernel], c);
             ConvTranspose2d {
-                weight: Param::from_tensor(weight),
+                weight,
                 bias,
                 stride: [c.stride; 2],
                 kernel_size: [c.kernel; 2],

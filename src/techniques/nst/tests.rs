@@ -35,9 +35,10 @@ pub(crate) fn check_run(run: &str, steps: usize, device: &Device) {
 
 /// Runs `run`'s problem (from the Adam fixture) with `optimizer` and compares `steps` steps
 /// of `expected` within `rel` (plus 1e-6 absolute).
-fn check(spec: &Value, run: &str, optimizer: Optimizer, expected: &Value, steps: usize, rel: f64, device: &Device) {
+/// The configuration of the Adam fixture's `run`, with `optimizer`.
+fn fixture_config(spec: &Value, run: &str, optimizer: Optimizer) -> NstConfig {
     let r = &spec["runs"][run];
-    let config = NstConfig {
+    NstConfig {
         content_layer: layer(&spec["content_layer"]),
         style_layers: spec["style_layers"].as_array().expect("layers").iter().map(layer).collect(),
         style_weights: if r["style_weights"] == "decay" { StyleWeights::Decay(0.5) } else { StyleWeights::Equal },
@@ -45,7 +46,12 @@ fn check(spec: &Value, run: &str, optimizer: Optimizer, expected: &Value, steps:
         style_weight: r["beta"].as_f64().expect("beta"),
         tv_weight: r["gamma"].as_f64().expect("gamma"),
         optimizer,
-    };
+    }
+}
+
+fn check(spec: &Value, run: &str, optimizer: Optimizer, expected: &Value, steps: usize, rel: f64, device: &Device) {
+    let r = &spec["runs"][run];
+    let config = fixture_config(spec, run, optimizer);
     let want_weights: Vec<f64> = r["style_layer_weights"].as_array().expect("w").iter().map(|v| v.as_f64().expect("w")).collect();
     for (a, b) in config.style_weights.weights(config.style_layers.len()).iter().zip(&want_weights) {
         assert!((a - b).abs() < 1e-12, "layer weights {a} vs {b}");
@@ -125,16 +131,7 @@ fn lbfgs_matches_pytorch_lbfgs() {
     check_lbfgs("run1", 8, &device);
     let adam: Value = serde_json::from_slice(&fixture("nst/nst_adam.json")).expect("json");
     let tensors = crate::weights::load_checkpoint(&fixture("nst/nst_lbfgs.safetensors")).expect("tensors").tensors;
-    let r = &adam["runs"]["run_a"];
-    let config = NstConfig {
-        content_layer: layer(&adam["content_layer"]),
-        style_layers: adam["style_layers"].as_array().expect("layers").iter().map(layer).collect(),
-        style_weights: StyleWeights::Equal,
-        content_weight: r["alpha"].as_f64().expect("alpha"),
-        style_weight: r["beta"].as_f64().expect("beta"),
-        tv_weight: r["gamma"].as_f64().expect("gamma"),
-        optimizer: Optimizer::Lbfgs { lr: 1.0, history: 10 },
-    };
+    let config = fixture_config(&adam, "run_a", Optimizer::Lbfgs { lr: 1.0, history: 10 });
     let ckpt = crate::weights::load_state_dict(&fixture("networks/vgg19_small.pth")).expect("vgg");
     let vgg = load_vgg19(ckpt, config.deepest(), Pooling::Max, &device).expect("vgg builds");
     let content = image("nst/content.png", &device);

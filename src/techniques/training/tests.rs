@@ -7,7 +7,7 @@ use crate::models::patchgan::PatchGanConfig;
 use crate::models::resnet::{ResnetConfig, ResnetGenerator};
 use crate::models::unet::{UnetConfig, UnetGenerator};
 use crate::models::{Builder, NormKind};
-use burn::tensor::{Device, Distribution, TensorData};
+use burn::tensor::{Device, TensorData};
 
 /// Smooth random images in [-1, 1]: a few coloured blobs on a gradient, `[n, 3, s, s]`.
 fn blobs(n: usize, s: usize, seed: u64, device: &Device) -> Tensor<4> {
