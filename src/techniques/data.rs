@@ -11,6 +11,7 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
+use serde::{Deserialize, Serialize};
 
 use crate::imaging;
 
@@ -92,6 +93,133 @@ pub fn match_by_name(a: Vec<(String, RgbImage)>, b: Vec<(String, RgbImage)>, rep
     pairs
 }
 
+/// An image file as the user gave it (name and undecoded bytes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamedFile {
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// A training set as files, in one of the official arrangements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DatasetFiles {
+    /// Pix2Pix: side-by-side `AB` images, A on the left.
+    AlignedAb(Vec<NamedFile>),
+    /// Pix2Pix: two sets whose files are matched by name.
+    PairedByName { a: Vec<NamedFile>, b: Vec<NamedFile> },
+    /// CycleGAN: two unpaired sets.
+    Unpaired { a: Vec<NamedFile>, b: Vec<NamedFile> },
+}
+
+/// Decoded training images, each already resized to the square `load_size` the
+/// preprocessing crops from (so a set of large photos stays small in memory).
+#[derive(Clone, Debug, PartialEq)]
+pub enum TrainData {
+    Paired(Vec<(RgbImage, RgbImage)>),
+    Unpaired(Vec<RgbImage>, Vec<RgbImage>),
+}
+
+impl DatasetFiles {
+    /// Decodes, pairs and resizes the files; unreadable or unmatched ones are skipped and
+    /// named in the report. An error only when nothing usable is left.
+    pub fn decode(self, load_size: u32) -> Result<(TrainData, LoadReport), String> {
+        let mut report = LoadReport::default();
+        let files = |v: Vec<NamedFile>| v.into_iter().map(|f| (f.name, f.bytes)).collect::<Vec<_>>();
+        let square = |img: &RgbImage| imaging::resize(img, load_size, load_size);
+        let data = match self {
+            DatasetFiles::AlignedAb(ab) => {
+                let pairs = split_ab(decode_all(files(ab), &mut report), &mut report);
+                TrainData::Paired(pairs.iter().map(|(a, b)| (square(a), square(b))).collect())
+            }
+            DatasetFiles::PairedByName { a, b } => {
+                let (a, b) = (decode_all(files(a), &mut report), decode_all(files(b), &mut report));
+                let pairs = match_by_name(a, b, &mut report);
+                TrainData::Paired(pairs.iter().map(|(a, b)| (square(a), square(b))).collect())
+            }
+            DatasetFiles::Unpaired { a, b } => {
+                let a: Vec<RgbImage> = decode_all(files(a), &mut report).iter().map(|(_, i)| square(i)).collect();
+                let b: Vec<RgbImage> = decode_all(files(b), &mut report).iter().map(|(_, i)| square(i)).collect();
+                TrainData::Unpaired(a, b)
+            }
+        };
+        match &data {
+            TrainData::Paired(p) if p.is_empty() => Err(format!("no usable training pairs. {}", report.summary())),
+            TrainData::Unpaired(a, b) if a.is_empty() || b.is_empty() => {
+                Err(format!("both sets need at least one readable image. {}", report.summary()))
+            }
+            _ => Ok((data, report)),
+        }
+    }
+}
+
+impl TrainData {
+    /// Iterations in one epoch (the official loaders' length: pairs, or the larger set).
+    pub fn epoch_len(&self) -> usize {
+        match self {
+            TrainData::Paired(p) => p.len(),
+            TrainData::Unpaired(a, b) => a.len().max(b.len()),
+        }
+    }
+
+    /// `(pairs, 0)` or `(|A|, |B|)`: what a saved run checks its data against.
+    pub fn counts(&self) -> (usize, usize) {
+        match self {
+            TrainData::Paired(p) => (p.len(), 0),
+            TrainData::Unpaired(a, b) => (a.len(), b.len()),
+        }
+    }
+
+    /// The images as `.safetensors` bytes (u8 tensors `a.N` / `b.N`, `[H, W, 3]`), to keep
+    /// a browser run's data next to its saved state.
+    pub fn to_bytes(&self, run_id: &str) -> Result<Vec<u8>, String> {
+        let (a, b): (Vec<&RgbImage>, Vec<&RgbImage>) = match self {
+            TrainData::Paired(p) => p.iter().map(|(a, b)| (a, b)).unzip(),
+            TrainData::Unpaired(a, b) => (a.iter().collect(), b.iter().collect()),
+        };
+        let mut views = Vec::new();
+        for (set, images) in [("a", &a), ("b", &b)] {
+            for (i, img) in images.iter().enumerate() {
+                let shape = vec![img.height() as usize, img.width() as usize, 3];
+                let view = safetensors::tensor::TensorView::new(safetensors::Dtype::U8, shape, img.as_raw())
+                    .map_err(|e| e.to_string())?;
+                views.push((format!("{set}.{i}"), view));
+            }
+        }
+        let kind = if matches!(self, TrainData::Paired(_)) { "paired" } else { "unpaired" };
+        let meta = [("kind".to_string(), kind.to_string()), ("run".to_string(), run_id.to_string())].into_iter().collect();
+        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| format!("saving the training images failed: {e}"))
+    }
+
+    /// Reads [`TrainData::to_bytes`]; returns the data and its run id.
+    pub fn from_bytes(bytes: &[u8]) -> Result<(TrainData, String), String> {
+        let bad = |e: String| format!("the saved training images are unreadable: {e}");
+        let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
+        let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
+        let meta = meta.metadata().clone().unwrap_or_default();
+        let get = |set: &str| -> Result<Vec<RgbImage>, String> {
+            let mut out = Vec::new();
+            while let Ok(view) = st.tensor(&format!("{set}.{}", out.len())) {
+                let shape = view.shape();
+                if view.dtype() != safetensors::Dtype::U8 || shape.len() != 3 || shape[2] != 3 {
+                    return Err(bad(format!("{set}.{} is not an RGB image", out.len())));
+                }
+                let img = RgbImage::from_raw(shape[1] as u32, shape[0] as u32, view.data().to_vec())
+                    .ok_or_else(|| bad(format!("{set}.{} has the wrong size", out.len())))?;
+                out.push(img);
+            }
+            Ok(out)
+        };
+        let (a, b) = (get("a")?, get("b")?);
+        let data = match meta.get("kind").map(String::as_str) {
+            Some("paired") if a.len() == b.len() => TrainData::Paired(a.into_iter().zip(b).collect()),
+            Some("unpaired") => TrainData::Unpaired(a, b),
+            _ => return Err(bad("unknown layout".into())),
+        };
+        Ok((data, meta.get("run").cloned().unwrap_or_default()))
+    }
+}
+
 /// A small seeded generator (xorshift64*), so runs are reproducible on every backend.
 #[derive(Clone, Debug)]
 pub struct Rng(u64);
@@ -99,6 +227,16 @@ pub struct Rng(u64);
 impl Rng {
     pub fn new(seed: u64) -> Self {
         Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+    }
+
+    /// The generator's state, to save a run ([`Rng::from_state`] continues it).
+    pub fn state(&self) -> u64 {
+        self.0
+    }
+
+    pub fn from_state(state: u64) -> Self {
+        // Zero is xorshift's one fixed point; no saved state is zero.
+        Rng(state.max(1))
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -147,6 +285,12 @@ impl Preprocess {
     pub fn one(&self, img: &RgbImage, rng: &mut Rng) -> RgbImage {
         let (x, y, f) = self.draw(rng);
         self.apply(img, x, y, f)
+    }
+
+    /// The centre crop, not flipped (for samples).
+    pub fn center(&self, img: &RgbImage) -> RgbImage {
+        let m = (self.load_size - self.crop_size.min(self.load_size)) / 2;
+        self.apply(img, m, m, false)
     }
 
     /// A pair with the same crop and flip.

@@ -8,17 +8,17 @@
 //! checked against PyTorch (`scripts/reference/make_training_fixtures.py`).
 
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
 use crate::models::patchgan::PatchGan;
 use crate::models::Generator;
 
-/// Adam as both papers use it: lr 2e-4 (set per step), beta1 0.5, beta2 0.999, eps 1e-8.
-pub fn gan_adam() -> ModuleOptimizer {
-    AdamConfig::new().with_beta_1(0.5).with_beta_2(0.999).with_epsilon(1e-8).init()
-}
+pub mod adam;
+pub mod session;
+
+use adam::Adam;
 
 /// LSGAN loss: `mean((pred - target)^2)` with a target of 1 (real) or 0 (fake).
 pub fn lsgan(pred: Tensor<4>, real: bool) -> Tensor<1> {
@@ -87,8 +87,8 @@ fn pack(losses: Vec<Tensor<1>>) -> StepLosses {
 pub struct Pix2PixTrainer {
     pub generator: Generator,
     pub discriminator: PatchGan,
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    pub(crate) opt_g: Adam,
+    pub(crate) opt_d: Adam,
     /// lambda of the L1 term (100 in the paper).
     pub lambda_l1: f64,
     /// Iterations done.
@@ -101,7 +101,7 @@ impl Pix2PixTrainer {
 
     /// Networks on an autodiff device.
     pub fn new(generator: Generator, discriminator: PatchGan, lambda_l1: f64) -> Self {
-        Pix2PixTrainer { generator, discriminator, opt_g: gan_adam(), opt_d: gan_adam(), lambda_l1, iterations: 0 }
+        Pix2PixTrainer { generator, discriminator, opt_g: Adam::gan(), opt_d: Adam::gan(), lambda_l1, iterations: 0 }
     }
 
     /// One iteration on a batch (`[B, C, H, W]` in `[-1, 1]`), as `optimize_parameters`:
@@ -136,8 +136,8 @@ impl Pix2PixTrainer {
 /// with a random stored one (the stored one is returned) or passed through.
 pub struct ImagePool {
     capacity: usize,
-    images: Vec<Tensor<4>>,
-    rng: u64,
+    pub(crate) images: Vec<Tensor<4>>,
+    pub(crate) rng: u64,
 }
 
 impl ImagePool {
@@ -150,6 +150,11 @@ impl ImagePool {
         self.rng ^= self.rng >> 7;
         self.rng ^= self.rng << 17;
         self.rng
+    }
+
+    /// How many images it keeps.
+    pub fn capacity(&self) -> usize {
+        self.capacity
     }
 
     /// Images stored.
@@ -190,8 +195,8 @@ impl ImagePool {
 pub struct CycleGanTrainer {
     pub generators: (Generator, Generator),
     pub discriminators: (PatchGan, PatchGan),
-    opt_g: ModuleOptimizer,
-    opt_d: ModuleOptimizer,
+    pub(crate) opt_g: Adam,
+    pub(crate) opt_d: Adam,
     pub pool_a: ImagePool,
     pub pool_b: ImagePool,
     /// Cycle-consistency weights (10 each in the paper).
@@ -211,8 +216,8 @@ impl CycleGanTrainer {
         CycleGanTrainer {
             generators,
             discriminators,
-            opt_g: gan_adam(),
-            opt_d: gan_adam(),
+            opt_g: Adam::gan(),
+            opt_d: Adam::gan(),
             pool_a: ImagePool::new(pool_size, seed),
             pool_b: ImagePool::new(pool_size, seed.wrapping_add(1)),
             lambda_a: 10.0,

@@ -1,0 +1,186 @@
+//! Saving and resuming runs: an interrupted run must continue exactly as an uninterrupted
+//! one (weights, optimiser moments, data order, dropout noise and pools all restored).
+
+use super::*;
+use crate::models::detect::detect;
+
+fn img(w: u32, h: u32, k: u32) -> RgbImage {
+    RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 9 + k * 40) as u8, (y * 11 + k * 7) as u8, ((x * y + k) % 251) as u8]))
+}
+
+fn paired(n: u32) -> TrainData {
+    TrainData::Paired((0..n).map(|k| (img(36, 36, k), img(36, 36, k + 50))).collect())
+}
+
+fn unpaired() -> TrainData {
+    TrainData::Unpaired((0..3).map(|k| img(20, 20, k)).collect(), (0..2).map(|k| img(20, 20, k + 9)).collect())
+}
+
+fn tiny(model: Model) -> TrainSpec {
+    TrainSpec {
+        size: if model == Model::Pix2Pix { 32 } else { 16 },
+        batch_size: 2,
+        epochs: 1,
+        epochs_decay: 2,
+        ngf: 4,
+        ndf: 4,
+        n_layers_d: 2,
+        pool_size: 2,
+        netg: if model == Model::CycleGan { ArchChoice::Resnet { n_blocks: 2 } } else { ArchChoice::Auto },
+        seed: 7,
+        ..TrainSpec::new(model)
+    }
+}
+
+fn device() -> Device {
+    Device::flex().autodiff()
+}
+
+fn run(session: &mut Session, n: usize) -> Vec<StepRecord> {
+    (0..n).map(|_| pollster::block_on(session.step()).expect("step")).collect()
+}
+
+fn generators(session: &Session) -> Vec<Checkpoint> {
+    let names = session.spec().model.generator_names();
+    names
+        .iter()
+        .map(|n| weights::load_checkpoint(&pollster::block_on(session.export_generator(n)).expect("export")).expect("reads"))
+        .collect()
+}
+
+fn max_diff(a: &Checkpoint, b: &Checkpoint) -> f32 {
+    assert_eq!(a.tensors.keys().collect::<Vec<_>>(), b.tensors.keys().collect::<Vec<_>>());
+    let mut worst = 0f32;
+    for (k, ta) in &a.tensors {
+        if let (Some(x), Some(y)) = (ta.as_f32(), b.tensors[k].as_f32()) {
+            for (p, q) in x.iter().zip(y) {
+                worst = worst.max((p - q).abs());
+            }
+        }
+    }
+    worst
+}
+
+fn resume_matches(model: Model, data: fn() -> TrainData) {
+    let spec = tiny(model);
+    // Straight through: 5 iterations (3 per epoch for Pix2Pix, so an epoch boundary is crossed).
+    let mut straight = Session::new(spec.clone(), data(), vec![], &device(), "run").expect("session");
+    let all = run(&mut straight, 5);
+
+    // Interrupted after 2: saved, rebuilt from the bytes alone, continued.
+    let mut first = Session::new(spec.clone(), data(), vec![], &device(), "run").expect("session");
+    let head = run(&mut first, 2);
+    let state = pollster::block_on(first.save_state()).expect("state");
+    drop(first);
+    let summary = state_summary(&state).expect("summary");
+    assert_eq!((summary.iteration, summary.run_id.as_str(), summary.spec.clone()), (2, "run", spec));
+    let mut resumed = Session::resume(&state, data(), &device()).expect("resume");
+    assert_eq!(resumed.iteration(), 2);
+    let tail = run(&mut resumed, 3);
+
+    for (got, want) in head.iter().chain(&tail).zip(&all) {
+        assert_eq!((got.iteration, got.epoch, got.lr), (want.iteration, want.epoch, want.lr));
+        for (g, w) in got.losses.iter().zip(&want.losses) {
+            assert!((g - w).abs() <= 1e-5 * w.abs().max(1.0), "{model:?} iteration {}: {:?} vs {:?}", got.iteration, got.losses, want.losses);
+        }
+    }
+    for (a, b) in generators(&resumed).iter().zip(&generators(&straight)) {
+        let d = max_diff(a, b);
+        eprintln!("{model:?}: resumed vs uninterrupted generator, max |diff| {d:e}");
+        assert!(d <= 1e-6, "{model:?}: the resumed generator differs by {d}");
+    }
+}
+
+#[test]
+fn resumed_pix2pix_runs_continue_exactly() {
+    resume_matches(Model::Pix2Pix, || paired(3));
+}
+
+#[test]
+fn resumed_cyclegan_runs_continue_exactly() {
+    resume_matches(Model::CycleGan, unpaired);
+}
+
+#[test]
+fn without_the_optimiser_state_a_resumed_run_would_differ() {
+    // The check above can fail: dropping the moments from the saved state changes the
+    // next update (Adam's first step is lr * sign(g), not a continuation).
+    let spec = tiny(Model::Pix2Pix);
+    let mut straight = Session::new(spec.clone(), paired(3), vec![], &device(), "r").expect("session");
+    run(&mut straight, 3);
+    let mut first = Session::new(spec, paired(3), vec![], &device(), "r").expect("session");
+    run(&mut first, 2);
+    let state = pollster::block_on(first.save_state()).expect("state");
+    let st = safetensors::SafeTensors::deserialize(&state).expect("safetensors");
+    let moments = st.names().iter().filter(|n| n.starts_with("opt_G.G.") && n.ends_with(".exp_avg")).count();
+    assert_eq!(moments, generators(&first)[0].tensors.len(), "every generator tensor has its moments");
+    // Rewrite the state without the optimiser entries.
+    let (_, meta) = safetensors::SafeTensors::read_metadata(&state).expect("meta");
+    let views: Vec<(String, safetensors::tensor::TensorView)> =
+        st.tensors().into_iter().filter(|(n, _)| !n.starts_with("opt_")).collect();
+    let stripped = safetensors::tensor::serialize(views, meta.metadata().clone()).expect("serialize");
+    let mut resumed = Session::resume(&stripped, paired(3), &device()).expect("resume");
+    run(&mut resumed, 1);
+    let d = max_diff(&generators(&resumed)[0], &generators(&straight)[0]);
+    assert!(d > 1e-4, "without its moments Adam must take a different step ({d})");
+}
+
+#[test]
+fn a_generator_taken_from_a_saved_state_is_the_exported_one() {
+    let mut s = Session::new(tiny(Model::CycleGan), unpaired(), vec![], &device(), "x").expect("session");
+    run(&mut s, 1);
+    let state = pollster::block_on(s.save_state()).expect("state");
+    for (i, name) in ["G_A", "G_B"].into_iter().enumerate() {
+        let from_state = weights::load_checkpoint(&generator_from_state(&state, name).expect("extract")).expect("reads");
+        assert_eq!(max_diff(&from_state, &generators(&s)[i]), 0.0);
+        assert!(matches!(detect(&from_state), Ok(Architecture::Resnet(_))));
+    }
+    assert!(generator_from_state(&state, "G").unwrap_err().contains("no generator G"));
+    assert!(generator_from_state(b"not a state", "G_A").unwrap_err().contains("not a saved training state"));
+    // The wrong images: a clear error rather than a silent mismatch.
+    let err = Session::resume(&state, TrainData::Unpaired(vec![img(20, 20, 1)], vec![img(20, 20, 2)]), &device()).err().expect("refused");
+    assert!(err.contains("resume it with the same images"), "{err}");
+}
+
+#[test]
+fn fine_tuning_starts_from_the_given_generator() {
+    let mut s = Session::new(tiny(Model::Pix2Pix), paired(2), vec![], &device(), "a").expect("session");
+    let pretrained = generators(&s).remove(0);
+    run(&mut s, 1);
+    let tuned = Session::new(tiny(Model::Pix2Pix), paired(2), vec![Some(pretrained.clone())], &device(), "b").expect("fine-tune");
+    assert_eq!(max_diff(&generators(&tuned)[0], &pretrained), 0.0, "starts exactly from the checkpoint");
+    // A checkpoint that needs larger images is named.
+    let mut spec = tiny(Model::Pix2Pix);
+    spec.size = 48;
+    spec.netg = ArchChoice::Resnet { n_blocks: 1 };
+    let err = Session::new(spec, paired(2), vec![Some(pretrained)], &device(), "c").err().expect("refused");
+    assert!(err.contains("multiple of 32, not 48"), "{err}");
+}
+
+#[test]
+fn settings_that_cannot_train_are_refused_with_a_reason() {
+    let mut spec = TrainSpec::new(Model::Pix2Pix);
+    spec.size = 96;
+    spec.netg = ArchChoice::Unet { num_downs: 8 };
+    assert!(spec.check().unwrap_err().contains("multiple of 256"));
+    spec.netg = ArchChoice::Auto;
+    assert!(spec.check().is_ok(), "auto picks unet_32 for 96 px");
+    assert!(matches!(spec.generator_architecture(), Ok(Architecture::Unet(UnetConfig { num_downs: 5, .. }))));
+    spec.batch_size = 0;
+    assert!(spec.check().unwrap_err().contains("batch size"));
+    spec.batch_size = 1;
+    spec.size = 48;
+    assert!(spec.check().unwrap_err().contains("multiple of 32"), "a U-Net halves at least 5 times");
+    let err = Session::new(tiny(Model::CycleGan), paired(2), vec![], &device(), "x").err().expect("refused");
+    assert!(err.contains("unpaired"), "{err}");
+}
+
+#[test]
+fn training_images_survive_a_round_trip_through_bytes() {
+    for data in [paired(2), unpaired()] {
+        let bytes = data.to_bytes("run-9").expect("bytes");
+        let (back, id) = TrainData::from_bytes(&bytes).expect("reads");
+        assert_eq!((back, id.as_str()), (data, "run-9"));
+    }
+    assert!(TrainData::from_bytes(b"junk").is_err());
+}
