@@ -279,7 +279,7 @@ fn cli_trains_pix2pix_and_cyclegan_and_the_exported_generators_translate() {
     let run = |model: &str, data: &[&str], netg: &str, out: &std::path::Path| {
         let out_arg = out.to_str().unwrap().to_string();
         let mut args = vec!["train", model, "--backend", "cpu", "--size", "32", "--netg", netg, "--ngf", "4", "--ndf", "4"];
-        args.extend_from_slice(&["--max-iterations", "4", "--batch-size", "2", "--epochs", "1", "--epochs-decay", "1", "--out", &out_arg]);
+        args.extend_from_slice(&["--max-iterations", "4", "--batch-size", "2", "--epochs", "2", "--epochs-decay", "1", "--out", &out_arg]);
         args.extend_from_slice(data);
         let out = cli().args(&args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr).to_string();
@@ -293,8 +293,25 @@ fn cli_trains_pix2pix_and_cyclegan_and_the_exported_generators_translate() {
     assert!(csv.starts_with("epoch,iteration,lr,D_fake,D_real,D,G_GAN,G_L1,G"), "{csv}");
     assert_eq!(csv.lines().count(), 1 + 4);
     let cg = dir.join("cg");
-    run("cyclegan", &["--data-a", a.to_str().unwrap(), "--data-b", b.to_str().unwrap()], "resnet_6blocks", &cg);
+    let sets = ["--data-a", a.to_str().unwrap(), "--data-b", b.to_str().unwrap()];
+    run("cyclegan", &sets, "resnet_6blocks", &cg);
     assert_eq!(std::fs::read_to_string(cg.join("losses.csv")).unwrap().lines().count(), 1 + 4);
+    // The saved run continues where it stopped (to 6 iterations), appending to the log.
+    let state = cg.join("state.safetensors");
+    let mut args = vec!["train", "cyclegan", "--backend", "cpu", "--max-iterations", "6", "--out", cg.to_str().unwrap()];
+    args.extend_from_slice(&sets);
+    let out = cli().args(&args).arg("--resume").arg(&state).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("resuming at iteration 4 of"), "{err}");
+    let csv = std::fs::read_to_string(cg.join("losses.csv")).unwrap();
+    let iterations: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap_or("")).collect();
+    assert_eq!(iterations, ["1", "2", "3", "4", "5", "6"], "{csv}");
+    // Resuming with other images is refused by name.
+    let few = dir.join("few");
+    std::fs::create_dir_all(&few).unwrap();
+    std::fs::copy(a.join("0.png"), few.join("0.png")).unwrap();
+    let out = cli().args(&args[..args.len() - 4]).args(["--data-a", few.to_str().unwrap(), "--data-b", b.to_str().unwrap()]).arg("--resume").arg(&state).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("resume it with the same images"));
 
     // The exported generators load back by their official names and translate.
     for (ckpt, what) in [(p2p.join("G.safetensors"), "U-Net generator unet_32"), (cg.join("G_B.safetensors"), "resnet_6blocks")] {

@@ -364,6 +364,11 @@ impl Session {
         })
     }
 
+    /// Changes where the run stops (a resumed run continued further, or cut short).
+    pub fn set_max_iterations(&mut self, max: Option<usize>) {
+        self.spec.max_iterations = max;
+    }
+
     pub fn spec(&self) -> &TrainSpec {
         &self.spec
     }
