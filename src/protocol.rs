@@ -7,7 +7,9 @@
 use crate::device::{DeviceInfo, Preference};
 use crate::models::vgg::Pooling;
 use crate::models::{ArchChoice, NormChoice};
+use crate::techniques::data::{DatasetFiles, NamedFile};
 use crate::techniques::nst::{InitKind, Losses, NstConfig};
+use crate::techniques::training::session::{StateSummary, StepRecord, TrainSpec};
 use serde::{Deserialize, Serialize};
 
 /// A job id chosen by the UI; every reply about a job carries it.
@@ -44,9 +46,42 @@ pub enum Request {
     LoadVgg { id: JobId, source: ModelSource },
     /// Run neural style transfer with the loaded VGG19.
     Stylize { id: JobId, job: StylizeJob },
-    /// Pause, resume or cancel the running style transfer `id`. Not queued: it takes
-    /// effect between two steps of the running job.
+    /// Pause, resume or cancel (stop) the running style transfer or training `id`. Not
+    /// queued: it takes effect between two steps of the running job.
     Control { id: JobId, action: ControlAction },
+    /// Train Pix2Pix or CycleGAN on the user's images. The run (images and state) is kept in
+    /// the browser's storage and replaces any run kept there before.
+    Train { id: JobId, job: TrainJob },
+    /// Continue the run kept in the browser's storage.
+    ResumeTraining { id: JobId, save_every_s: u32, sample_every: u32 },
+    /// What run, if any, is kept in the browser's storage ([`Event::SavedTraining`]).
+    QuerySavedTraining { id: JobId },
+    /// Forget the kept run.
+    DiscardTraining { id: JobId },
+    /// A file from the kept run, as of its last checkpoint: a generator by its official name
+    /// (`G`, `G_A`, `G_B`) as `.safetensors`, or the whole state. Not queued: it is answered
+    /// from storage while a run goes on.
+    ExportTraining { id: JobId, what: TrainExport },
+}
+
+/// What [`Request::ExportTraining`] asks for.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TrainExport {
+    Generator(String),
+    State,
+}
+
+/// A training run: the settings, the images, and optionally pretrained generators to
+/// fine-tune (Pix2Pix: `[G]`; CycleGAN: `[G_A, G_B]`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainJob {
+    pub spec: TrainSpec,
+    pub files: DatasetFiles,
+    pub init: Vec<Option<NamedFile>>,
+    /// Save the state at least this often (seconds), besides on pause, stop and the end.
+    pub save_every_s: u32,
+    /// A sample translation every this many iterations.
+    pub sample_every: u32,
 }
 
 /// What a control message asks of a running job.
@@ -213,6 +248,35 @@ pub enum Event {
     StylizePaused { id: JobId, paused: bool },
     /// The run ended: all steps done, or cancelled after `steps_done` (then `note` says so).
     StylizeDone { id: JobId, image: ImagePayload, steps_done: u32, cancelled: bool, millis: f64, note: Option<String> },
+    /// A training run has its data and networks and starts (or resumes) at `iteration`.
+    TrainStarted {
+        id: JobId,
+        spec: TrainSpec,
+        loss_names: Vec<String>,
+        iteration: usize,
+        total: usize,
+        /// The networks and the data report, in words.
+        summary: String,
+    },
+    /// Iterations done since the last such event (about ten events a second at most);
+    /// `rate` in iterations per second.
+    TrainSteps { id: JobId, steps: Vec<StepRecord>, rate: f64 },
+    /// Sample translations after `iteration` (labelled panels; no PNGs).
+    TrainSample { id: JobId, iteration: usize, panels: Vec<(String, ImagePayload)> },
+    TrainPaused { id: JobId, paused: bool },
+    /// The state after `iteration` is in the browser's storage.
+    TrainSaved { id: JobId, iteration: usize },
+    /// The run ended: finished, or stopped (then it stays resumable).
+    TrainDone { id: JobId, iteration: usize, total: usize, stopped: bool, note: Option<String> },
+    /// The run kept in storage, if any.
+    SavedTraining { id: JobId, summary: Option<StateSummary> },
+    /// An exported file.
+    TrainExported {
+        id: JobId,
+        filename: String,
+        #[serde(with = "serde_bytes")]
+        bytes: Vec<u8>,
+    },
     /// A job failed; the message is for the user. The worker stays usable.
     Failed { id: Option<JobId>, message: String },
 }

@@ -4,6 +4,7 @@
 pub mod bridge;
 pub mod catalog;
 mod stylize;
+mod training;
 mod translate;
 mod widgets;
 
@@ -12,6 +13,7 @@ use crate::protocol::{Event, ImagePayload, JobId, Request, Slot};
 use bridge::WorkerBridge;
 use std::rc::Rc;
 use stylize::{StyleMsg, StylePanel};
+use training::{TrainMsg, TrainPanel};
 use translate::{Panel, PanelMsg};
 use widgets::{DeviceBanner, DownloadLink, DropZone, ImageCanvas, Shared};
 use yew::prelude::*;
@@ -22,16 +24,18 @@ pub enum Section {
     StyleTransfer,
     Pix2Pix,
     CycleGan,
+    Training,
 }
 
 impl Section {
-    const ALL: [Section; 4] = [Section::ImageCheck, Section::StyleTransfer, Section::Pix2Pix, Section::CycleGan];
+    const ALL: [Section; 5] = [Section::ImageCheck, Section::StyleTransfer, Section::Pix2Pix, Section::CycleGan, Section::Training];
     fn title(self) -> &'static str {
         match self {
             Section::ImageCheck => "Image check",
             Section::StyleTransfer => "Style Transfer",
             Section::Pix2Pix => "Pix2Pix",
             Section::CycleGan => "CycleGAN",
+            Section::Training => "Training",
         }
     }
     fn id(self) -> &'static str {
@@ -40,6 +44,7 @@ impl Section {
             Section::StyleTransfer => "style-transfer",
             Section::Pix2Pix => "pix2pix",
             Section::CycleGan => "cyclegan",
+            Section::Training => "training",
         }
     }
 }
@@ -72,12 +77,14 @@ pub struct App {
     pix2pix: Panel,
     cyclegan: Panel,
     stylize: StylePanel,
+    training: TrainPanel,
 }
 
 pub enum Msg {
     Worker(Event),
     Panel(Slot, PanelMsg),
     Stylize(StyleMsg),
+    Train(TrainMsg),
     Show(Section),
     File { name: String, bytes: Vec<u8> },
     FileError(String),
@@ -115,6 +122,7 @@ impl Component for App {
             pix2pix: Panel::new(Slot::Pix2Pix),
             cyclegan: Panel::new(Slot::CycleGan),
             stylize: StylePanel::new(),
+            training: TrainPanel::new(),
         }
     }
 
@@ -123,6 +131,10 @@ impl Component for App {
         let msg = match msg {
             Msg::Worker(ev) if job_of(&ev).is_some_and(|id| self.stylize.owns(id)) => {
                 self.stylize.on_event(ev);
+                return true;
+            }
+            Msg::Worker(ev) if job_of(&ev).is_some_and(|id| self.training.owns(id)) => {
+                self.training.on_event(ev);
                 return true;
             }
             Msg::Worker(ev) => match job_of(&ev).and_then(|id| self.panel_of_job(id)) {
@@ -140,6 +152,13 @@ impl Component for App {
                     && let Err(e) = self.try_send(&req)
                 {
                     self.stylize.abort(&e);
+                }
+            }
+            Msg::Train(m) => {
+                if let Some(req) = self.training.update(m, &mut self.next_id)
+                    && let Err(e) = self.try_send(&req)
+                {
+                    self.training.abort(&e);
                 }
             }
             Msg::Panel(slot, m) => {
@@ -162,7 +181,13 @@ impl Component for App {
                 self.device = DeviceState::Starting;
                 self.send(&Request::Init { preference: preference_from_url() });
             }
-            Msg::Worker(Event::Ready { device }) => self.device = DeviceState::Ready(device),
+            Msg::Worker(Event::Ready { device }) => {
+                self.device = DeviceState::Ready(device);
+                // Is a training run kept from an earlier visit? (Offered for resuming.)
+                if let Some(req) = self.training.update(TrainMsg::Query, &mut self.next_id) {
+                    self.send(&req);
+                }
+            }
             Msg::Worker(Event::Progress { id, stage, done, total }) => {
                 if let Some(job) = self.job.as_mut().filter(|j| j.id == id) {
                     job.stage = stage;
@@ -185,6 +210,7 @@ impl Component for App {
                     self.pix2pix.abort(&message);
                     self.cyclegan.abort(&message);
                     self.stylize.abort(&message);
+                    self.training.abort(&message);
                 }
                 if id.is_some() && self.job.as_ref().map(|j| Some(j.id)) == Some(id) {
                     self.job = None;
@@ -209,7 +235,15 @@ impl Component for App {
                 | Event::StylizeSteps { .. }
                 | Event::StylizePreview { .. }
                 | Event::StylizePaused { .. }
-                | Event::StylizeDone { .. },
+                | Event::StylizeDone { .. }
+                | Event::TrainStarted { .. }
+                | Event::TrainSteps { .. }
+                | Event::TrainSample { .. }
+                | Event::TrainPaused { .. }
+                | Event::TrainSaved { .. }
+                | Event::TrainDone { .. }
+                | Event::SavedTraining { .. }
+                | Event::TrainExported { .. },
             ) => return false,
         }
         true
@@ -254,7 +288,15 @@ fn job_of(ev: &Event) -> Option<JobId> {
         | Event::StylizeSteps { id, .. }
         | Event::StylizePreview { id, .. }
         | Event::StylizePaused { id, .. }
-        | Event::StylizeDone { id, .. } => Some(*id),
+        | Event::StylizeDone { id, .. }
+        | Event::TrainStarted { id, .. }
+        | Event::TrainSteps { id, .. }
+        | Event::TrainSample { id, .. }
+        | Event::TrainPaused { id, .. }
+        | Event::TrainSaved { id, .. }
+        | Event::TrainDone { id, .. }
+        | Event::SavedTraining { id, .. }
+        | Event::TrainExported { id, .. } => Some(*id),
         Event::Failed { id, .. } => *id,
         Event::Loaded | Event::Ready { .. } => None,
     }
@@ -290,6 +332,7 @@ impl App {
             Section::CycleGan => {
                 self.cyclegan.view(ready, ctx.link().callback(|m| Msg::Panel(Slot::CycleGan, m)))
             }
+            Section::Training => self.training.view(ready, ctx.link().callback(Msg::Train)),
         }
     }
 

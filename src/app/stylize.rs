@@ -509,7 +509,15 @@ impl StylePanel {
             | Event::Ready { .. }
             | Event::RoundtripDone { .. }
             | Event::ModelLoaded { .. }
-            | Event::TranslateDone { .. } => {}
+            | Event::TranslateDone { .. }
+            | Event::TrainStarted { .. }
+            | Event::TrainSteps { .. }
+            | Event::TrainSample { .. }
+            | Event::TrainPaused { .. }
+            | Event::TrainSaved { .. }
+            | Event::TrainDone { .. }
+            | Event::SavedTraining { .. }
+            | Event::TrainExported { .. } => {}
         }
     }
 

@@ -242,7 +242,15 @@ impl Panel {
             | Event::StylizeSteps { .. }
             | Event::StylizePreview { .. }
             | Event::StylizePaused { .. }
-            | Event::StylizeDone { .. } => {}
+            | Event::StylizeDone { .. }
+            | Event::TrainStarted { .. }
+            | Event::TrainSteps { .. }
+            | Event::TrainSample { .. }
+            | Event::TrainPaused { .. }
+            | Event::TrainSaved { .. }
+            | Event::TrainDone { .. }
+            | Event::SavedTraining { .. }
+            | Event::TrainExported { .. } => {}
         }
     }
 

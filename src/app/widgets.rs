@@ -92,6 +92,9 @@ pub struct DropZoneProps {
     /// `data-testid` of the file input.
     #[prop_or_default]
     pub testid: Option<AttrValue>,
+    /// Accept several files at once (`on_file` is called for each).
+    #[prop_or(false)]
+    pub multiple: bool,
     pub on_file: Callback<(String, Vec<u8>)>,
     pub on_error: Callback<String>,
 }
@@ -114,8 +117,12 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
         let (on_file, on_error) = (props.on_file.clone(), props.on_error.clone());
         Callback::from(move |e: Event| {
             let input: HtmlInputElement = e.target_unchecked_into();
-            if let Some(file) = input.files().and_then(|f| f.get(0)) {
-                read_file(file, on_file.clone(), on_error.clone());
+            if let Some(files) = input.files() {
+                for i in 0..files.length() {
+                    if let Some(file) = files.get(i) {
+                        read_file(file, on_file.clone(), on_error.clone());
+                    }
+                }
             }
             input.set_value("");
         })
@@ -133,22 +140,29 @@ pub fn DropZone(props: &DropZoneProps) -> Html {
     };
     let ondrop = {
         let (on_file, on_error, hover, disabled) = (props.on_file.clone(), props.on_error.clone(), hover.clone(), props.disabled);
+        let multiple = props.multiple;
         Callback::from(move |e: DragEvent| {
             e.prevent_default();
             hover.set(false);
             if disabled {
                 return;
             }
-            match e.data_transfer().and_then(|d| d.files()).and_then(|f| f.get(0)) {
-                Some(file) => read_file(file, on_file.clone(), on_error.clone()),
-                None => on_error.emit("nothing to read in what was dropped: drop a file".into()),
+            let files = e.data_transfer().and_then(|d| d.files());
+            let n = files.as_ref().map_or(0, |f| f.length());
+            if n == 0 {
+                on_error.emit("nothing to read in what was dropped: drop a file".into());
+            }
+            for i in 0..if multiple { n } else { n.min(1) } {
+                if let Some(file) = files.as_ref().and_then(|f| f.get(i)) {
+                    read_file(file, on_file.clone(), on_error.clone());
+                }
             }
         })
     };
     html! {
         <label class={classes!("dropzone", (*hover).then_some("hover"), props.disabled.then_some("disabled"))}
             {ondragover} {ondragleave} {ondrop}>
-            <input type="file" id={props.id.clone()} accept={props.accept.clone()}
+            <input type="file" id={props.id.clone()} accept={props.accept.clone()} multiple={props.multiple}
                 data-testid={props.testid.clone()} disabled={props.disabled} {onchange} />
             <span>{ props.label.clone() }</span>
         </label>
@@ -228,6 +242,42 @@ pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
     match &*url {
         Some(href) => html! {
             <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
+        },
+        None => html! {},
+    }
+}
+
+#[derive(Properties, PartialEq)]
+pub struct FileDownloadProps {
+    pub id: AttrValue,
+    #[prop_or_default]
+    pub testid: Option<AttrValue>,
+    pub bytes: Shared<Vec<u8>>,
+    pub filename: AttrValue,
+    pub label: AttrValue,
+}
+
+/// An `<a download>` of any file's bytes (an exported checkpoint), through an object URL
+/// revoked when the bytes change or the link goes away.
+#[function_component]
+pub fn FileDownload(props: &FileDownloadProps) -> Html {
+    let url = use_state(|| None::<String>);
+    {
+        let url = url.clone();
+        use_effect_with(props.bytes.clone(), move |bytes| {
+            let made = blob_url(&bytes.0, "application/octet-stream");
+            url.set(made.clone());
+            move || {
+                if let Some(u) = made {
+                    let _ = web_sys::Url::revoke_object_url(&u);
+                }
+            }
+        });
+    }
+    match &*url {
+        Some(href) => html! {
+            <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()}
+                download={props.filename.clone()}>{ props.label.clone() }</a>
         },
         None => html! {},
     }

@@ -87,12 +87,17 @@ pub fn absolute(url: &str) -> String {
 /// The model cache, or `None` where the Cache API is missing or refused (private
 /// browsing, an insecure context): loading still works, only without caching.
 pub async fn open_cache() -> Option<ModelCache> {
+    open_named(CACHE_NAME).await
+}
+
+/// The Cache API cache `name` (see [`open_cache`]).
+pub async fn open_named(name: &str) -> Option<ModelCache> {
     let storage = Reflect::get(&js_sys::global(), &"caches".into()).ok()?;
     if storage.is_undefined() || storage.is_null() {
         return None;
     }
     let storage: CacheStorage = storage.unchecked_into();
-    match JsFuture::from(storage.open(CACHE_NAME)).await {
+    match JsFuture::from(storage.open(name)).await {
         Ok(c) => Some(ModelCache(c.unchecked_into())),
         Err(e) => {
             log::warn!("the model cache is not available: {}", js_message(&e));
@@ -118,13 +123,15 @@ impl ModelCache {
 
     /// Stores `bytes` as `url` (failures, such as a full quota, are only logged).
     pub async fn put(&self, url: &str, bytes: &[u8]) {
-        let stored = async {
-            let resp = Response::new(&Uint8Array::from(bytes))?;
-            JsFuture::from(self.0.put(url, &resp)).await
-        };
-        if let Err(e) = stored.await {
-            log::warn!("could not cache {url}: {}", js_message(&e));
+        if let Err(e) = self.try_put(url, bytes).await {
+            log::warn!("could not cache {url}: {e}");
         }
+    }
+
+    /// Stores `bytes` as `url`; the error (a full quota, most often) in words.
+    pub async fn try_put(&self, url: &str, bytes: &[u8]) -> Result<(), String> {
+        let resp = Response::new(&Uint8Array::from(bytes)).map_err(|e| js_message(&e))?;
+        JsFuture::from(self.0.put(url, &resp)).await.map(drop).map_err(|e| js_message(&e))
     }
 
     /// Forgets `url`.

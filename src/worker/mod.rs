@@ -12,6 +12,7 @@ pub mod ctors;
 mod fetch;
 mod generators;
 mod stylize;
+mod training;
 mod vgg;
 
 use crate::device::{self, Compute};
@@ -79,6 +80,13 @@ pub fn run() {
         match serde_wasm_bindgen::from_value::<Request>(msg.data()) {
             // Not queued: the running job must see it between two steps.
             Ok(Request::Control { id, action }) => CONTROL.with(|c| c.apply(id, action)),
+            // Not queued: answered from storage while a training run holds the queue.
+            Ok(Request::ExportTraining { id, what }) => wasm_bindgen_futures::spawn_local(async move {
+                match training::export(id, what).await {
+                    Ok(ev) => post(&ev),
+                    Err(message) => post(&Event::Failed { id: Some(id), message }),
+                }
+            }),
             Ok(req) => {
                 let start = {
                     let mut s = state.borrow_mut();
@@ -200,8 +208,34 @@ async fn handle(state: &RefCell<State>, req: Request) {
                 Err(message) => post(&Event::Failed { id: Some(id), message }),
             }
         }
+        Request::Train { id, job } => {
+            let Some(compute) = device_of(state) else {
+                return not_ready(id);
+            };
+            let control = CONTROL.with(Rc::clone);
+            match training::start(id, job, &compute, &control).await {
+                Ok(ev) => post(&ev),
+                Err(message) => post(&Event::Failed { id: Some(id), message }),
+            }
+        }
+        Request::ResumeTraining { id, save_every_s, sample_every } => {
+            let Some(compute) = device_of(state) else {
+                return not_ready(id);
+            };
+            let control = CONTROL.with(Rc::clone);
+            match training::resume(id, &compute, &control, save_every_s, sample_every).await {
+                Ok(ev) => post(&ev),
+                Err(message) => post(&Event::Failed { id: Some(id), message }),
+            }
+        }
+        Request::QuerySavedTraining { id } => post(&training::query(id).await),
+        Request::DiscardTraining { id } => post(&training::discard(id).await),
         // Applied in `onmessage`, never queued.
         Request::Control { id, action } => CONTROL.with(|c| c.apply(id, action)),
+        Request::ExportTraining { id, what } => match training::export(id, what).await {
+            Ok(ev) => post(&ev),
+            Err(message) => post(&Event::Failed { id: Some(id), message }),
+        },
     }
 }
 

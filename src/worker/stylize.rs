@@ -58,16 +58,20 @@ impl RunControl {
         }
     }
 
-    fn start(&self, id: JobId) {
+    pub(super) fn start(&self, id: JobId) {
         self.running.set(Some(id));
         self.paused.set(false);
         self.cancelled.set(self.cancel_queued.borrow_mut().remove(&id));
     }
 
-    fn finish(&self) {
+    pub(super) fn finish(&self) {
         self.running.set(None);
         self.paused.set(false);
         self.cancelled.set(false);
+    }
+
+    pub fn is_paused(&self) -> bool {
+        self.paused.get()
     }
 
     pub fn is_cancelled(&self) -> bool {

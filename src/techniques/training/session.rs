@@ -369,6 +369,11 @@ impl Session {
         self.spec.max_iterations = max;
     }
 
+    /// The training images.
+    pub fn data(&self) -> &TrainData {
+        &self.data
+    }
+
     pub fn spec(&self) -> &TrainSpec {
         &self.spec
     }

@@ -1,0 +1,247 @@
+//! The training job: Pix2Pix or CycleGAN trained in the worker on the user's images, with
+//! each iteration's losses streamed, a sample translation every few iterations, Pause /
+//! Resume / Stop between iterations, and the whole run kept in the browser's storage.
+//!
+//! Storage is the Cache API (cache [`CACHE`]): the images once, when the run starts
+//! ([`DATA_KEY`], prepared at the crop's load size), and the state
+//! ([`crate::techniques::training::session`]) every `save_every_s` seconds, on pause, on stop
+//! and at the end ([`STATE_KEY`]). Each `put` replaces its entry whole, and both carry the
+//! run's id, so a reload finds either the last complete state or none. After a reload,
+//! [`Request::ResumeTraining`](crate::protocol::Request) rebuilds the run from them and it
+//! continues exactly where it stopped.
+
+use super::stylize::{RunControl, sleep};
+use super::{fetch, now_ms, post};
+use crate::device::Compute;
+use crate::imaging;
+use crate::protocol::{Event, ImagePayload, JobId, TrainExport, TrainJob};
+use crate::techniques::data::{Preprocess, TrainData};
+use crate::techniques::training::session::{self, Session, StepRecord};
+use crate::weights;
+
+/// The Cache API cache that keeps the training run.
+pub const CACHE: &str = "ai-art-training-v1";
+const STATE_KEY: &str = "training/state.safetensors";
+const DATA_KEY: &str = "training/data.safetensors";
+
+fn stage(id: JobId, done: u32, total: u32, label: &str) {
+    post(&Event::Progress { id, stage: label.into(), done, total });
+}
+
+async fn storage() -> Result<fetch::ModelCache, String> {
+    fetch::open_named(CACHE).await.ok_or_else(|| {
+        "this browser does not let the page keep data (private browsing?): training cannot be saved or resumed".to_string()
+    })
+}
+
+/// The kept run's state, if any.
+async fn saved_state() -> Result<Option<Vec<u8>>, String> {
+    Ok(storage().await?.get(&fetch::absolute(STATE_KEY)).await)
+}
+
+/// What run is kept, for the page to offer resuming it.
+pub async fn query(id: JobId) -> Event {
+    let summary = match saved_state().await {
+        Ok(Some(state)) => session::state_summary(&state).ok(),
+        _ => None,
+    };
+    Event::SavedTraining { id, summary }
+}
+
+/// Forgets the kept run.
+pub async fn discard(id: JobId) -> Event {
+    if let Ok(cache) = storage().await {
+        cache.delete(&fetch::absolute(STATE_KEY)).await;
+        cache.delete(&fetch::absolute(DATA_KEY)).await;
+    }
+    Event::SavedTraining { id, summary: None }
+}
+
+/// A file from the kept run (generators are copied out of the state, no GPU needed).
+pub async fn export(id: JobId, what: TrainExport) -> Result<Event, String> {
+    let state = saved_state().await?.ok_or("no training run is saved yet: train for a while first")?;
+    let summary = session::state_summary(&state)?;
+    let stem = format!("{}-{}-iter{}", summary.spec.model.label().to_lowercase(), summary.run_id, summary.iteration);
+    Ok(match what {
+        TrainExport::State => Event::TrainExported { id, filename: format!("{stem}-state.safetensors"), bytes: state },
+        TrainExport::Generator(name) => {
+            let bytes = session::generator_from_state(&state, &name)?;
+            Event::TrainExported { id, filename: format!("{stem}-{name}.safetensors"), bytes }
+        }
+    })
+}
+
+fn sample_payload(img: &image::RgbImage) -> ImagePayload {
+    ImagePayload { width: img.width(), height: img.height(), rgba: imaging::to_rgba(img), png: Vec::new() }
+}
+
+/// Starts a new run from the user's files; keeps its images, then trains.
+pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunControl) -> Result<Event, String> {
+    control.start(id);
+    let res = async {
+        const STAGES: u32 = 3;
+        job.spec.check()?;
+        stage(id, 0, STAGES, "decoding the images");
+        let (data, report) = job.files.decode(Preprocess::for_crop(job.spec.size).load_size)?;
+        let mut init = Vec::new();
+        for file in job.init {
+            init.push(match file {
+                Some(f) => Some(weights::load_state_dict(&f.bytes).map_err(|e| format!("{}: {e}", f.name))?),
+                None => None,
+            });
+        }
+        stage(id, 1, STAGES, "building the networks");
+        let run_id = format!("{:x}", js_sys::Date::now() as u64);
+        let device = compute.device.clone().autodiff();
+        let session = Session::new(job.spec, data, init, &device, &run_id)?;
+        stage(id, 2, STAGES, "keeping the images in the browser's storage");
+        let cache = storage().await?;
+        // A new run replaces the kept one: its state goes first, so a reload in between
+        // never pairs the old state with the new images.
+        cache.delete(&fetch::absolute(STATE_KEY)).await;
+        let bytes = session.data().to_bytes(&run_id)?;
+        cache
+            .try_put(&fetch::absolute(DATA_KEY), &bytes)
+            .await
+            .map_err(|e| format!("could not keep the training images in the browser's storage ({e}); use fewer or smaller images"))?;
+        stage(id, STAGES, STAGES, "training");
+        run(id, session, report.summary(), job.save_every_s, job.sample_every.max(1), control, &cache).await
+    }
+    .await;
+    control.finish();
+    res
+}
+
+/// Continues the kept run.
+pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_every_s: u32, sample_every: u32) -> Result<Event, String> {
+    control.start(id);
+    let res = async {
+        stage(id, 0, 2, "reading the saved run");
+        let cache = storage().await?;
+        let state = cache.get(&fetch::absolute(STATE_KEY)).await.ok_or("no saved training run to resume")?;
+        let data = cache.get(&fetch::absolute(DATA_KEY)).await.ok_or("the saved run's images are missing from the browser's storage")?;
+        let (data, data_run) = TrainData::from_bytes(&data)?;
+        let summary = session::state_summary(&state)?;
+        if data_run != summary.run_id {
+            return Err("the saved images belong to another run: start a new one".into());
+        }
+        stage(id, 1, 2, "rebuilding the networks and optimisers");
+        let device = compute.device.clone().autodiff();
+        let session = Session::resume(&state, data, &device)?;
+        let note = format!("resumed at iteration {} of {}", session.iteration(), session.total_iterations());
+        run(id, session, note, save_every_s, sample_every.max(1), control, &cache).await
+    }
+    .await;
+    control.finish();
+    res
+}
+
+/// Iterations per second over the last few.
+struct Rate(std::collections::VecDeque<f64>);
+
+impl Rate {
+    fn tick(&mut self, t: f64) -> f64 {
+        self.0.push_back(t);
+        if self.0.len() > 11 {
+            self.0.pop_front();
+        }
+        match (self.0.front(), self.0.back()) {
+            (Some(a), Some(b)) if self.0.len() > 1 && b > a => (self.0.len() - 1) as f64 * 1000.0 / (b - a),
+            _ => 0.0,
+        }
+    }
+}
+
+async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache) -> Result<(), String> {
+    let state = session.save_state().await?;
+    cache
+        .try_put(&fetch::absolute(STATE_KEY), &state)
+        .await
+        .map_err(|e| format!("could not save the training state in the browser's storage ({e})"))?;
+    post(&Event::TrainSaved { id, iteration: session.iteration() });
+    Ok(())
+}
+
+async fn sample(id: JobId, session: &Session) -> Result<(), String> {
+    let panels = session.sample().await?;
+    let panels = panels.iter().map(|(label, img)| (label.clone(), sample_payload(img))).collect();
+    post(&Event::TrainSample { id, iteration: session.iteration(), panels });
+    Ok(())
+}
+
+async fn run(
+    id: JobId,
+    mut session: Session,
+    summary: String,
+    save_every_s: u32,
+    sample_every: u32,
+    control: &RunControl,
+    cache: &fetch::ModelCache,
+) -> Result<Event, String> {
+    let spec = session.spec().clone();
+    post(&Event::TrainStarted {
+        id,
+        spec: spec.clone(),
+        loss_names: spec.model.loss_names().iter().map(|s| s.to_string()).collect(),
+        iteration: session.iteration(),
+        total: session.total_iterations(),
+        summary: format!("{}. {summary}", session.describe()),
+    });
+    sample(id, &session).await?;
+    let mut rate = Rate(Default::default());
+    rate.tick(now_ms());
+    let mut unsent: Vec<StepRecord> = Vec::new();
+    let mut sent_at = now_ms();
+    let mut saved_at = now_ms();
+    let mut it_per_s = 0.0;
+    let flush = |unsent: &mut Vec<StepRecord>, sent_at: &mut f64, rate: f64| {
+        if !unsent.is_empty() {
+            post(&Event::TrainSteps { id, steps: std::mem::take(unsent), rate });
+            *sent_at = now_ms();
+        }
+    };
+    let mut stopped = false;
+    while !session.is_finished() {
+        if control.is_paused() && !control.is_cancelled() {
+            flush(&mut unsent, &mut sent_at, it_per_s);
+            save(id, &session, cache).await?;
+            saved_at = now_ms();
+            post(&Event::TrainPaused { id, paused: true });
+            while control.is_paused() && !control.is_cancelled() {
+                sleep(50).await;
+            }
+            rate.0.clear();
+            rate.tick(now_ms());
+            post(&Event::TrainPaused { id, paused: false });
+        }
+        if control.is_cancelled() {
+            stopped = true;
+            break;
+        }
+        let rec = session.step().await.map_err(|e| {
+            format!("{e}. The run is saved up to iteration {}; if the device ran out of memory, resume with a smaller size or batch", session.iteration())
+        })?;
+        it_per_s = rate.tick(now_ms());
+        let iteration = rec.iteration;
+        unsent.push(rec);
+        let want_sample = iteration.is_multiple_of(sample_every as usize);
+        if want_sample || now_ms() - sent_at >= 100.0 {
+            flush(&mut unsent, &mut sent_at, it_per_s);
+        }
+        if want_sample {
+            sample(id, &session).await?;
+        }
+        if now_ms() - saved_at >= save_every_s.max(1) as f64 * 1000.0 {
+            save(id, &session, cache).await?;
+            saved_at = now_ms();
+        }
+        // Let control messages (and everything else) through between iterations.
+        sleep(0).await;
+    }
+    flush(&mut unsent, &mut sent_at, it_per_s);
+    save(id, &session, cache).await?;
+    sample(id, &session).await?;
+    let (iteration, total) = (session.iteration(), session.total_iterations());
+    let note = stopped.then(|| format!("Stopped at iteration {iteration} of {total}; the run is saved and can be resumed."));
+    Ok(Event::TrainDone { id, iteration, total, stopped, note })
+}

@@ -1,0 +1,108 @@
+// End-to-end test of the Training section (dist/ from `trunk build --release`) in headless
+// Chromium on WebGPU (SwiftShader): train Pix2Pix for a few iterations from picked AB images
+// (one of them broken), see the losses chart and the sample move, reload the page, find the
+// run offered for resuming, resume it where it stopped, stop it, and export the generator,
+// which must be a safetensors file with the official U-Net key names.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs/promises';
+import { serveDist, launch, watchErrors, makePng } from './harness.mjs';
+
+const DEVICE_TIMEOUT = 120_000;
+const RUN_TIMEOUT = 240_000;
+
+let server;
+before(async () => { server = await serveDist(); });
+after(async () => { await server?.close(); });
+
+const $ = (id) => `[data-testid="${id}"]`;
+
+async function openTraining(page) {
+  await page.goto(server.url);
+  await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+  await page.click('#tab-training');
+  await page.waitForSelector($('train-panel'));
+}
+
+const attr = (page, sel, name) => page.$eval(sel, (e, n) => e.getAttribute(n), name);
+const iteration = async (page) => Number(await attr(page, $('train-iteration'), 'data-iteration'));
+
+test('train Pix2Pix from dropped images, reload, resume, stop and export', { timeout: 3 * RUN_TIMEOUT }, async () => {
+  const browser = await launch({ webgpu: true });
+  try {
+    const context = await browser.newContext({ acceptDownloads: true });
+    const page = await context.newPage();
+    const errors = watchErrors(page);
+    await openTraining(page);
+
+    // Three side-by-side AB images (64x32: two 32x32 halves) and one file that is not an image.
+    const files = [0, 1, 2].map((k) => ({ name: `pair${k}.png`, mimeType: 'image/png', buffer: makePng(64 + 2 * k, 32 + k) }));
+    files.push({ name: 'broken.png', mimeType: 'image/png', buffer: Buffer.from('not a png') });
+    await page.setInputFiles($('train-files-ab'), files);
+    await page.waitForSelector(`${$('train-count-ab')}[data-count="4"]`);
+
+    for (const [id, v] of [['train-size', '32'], ['train-batch', '2'], ['train-ngf', '4'], ['train-ndf', '4'],
+      ['train-layers-d', '2'], ['train-max-iterations', '400'], ['train-sample-every', '2'], ['train-save-every', '1']]) {
+      await page.fill($(id), v);
+    }
+    await page.click($('train-start'));
+    await page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    const summary = await page.textContent($('train-summary'));
+    assert.match(summary, /unet_32/, summary);
+    assert.match(summary, /3 image\(s\) loaded, 1 skipped/, summary);
+    assert.match(summary, /broken\.png/, summary);
+
+    // The chart and the numbers move; a sample appears; the state gets saved.
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-iteration"]')?.dataset.iteration) >= 4,
+      null, { timeout: RUN_TIMEOUT });
+    const points = await page.$$eval(`${$('train-chart')} polyline`, (ls) => ls.map((l) => Number(l.dataset.points)));
+    assert.equal(points.length, 6, 'one line per Pix2Pix loss term');
+    assert.ok(points.every((p) => p >= 2), `every term has points: ${points}`);
+    const g = Number(await attr(page, $('train-loss-G'), 'data-value'));
+    assert.ok(Number.isFinite(g) && g > 0, `G loss ${g}`);
+    assert.ok(Number(await attr(page, $('train-rate'), 'data-value')) > 0);
+    await page.waitForSelector(`${$('train-sample')}`);
+    assert.equal(await page.$$eval(`${$('train-sample')} canvas`, (cs) => cs.length), 3, 'A, G(A), B');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-saved-at"]')?.dataset.iteration) >= 2,
+      null, { timeout: RUN_TIMEOUT });
+
+    // Reload in the middle of the run: the saved state is offered for resuming.
+    await page.reload();
+    await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+    await page.click('#tab-training');
+    await page.waitForSelector($('train-saved'), { timeout: RUN_TIMEOUT });
+    const saved = Number(await attr(page, $('train-saved'), 'data-iteration'));
+    assert.ok(saved >= 2, `saved at ${saved}`);
+    await page.click($('train-resume'));
+    await page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('train-summary')), new RegExp(`resumed at iteration ${saved} of 400`));
+    await page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-iteration"]')?.dataset.iteration) >= s + 2,
+      saved, { timeout: RUN_TIMEOUT });
+    const resumedChart = Number(await attr(page, $('train-chart'), 'data-iterations'));
+    assert.ok(resumedChart >= 2, 'the chart moves after resuming');
+    const first = await page.$eval(`${$('train-chart')} polyline`, (l) => l.getAttribute('points'));
+    assert.ok(first.length > 0);
+
+    // Stop: the run ends, saved, and stays resumable.
+    await page.click($('train-stop'));
+    await page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
+    const stoppedAt = await iteration(page);
+    assert.ok(stoppedAt > saved && stoppedAt < 400, `stopped at ${stoppedAt}`);
+    assert.equal(Number(await attr(page, $('train-saved-at'), 'data-iteration')), stoppedAt);
+
+    // Export the generator: an official-layout safetensors file.
+    await page.click($('train-export-G'));
+    await page.waitForSelector($('train-download'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click($('train-download'))]);
+    assert.match(download.suggestedFilename(), new RegExp(`^pix2pix-.*-iter${stoppedAt}-G\\.safetensors$`));
+    const bytes = await fs.readFile(await download.path());
+    const headerLen = Number(bytes.readBigUInt64LE(0));
+    const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString('utf8'));
+    assert.ok('model.model.0.weight' in header, Object.keys(header).slice(0, 5).join(', '));
+    assert.deepEqual(header['model.model.0.weight'].shape, [4, 3, 4, 4]);
+
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
