@@ -335,6 +335,21 @@ mod tests {
                 },
             },
             Request::Control { id: 5, action: ControlAction::Cancel },
+            Request::Train {
+                id: 6,
+                job: TrainJob {
+                    spec: TrainSpec::new(crate::techniques::training::session::Model::CycleGan),
+                    files: DatasetFiles::Unpaired {
+                        a: vec![NamedFile { name: "a.png".into(), bytes: vec![1, 2] }],
+                        b: vec![NamedFile { name: "b.jpg".into(), bytes: vec![3] }],
+                    },
+                    init: vec![None, Some(NamedFile { name: "g.pth".into(), bytes: vec![9] })],
+                    save_every_s: 30,
+                    sample_every: 10,
+                },
+            },
+            Request::ResumeTraining { id: 7, save_every_s: 5, sample_every: 2 },
+            Request::ExportTraining { id: 8, what: TrainExport::Generator("G_A".into()) },
         ] {
             let json = serde_json::to_string(&req).unwrap();
             assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
@@ -349,6 +364,12 @@ mod tests {
                 rate: 5.5,
             },
             Event::StylizePaused { id: 3, paused: true },
+            Event::TrainSteps {
+                id: 4,
+                steps: vec![StepRecord { iteration: 3, epoch: 1, lr: 2e-4, losses: vec![0.5, 1.5] }],
+                rate: 2.0,
+            },
+            Event::TrainExported { id: 5, filename: "g.safetensors".into(), bytes: vec![0, 1] },
             Event::StylizeDone {
                 id: 3,
                 image: ImagePayload { width: 1, height: 1, rgba: vec![1, 2, 3, 255], png: vec![] },

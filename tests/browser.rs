@@ -330,3 +330,46 @@ async fn pix2pix_training_iterations_on_webgpu_match_pytorch() {
     let after = kernel_launches();
     assert!(after.instance_norm_backward > before.instance_norm_backward, "the WGSL instance-norm backward must run");
 }
+
+/// A CycleGAN run on WebGPU saved after two iterations (every moment and pool image read
+/// asynchronously: a synchronous read would panic here) and resumed from the bytes: the
+/// next iteration matches the uninterrupted run's.
+#[wasm_bindgen_test]
+async fn training_state_saves_and_resumes_on_webgpu() {
+    static_constructors();
+    use ai_art::weights::load_checkpoint;
+    use ai_art::techniques::data::TrainData;
+    use ai_art::techniques::training::session::{Model, Session, TrainSpec, generator_from_state};
+    let compute = gpu().await;
+    let device = compute.device.clone().autodiff();
+    let img = |k: u32| image::RgbImage::from_fn(20, 20, |x, y| image::Rgb([(x * 9 + k * 40) as u8, (y * 11) as u8, ((x * y + k) % 251) as u8]));
+    let data = || TrainData::Unpaired((0..3).map(img).collect(), (5..7).map(img).collect());
+    let spec = TrainSpec {
+        size: 16,
+        batch_size: 2,
+        epochs: 1,
+        epochs_decay: 1,
+        ngf: 4,
+        ndf: 4,
+        n_layers_d: 2,
+        pool_size: 2,
+        netg: ai_art::models::ArchChoice::Resnet { n_blocks: 1 },
+        ..TrainSpec::new(Model::CycleGan)
+    };
+    let mut straight = Session::new(spec.clone(), data(), vec![], &device, "w").unwrap();
+    let mut first = Session::new(spec, data(), vec![], &device, "w").unwrap();
+    for _ in 0..2 {
+        straight.step().await.unwrap();
+        first.step().await.unwrap();
+    }
+    let state = first.save_state().await.unwrap();
+    let mut resumed = Session::resume(&state, data(), &device).unwrap();
+    let want = straight.step().await.unwrap();
+    let got = resumed.step().await.unwrap();
+    assert_eq!(got.iteration, 3);
+    for (g, w) in got.losses.iter().zip(&want.losses) {
+        assert!((g - w).abs() <= 1e-4 * w.abs().max(1.0), "{:?} vs {:?}", got.losses, want.losses);
+    }
+    let g_a = load_checkpoint(&generator_from_state(&state, "G_A").unwrap()).unwrap();
+    assert!(g_a.get("model.1.weight").is_some());
+}
