@@ -226,25 +226,8 @@ impl Component for App {
             }
             Msg::FileError(e) => self.error = Some(e),
             // Only ever about a section's job, routed above; a stale one is dropped.
-            Msg::Worker(
-                Event::Fetching { .. }
-                | Event::ModelLoaded { .. }
-                | Event::TranslateDone { .. }
-                | Event::VggLoaded { .. }
-                | Event::StylizeStarted { .. }
-                | Event::StylizeSteps { .. }
-                | Event::StylizePreview { .. }
-                | Event::StylizePaused { .. }
-                | Event::StylizeDone { .. }
-                | Event::TrainStarted { .. }
-                | Event::TrainSteps { .. }
-                | Event::TrainSample { .. }
-                | Event::TrainPaused { .. }
-                | Event::TrainSaved { .. }
-                | Event::TrainDone { .. }
-                | Event::SavedTraining { .. }
-                | Event::TrainExported { .. },
-            ) => return false,
+            // A section's event for a job it no longer follows: nothing to draw.
+            Msg::Worker(_) => return false,
         }
         true
     }

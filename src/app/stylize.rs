@@ -505,19 +505,8 @@ impl StylePanel {
                 self.job = None;
                 self.error = Some(message);
             }
-            Event::Loaded
-            | Event::Ready { .. }
-            | Event::RoundtripDone { .. }
-            | Event::ModelLoaded { .. }
-            | Event::TranslateDone { .. }
-            | Event::TrainStarted { .. }
-            | Event::TrainSteps { .. }
-            | Event::TrainSample { .. }
-            | Event::TrainPaused { .. }
-            | Event::TrainSaved { .. }
-            | Event::TrainDone { .. }
-            | Event::SavedTraining { .. }
-            | Event::TrainExported { .. } => {}
+            // Events of other sections' jobs never reach this one.
+            _ => {}
         }
     }
 

@@ -234,23 +234,8 @@ impl Panel {
                 self.job = None;
                 self.error = Some(message);
             }
-            Event::Loaded
-            | Event::Ready { .. }
-            | Event::RoundtripDone { .. }
-            | Event::VggLoaded { .. }
-            | Event::StylizeStarted { .. }
-            | Event::StylizeSteps { .. }
-            | Event::StylizePreview { .. }
-            | Event::StylizePaused { .. }
-            | Event::StylizeDone { .. }
-            | Event::TrainStarted { .. }
-            | Event::TrainSteps { .. }
-            | Event::TrainSample { .. }
-            | Event::TrainPaused { .. }
-            | Event::TrainSaved { .. }
-            | Event::TrainDone { .. }
-            | Event::SavedTraining { .. }
-            | Event::TrainExported { .. } => {}
+            // Events of other sections' jobs never reach this one.
+            _ => {}
         }
     }
 

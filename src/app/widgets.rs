@@ -226,19 +226,8 @@ pub struct DownloadLinkProps {
 /// when the image changes or the link goes away.
 #[function_component]
 pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
-    let url = use_state(|| None::<String>);
-    {
-        let url = url.clone();
-        use_effect_with(props.png.clone(), move |img| {
-            let made = png_url(&img.0.png);
-            url.set(made.clone());
-            move || {
-                if let Some(u) = made {
-                    let _ = web_sys::Url::revoke_object_url(&u);
-                }
-            }
-        });
-    }
+    let png = props.png.clone();
+    let url = use_object_url(props.png.clone(), move || blob_url(&png.0.png, "image/png"));
     match &*url {
         Some(href) => html! {
             <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
@@ -261,19 +250,8 @@ pub struct FileDownloadProps {
 /// revoked when the bytes change or the link goes away.
 #[function_component]
 pub fn FileDownload(props: &FileDownloadProps) -> Html {
-    let url = use_state(|| None::<String>);
-    {
-        let url = url.clone();
-        use_effect_with(props.bytes.clone(), move |bytes| {
-            let made = blob_url(&bytes.0, "application/octet-stream");
-            url.set(made.clone());
-            move || {
-                if let Some(u) = made {
-                    let _ = web_sys::Url::revoke_object_url(&u);
-                }
-            }
-        });
-    }
+    let bytes = props.bytes.clone();
+    let url = use_object_url(props.bytes.clone(), move || blob_url(&bytes.0, "application/octet-stream"));
     match &*url {
         Some(href) => html! {
             <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()}
@@ -296,11 +274,23 @@ pub struct BlobImageProps {
 /// URL revoked when the bytes change or the image goes away.
 #[function_component]
 pub fn BlobImage(props: &BlobImageProps) -> Html {
+    let bytes = props.bytes.clone();
+    let url = use_object_url(props.bytes.clone(), move || blob_url(&bytes.0, ""));
+    match &*url {
+        Some(src) => html! { <img class="thumb" src={src.clone()} alt={props.alt.clone()} data-testid={props.testid.clone()} /> },
+        None => html! {},
+    }
+}
+
+/// An object URL made by `make` whenever `deps` change, revoked when they change again or
+/// the component goes away (so blobs of old images and files are freed).
+#[hook]
+fn use_object_url<D: PartialEq + 'static>(deps: D, make: impl FnOnce() -> Option<String> + 'static) -> UseStateHandle<Option<String>> {
     let url = use_state(|| None::<String>);
     {
         let url = url.clone();
-        use_effect_with(props.bytes.clone(), move |bytes| {
-            let made = blob_url(&bytes.0, "");
+        use_effect_with(deps, move |_| {
+            let made = make();
             url.set(made.clone());
             move || {
                 if let Some(u) = made {
@@ -309,14 +299,7 @@ pub fn BlobImage(props: &BlobImageProps) -> Html {
             }
         });
     }
-    match &*url {
-        Some(src) => html! { <img class="thumb" src={src.clone()} alt={props.alt.clone()} data-testid={props.testid.clone()} /> },
-        None => html! {},
-    }
-}
-
-fn png_url(png: &[u8]) -> Option<String> {
-    blob_url(png, "image/png")
+    url
 }
 
 fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
