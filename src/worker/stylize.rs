@@ -137,12 +137,13 @@ fn check_settings(job: &StylizeJob) -> Result<(), String> {
 }
 
 /// Steps per second over the last few steps.
-struct Rate {
-    times: std::collections::VecDeque<f64>,
+#[derive(Default)]
+pub(super) struct Rate {
+    pub(super) times: std::collections::VecDeque<f64>,
 }
 
 impl Rate {
-    fn tick(&mut self, t: f64) -> f64 {
+    pub(super) fn tick(&mut self, t: f64) -> f64 {
         self.times.push_back(t);
         if self.times.len() > 11 {
             self.times.pop_front();
@@ -233,7 +234,7 @@ async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &C
         post(&Event::StylizePreview { id, step: 0, image: preview(&nst, false).await? });
     }
 
-    let mut rate = Rate { times: Default::default() };
+    let mut rate = Rate::default();
     rate.tick(now_ms());
     // Steps not yet reported, and when the last report went out.
     let mut unsent: Vec<StepLosses> = Vec::new();

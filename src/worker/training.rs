@@ -10,7 +10,7 @@
 //! [`Request::ResumeTraining`](crate::protocol::Request) rebuilds the run from them and it
 //! continues exactly where it stopped.
 
-use super::stylize::{RunControl, sleep};
+use super::stylize::{Rate, RunControl, sleep};
 use super::{fetch, now_ms, post};
 use crate::device::Compute;
 use crate::imaging;
@@ -136,22 +136,6 @@ pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_eve
     res
 }
 
-/// Iterations per second over the last few.
-struct Rate(std::collections::VecDeque<f64>);
-
-impl Rate {
-    fn tick(&mut self, t: f64) -> f64 {
-        self.0.push_back(t);
-        if self.0.len() > 11 {
-            self.0.pop_front();
-        }
-        match (self.0.front(), self.0.back()) {
-            (Some(a), Some(b)) if self.0.len() > 1 && b > a => (self.0.len() - 1) as f64 * 1000.0 / (b - a),
-            _ => 0.0,
-        }
-    }
-}
-
 async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache) -> Result<(), String> {
     let state = session.save_state().await?;
     cache
@@ -188,7 +172,7 @@ async fn run(
         summary: format!("{}. {summary}", session.describe()),
     });
     sample(id, &session).await?;
-    let mut rate = Rate(Default::default());
+    let mut rate = Rate::default();
     rate.tick(now_ms());
     let mut unsent: Vec<StepRecord> = Vec::new();
     let mut sent_at = now_ms();
@@ -210,7 +194,7 @@ async fn run(
             while control.is_paused() && !control.is_cancelled() {
                 sleep(50).await;
             }
-            rate.0.clear();
+            rate.times.clear();
             rate.tick(now_ms());
             post(&Event::TrainPaused { id, paused: false });
         }

@@ -270,6 +270,16 @@ fn total_iterations(spec: &TrainSpec, epoch_len: usize) -> usize {
     spec.max_iterations.map_or(all, |m| m.min(all))
 }
 
+/// Pix2Pix trains on pairs, CycleGAN on two sets.
+fn check_data(spec: &TrainSpec, data: &TrainData) -> Result<(), String> {
+    spec.check()?;
+    match (data, spec.model) {
+        (TrainData::Paired(_), Model::Pix2Pix) | (TrainData::Unpaired(..), Model::CycleGan) => Ok(()),
+        (TrainData::Paired(_), Model::CycleGan) => Err("CycleGAN trains on two unpaired sets".into()),
+        (TrainData::Unpaired(..), Model::Pix2Pix) => Err("Pix2Pix trains on aligned pairs".into()),
+    }
+}
+
 fn build_generator(arch: &Architecture, b: &mut Builder) -> Result<Generator, String> {
     match arch {
         Architecture::Resnet(c) => Ok(Generator::Resnet(ResnetGenerator::build(c, b).map_err(|e| e.to_string())?)),
@@ -290,12 +300,7 @@ impl Session {
     /// (Pix2Pix: `[G]`; CycleGAN: `[G_A, G_B]`), used instead of random N(0, 0.02) weights;
     /// the discriminators always start fresh. `device` must be an autodiff device.
     pub fn new(spec: TrainSpec, data: TrainData, init: Vec<Option<Checkpoint>>, device: &Device, run_id: &str) -> Result<Session, String> {
-        spec.check()?;
-        match (&data, spec.model) {
-            (TrainData::Paired(_), Model::Pix2Pix) | (TrainData::Unpaired(..), Model::CycleGan) => {}
-            (TrainData::Paired(_), Model::CycleGan) => return Err("CycleGAN trains on two unpaired sets".into()),
-            (TrainData::Unpaired(..), Model::Pix2Pix) => return Err("Pix2Pix trains on aligned pairs".into()),
-        }
+        check_data(&spec, &data)?;
         // Fresh weights from the run's seed (on this backend), so a run can be repeated.
         device.seed(spec.seed);
         let mut init = init.into_iter();
@@ -330,6 +335,20 @@ impl Session {
             discriminators.push(build_discriminator(&d_arch, &mut Builder::init(device, 0.02))?);
             archs.push(d_arch.clone());
         }
+        Session::assemble(spec, data, generators, discriminators, archs, device, run_id)
+    }
+
+    /// A session at iteration 0 around built networks (generators and discriminators in
+    /// [`Model::network_names`] order, `archs` for all of them).
+    fn assemble(
+        spec: TrainSpec,
+        data: TrainData,
+        mut generators: Vec<Generator>,
+        mut discriminators: Vec<PatchGan>,
+        archs: Vec<Architecture>,
+        device: &Device,
+        run_id: &str,
+    ) -> Result<Session, String> {
         let trainer = match spec.model {
             Model::Pix2Pix => {
                 let (Some(g), Some(d)) = (generators.pop(), discriminators.pop()) else { return Err("no networks".into()) };
@@ -568,6 +587,15 @@ impl Session {
         out.finish(meta)
     }
 
+    fn optimizer_mut(&mut self, name: &str) -> &mut Adam {
+        match (&mut self.trainer, name) {
+            (Trainer::Pix2Pix(t), "opt_G") => &mut t.opt_g,
+            (Trainer::Pix2Pix(t), _) => &mut t.opt_d,
+            (Trainer::CycleGan(t), "opt_G") => &mut t.opt_g,
+            (Trainer::CycleGan(t), _) => &mut t.opt_d,
+        }
+    }
+
     fn index_of(&self, net: &str) -> usize {
         self.spec.model.network_names().iter().position(|n| *n == net).unwrap_or(0)
     }
@@ -577,6 +605,7 @@ impl Session {
     pub fn resume(state: &[u8], data: TrainData, device: &Device) -> Result<Session, String> {
         let meta = state_metadata(state)?;
         let spec: TrainSpec = from_json(&meta, "spec")?;
+        check_data(&spec, &data)?;
         let archs: Vec<Architecture> = from_json(&meta, "archs")?;
         let progress: Progress = from_json(&meta, "progress")?;
         if data.counts() != progress.counts {
@@ -613,22 +642,10 @@ impl Session {
             }
             b.finish().map_err(|e| format!("the saved {name} does not fit its architecture: {e}"))?;
         }
-        let mut session = Session::new(spec.clone(), data, Vec::new(), device, &progress.run_id)?;
-        session.archs = archs.clone();
+        let mut session = Session::assemble(spec, data, generators, discriminators, archs, device, &progress.run_id)?;
         match &mut session.trainer {
-            Trainer::Pix2Pix(t) => {
-                let (Some(g), Some(d)) = (generators.pop(), discriminators.pop()) else { return Err("missing networks".into()) };
-                t.generator = g;
-                t.discriminator = d;
-                t.iterations = progress.iteration;
-            }
+            Trainer::Pix2Pix(t) => t.iterations = progress.iteration,
             Trainer::CycleGan(t) => {
-                let (Some(g_b), Some(g_a), Some(d_b), Some(d_a)) = (generators.pop(), generators.pop(), discriminators.pop(), discriminators.pop())
-                else {
-                    return Err("missing networks".into());
-                };
-                t.generators = (g_a, g_b);
-                t.discriminators = (d_a, d_b);
                 t.iterations = progress.iteration;
                 let inner = device.clone().inner();
                 for (i, (name, pool)) in [("pool_A.", &mut t.pool_a), ("pool_B.", &mut t.pool_b)].into_iter().enumerate() {
@@ -671,12 +688,7 @@ impl Session {
             }
         }
         for (opt, id, m) in moments {
-            match (&mut session.trainer, opt) {
-                (Trainer::Pix2Pix(t), "opt_G") => t.opt_g.set_moments(id, m),
-                (Trainer::Pix2Pix(t), _) => t.opt_d.set_moments(id, m),
-                (Trainer::CycleGan(t), "opt_G") => t.opt_g.set_moments(id, m),
-                (Trainer::CycleGan(t), _) => t.opt_d.set_moments(id, m),
-            }
+            session.optimizer_mut(opt).set_moments(id, m);
         }
         session.rng = Rng::from_state(progress.rng);
         session.epoch = progress.epoch;
