@@ -49,6 +49,14 @@ pub(crate) mod test_support {
         })
         .clone()
     }
+
+    /// Held by every test that seeds a backend's random generator and depends on what it
+    /// draws next (initial weights, dropout masks): the generator is global to the backend
+    /// and tests run on parallel threads, so another test's draws would change the values.
+    pub fn seeded_rng() -> std::sync::MutexGuard<'static, ()> {
+        static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -430,6 +430,7 @@ fn one_step_reflection_matches_the_definition() {
 
 #[test]
 fn unet_dropout_can_stay_on_at_inference() {
+    let _rng = crate::test_support::seeded_rng();
     let device = Device::flex();
     device.seed(7);
     let config = UnetConfig { input_nc: 3, output_nc: 3, num_downs: 6, ngf: 4, norm: NormKind::Instance { affine: false }, use_dropout: true };

@@ -54,6 +54,7 @@ fn mean_abs(a: Tensor<4>, b: Tensor<4>) -> f64 {
 
 #[test]
 fn pix2pix_learns_a_colour_mapping_on_synthetic_pairs() {
+    let _rng = crate::test_support::seeded_rng();
     let device = Device::flex().autodiff();
     device.seed(1);
     let norm = NormKind::Instance { affine: false };
@@ -94,6 +95,7 @@ fn channel_means(x: Tensor<4>) -> Vec<f32> {
 
 #[test]
 fn cyclegan_learns_a_colour_cast_from_unpaired_sets() {
+    let _rng = crate::test_support::seeded_rng();
     let device = Device::flex().autodiff();
     device.seed(2);
     let norm = NormKind::Instance { affine: false };

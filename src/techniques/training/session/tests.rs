@@ -62,6 +62,7 @@ fn max_diff(a: &Checkpoint, b: &Checkpoint) -> f32 {
 }
 
 fn resume_matches(model: Model, data: fn() -> TrainData) {
+    let _rng = crate::test_support::seeded_rng();
     let spec = tiny(model);
     // Straight through: 5 iterations (3 per epoch for Pix2Pix, so an epoch boundary is crossed).
     let mut straight = Session::new(spec.clone(), data(), vec![], &device(), "run").expect("session");
@@ -103,6 +104,7 @@ fn resumed_cyclegan_runs_continue_exactly() {
 
 #[test]
 fn without_the_optimiser_state_a_resumed_run_would_differ() {
+    let _rng = crate::test_support::seeded_rng();
     // The check above can fail: dropping the moments from the saved state changes the
     // next update (Adam's first step is lr * sign(g), not a continuation).
     let spec = tiny(Model::Pix2Pix);
@@ -127,6 +129,7 @@ fn without_the_optimiser_state_a_resumed_run_would_differ() {
 
 #[test]
 fn a_generator_taken_from_a_saved_state_is_the_exported_one() {
+    let _rng = crate::test_support::seeded_rng();
     let mut s = Session::new(tiny(Model::CycleGan), unpaired(), vec![], &device(), "x").expect("session");
     run(&mut s, 1);
     let state = pollster::block_on(s.save_state()).expect("state");
@@ -144,6 +147,7 @@ fn a_generator_taken_from_a_saved_state_is_the_exported_one() {
 
 #[test]
 fn fine_tuning_starts_from_the_given_generator() {
+    let _rng = crate::test_support::seeded_rng();
     let mut s = Session::new(tiny(Model::Pix2Pix), paired(2), vec![], &device(), "a").expect("session");
     let pretrained = generators(&s).remove(0);
     run(&mut s, 1);
