@@ -166,3 +166,28 @@ pub fn nst(device: &Device, sizes: &[usize], steps: usize) -> Result<String, Str
     }
     Ok(out)
 }
+
+/// `ai-art bench train`: prints a [`BenchRecord`](crate::techniques::training::session::BenchRecord)
+/// JSON line per model, size and batch as soon as each is measured (the slow cases on a
+/// software GPU take minutes).
+pub fn train(device: &Device, models: &[String], sizes: &[u32], batches: &[usize], iters: usize) -> Result<(), String> {
+    use crate::techniques::training::session::{Model, benchmark};
+    use std::io::Write;
+    let models = models.iter().map(|m| m.parse::<Model>()).collect::<Result<Vec<_>, _>>()?;
+    let device = device.clone().autodiff();
+    let start = Instant::now();
+    let now_ms = move || start.elapsed().as_secs_f64() * 1e3;
+    for &model in &models {
+        for &size in sizes {
+            for &batch in batches {
+                let r = pollster::block_on(benchmark(model, size, batch, iters, &device, &now_ms))
+                    .map_err(|e| format!("{} at {size} px, batch {batch}: {e}", model.id()))?;
+                eprintln!("  {} {size} px batch {batch}: {:.1} ms per iteration ({:.3} it/s)", model.id(), r.ms_per_iter, r.it_per_s);
+                let line = serde_json::to_string(&r).map_err(|e| e.to_string())?;
+                println!("{line}");
+                let _ = std::io::stdout().flush();
+            }
+        }
+    }
+    Ok(())
+}

@@ -100,6 +100,26 @@ pub enum BenchCommand {
         #[arg(long, default_value = "wgpu")]
         backend: Preference,
     },
+    /// Milliseconds per training iteration (the papers' full-width networks, noise images),
+    /// one JSON line per model, size and batch; scripts/bench-train.sh runs it beside PyTorch
+    /// and in Chromium.
+    Train {
+        /// pix2pix and/or cyclegan.
+        #[arg(long, value_delimiter = ',', default_value = "pix2pix,cyclegan")]
+        models: Vec<String>,
+        /// Crop sizes in pixels.
+        #[arg(long, value_delimiter = ',', default_value = "128,256")]
+        sizes: Vec<u32>,
+        /// Batch sizes.
+        #[arg(long, value_delimiter = ',', default_value = "1,4")]
+        batches: Vec<usize>,
+        /// Timed iterations per case (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+        /// auto, wgpu or cpu.
+        #[arg(long, default_value = "wgpu")]
+        backend: Preference,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -134,6 +154,23 @@ pub fn main() -> ExitCode {
                     print!("{text}");
                     ExitCode::SUCCESS
                 }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Command::Bench(BenchCommand::Train { models, sizes, batches, iters, backend }) => {
+            let compute = match pollster::block_on(device::start(backend)) {
+                Ok(c) => c,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::FAILURE;
+                }
+            };
+            eprintln!("training on {} ({} iterations per case, median)", compute.info.summary(), iters.max(1));
+            match bench::train(&compute.device, &models, &sizes, &batches, iters) {
+                Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e}");
                     ExitCode::FAILURE

@@ -143,11 +143,7 @@ fn save(out: &Path, session: &Session) -> Result<(), String> {
 }
 
 pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
-    let model = match model {
-        "pix2pix" => Model::Pix2Pix,
-        "cyclegan" => Model::CycleGan,
-        other => return Err(format!("unknown model `{other}`: use pix2pix or cyclegan")),
-    };
+    let model: Model = model.parse()?;
     let files = match (model, &args.data, &args.data_a, &args.data_b) {
         (Model::Pix2Pix, Some(dir), None, None) => DatasetFiles::AlignedAb(read_folder(dir)?),
         (Model::Pix2Pix, None, Some(a), Some(b)) => DatasetFiles::PairedByName { a: read_folder(a)?, b: read_folder(b)? },

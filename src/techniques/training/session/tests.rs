@@ -188,3 +188,27 @@ fn training_images_survive_a_round_trip_through_bytes() {
     }
     assert!(TrainData::from_bytes(b"junk").is_err());
 }
+
+#[test]
+fn benchmark_runs_use_the_official_networks_and_full_batches() {
+    let _rng = crate::test_support::seeded_rng();
+    let device = device();
+    let p2p = Session::for_benchmark(Model::Pix2Pix, 32, 2, &device).expect("pix2pix");
+    match &p2p.archs[0] {
+        Architecture::Unet(c) => assert_eq!((c.num_downs, c.ngf, c.use_dropout), (5, 64, true)),
+        other => panic!("{other:?}"),
+    }
+    let cyc = Session::for_benchmark(Model::CycleGan, 32, 2, &device).expect("cyclegan");
+    match &cyc.archs[0] {
+        Architecture::Resnet(c) => assert_eq!((c.n_blocks, c.ngf, c.use_dropout), (9, 64, false)),
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(&cyc.archs[2], Architecture::PatchGan(d) if d.ndf == 64 && d.n_layers == 3 && d.input_nc == 3));
+    for mut s in [p2p, cyc] {
+        // One batch is the whole epoch, so no iteration takes a short batch.
+        assert_eq!(s.data().epoch_len(), s.spec().batch_size);
+        let r = run(&mut s, 2);
+        assert!(r.iter().all(|r| r.losses.iter().all(|v| v.is_finite())), "{r:?}");
+    }
+    assert!(Session::for_benchmark(Model::Pix2Pix, 48, 1, &device).is_err(), "48 px has no U-Net");
+}
