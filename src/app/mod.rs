@@ -15,7 +15,7 @@ use std::rc::Rc;
 use stylize::{StyleMsg, StylePanel};
 use training::{TrainMsg, TrainPanel};
 use translate::{Panel, PanelMsg};
-use widgets::{DeviceBanner, DownloadLink, DropZone, ImageCanvas, Shared};
+use widgets::{BarAttrs, DeviceBanner, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
 use yew::prelude::*;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -61,9 +61,7 @@ pub enum DeviceState {
 struct Job {
     id: JobId,
     name: String,
-    stage: String,
-    done: u32,
-    total: u32,
+    progress: JobProgress,
 }
 
 pub struct App {
@@ -188,11 +186,9 @@ impl Component for App {
                     self.send(&req);
                 }
             }
-            Msg::Worker(Event::Progress { id, stage, done, total }) => {
+            Msg::Worker(ev @ Event::Progress { id, .. }) => {
                 if let Some(job) = self.job.as_mut().filter(|j| j.id == id) {
-                    job.stage = stage;
-                    job.done = done;
-                    job.total = total;
+                    job.progress.on_event(&ev);
                 }
             }
             Msg::Worker(Event::RoundtripDone { id, input, output, millis }) => {
@@ -221,7 +217,7 @@ impl Component for App {
                 let id = self.next_id;
                 self.next_id += 1;
                 self.error = None;
-                self.job = Some(Job { id, name: name.clone(), stage: "sending to the worker".into(), done: 0, total: 3 });
+                self.job = Some(Job { id, name: name.clone(), progress: JobProgress::sent(3) });
                 self.send(&Request::Roundtrip { id, name, bytes });
             }
             Msg::FileError(e) => self.error = Some(e),
@@ -323,12 +319,7 @@ impl App {
         let ready = matches!(self.device, DeviceState::Ready(_));
         let busy = self.job.is_some();
         let progress = self.job.as_ref().map(|j| {
-            html! {
-                <div class="progress" id="progress">
-                    <progress max={j.total.to_string()} value={j.done.to_string()} />
-                    <span>{ format!("{}: {}", j.name, j.stage) }</span>
-                </div>
-            }
+            j.progress.bar(BarAttrs { id: Some("progress".into()), ..BarAttrs::default() }, format!("{}: {}", j.name, j.progress.stage))
         });
         let result = self.result.as_ref().map(|(input, output, name, millis)| {
             let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);

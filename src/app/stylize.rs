@@ -3,7 +3,7 @@
 //! run (step, losses, speed, preview, a loss chart) with Pause, Resume and Cancel. Every
 //! tensor operation runs in the worker; this holds the state and draws it.
 
-use super::widgets::{BlobImage, DownloadLink, DropZone, ImageCanvas, Shared};
+use super::widgets::{BarAttrs, BlobImage, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
 use crate::models::vgg::{Pooling, VggLayer};
 use crate::protocol::{ControlAction, Event, ImagePayload, JobId, ModelSource, NamedImage, Request, StylizeJob, StylizeSettings};
 use crate::techniques::nst::{InitKind, Losses, NstConfig, Optimizer, StyleWeights};
@@ -39,10 +39,7 @@ enum JobKind {
 struct Job {
     id: JobId,
     kind: JobKind,
-    stage: String,
-    done: u32,
-    total: u32,
-    fetched: Option<(u64, Option<u64>)>,
+    progress: JobProgress,
     /// Pause asked for (the button shows Resume); `paused` once the worker confirms.
     pause_requested: bool,
     paused: bool,
@@ -294,10 +291,7 @@ impl StylePanel {
         self.job = Some(Job {
             id,
             kind,
-            stage: stage.into(),
-            done: 0,
-            total: 3,
-            fetched: None,
+            progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) },
             pause_requested: false,
             paused: false,
             cancel_requested: false,
@@ -443,19 +437,12 @@ impl StylePanel {
 
     /// Takes a worker event about this section's job (the caller checked [`Self::owns`]).
     pub fn on_event(&mut self, ev: Event) {
+        if let Some(j) = self.job.as_mut()
+            && j.progress.on_event(&ev)
+        {
+            return;
+        }
         match ev {
-            Event::Progress { stage, done, total, .. } => {
-                if let Some(j) = self.job.as_mut() {
-                    j.stage = stage;
-                    j.done = done;
-                    j.total = total;
-                }
-            }
-            Event::Fetching { done, total, .. } => {
-                if let Some(j) = self.job.as_mut() {
-                    j.fetched = Some((done, total));
-                }
-            }
             Event::VggLoaded { name, description, from_cache, note, .. } => {
                 self.job = None;
                 self.error = None;
@@ -463,7 +450,7 @@ impl StylePanel {
             }
             Event::StylizeStarted { width, height, steps, .. } => {
                 if let Some(j) = self.job.as_mut() {
-                    j.fetched = None;
+                    j.progress.fetched = None;
                 }
                 if let Some(r) = self.run.as_mut() {
                     r.width = width;
@@ -717,30 +704,12 @@ impl StylePanel {
             (_, true, _) => "paused",
             _ => "running",
         };
-        let fetch = j.fetched.map(|(done, total)| {
-            let total = total.filter(|&t| t >= done && t > 0);
-            let mb = |b: u64| format!("{:.2} MB", b as f64 / 1e6);
-            let text = match total {
-                Some(t) => format!("Downloading: {} of {} ({:.0}%)", mb(done), mb(t), 100.0 * done as f64 / t as f64),
-                None => format!("Downloading: {}", mb(done)),
-            };
-            html! {
-                <div class="progress" data-testid="vgg-download-progress" data-done={done.to_string()}
-                    data-total={total.map(|t| t.to_string()).unwrap_or_default()}>
-                    if let Some(t) = total { <progress max={t.to_string()} value={done.to_string()} /> } else { <progress /> }
-                    <span>{ text }</span>
-                </div>
-            }
-        });
         let what = if j.kind == JobKind::LoadVgg { "Loading VGG19" } else { "Style transfer" };
-        let stage = if j.paused { "paused".to_string() } else { j.stage.clone() };
+        let stage = if j.paused { "paused" } else { j.progress.stage.as_str() };
         html! {
             <>
-                { for fetch }
-                <div class="progress" data-testid="stylize-status" data-state={state} role="status">
-                    <progress max={j.total.to_string()} value={j.done.to_string()} />
-                    <span>{ format!("{what}: {stage}") }</span>
-                </div>
+                { j.progress.download_bar(BarAttrs { testid: Some("vgg-download-progress"), ..BarAttrs::default() }) }
+                { j.progress.bar(BarAttrs { testid: Some("stylize-status"), state: Some(state), ..BarAttrs::default() }, format!("{what}: {stage}")) }
             </>
         }
     }

@@ -5,7 +5,7 @@
 //! in the browser's storage by the worker; after a reload this section offers to resume it,
 //! and exports the generators and the whole state. Every tensor operation runs in the worker.
 
-use super::widgets::{DropZone, FileDownload, ImageCanvas, Shared};
+use super::widgets::{BarAttrs, DropZone, FileDownload, ImageCanvas, JobProgress, Shared};
 use crate::models::ArchChoice;
 use crate::protocol::{ControlAction, Event, ImagePayload, JobId, Request, TrainExport, TrainJob};
 use crate::techniques::data::{DatasetFiles, NamedFile};
@@ -78,9 +78,7 @@ enum Kind {
 struct Job {
     id: JobId,
     kind: Kind,
-    stage: String,
-    done: u32,
-    total: u32,
+    progress: JobProgress,
     pause_requested: bool,
     paused: bool,
     stop_requested: bool,
@@ -251,7 +249,7 @@ impl TrainPanel {
     fn new_job(&mut self, id: JobId, kind: Kind, stage: &str) {
         self.ids.insert(id);
         self.error = None;
-        self.job = Some(Job { id, kind, stage: stage.into(), done: 0, total: 3, pause_requested: false, paused: false, stop_requested: false });
+        self.job = Some(Job { id, kind, progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) }, pause_requested: false, paused: false, stop_requested: false });
     }
 
     /// Handles the user's input; returns the request to send to the worker, if any.
@@ -378,9 +376,9 @@ impl TrainPanel {
     pub fn on_event(&mut self, ev: Event) {
         let current = |job: &Option<Job>, id: JobId| job.as_ref().is_some_and(|j| j.id == id);
         match ev {
-            Event::Progress { id, stage, done, total } => {
+            Event::Progress { id, .. } => {
                 if let Some(j) = self.job.as_mut().filter(|j| j.id == id) {
-                    (j.stage, j.done, j.total) = (stage, done, total);
+                    j.progress.on_event(&ev);
                 }
             }
             Event::TrainStarted { id, spec, loss_names, iteration, total, summary } if current(&self.job, id) => {
@@ -641,12 +639,8 @@ impl TrainPanel {
     fn view_job(&self) -> Html {
         let Some(j) = &self.job else { return html! {} };
         let state = if j.paused { "paused" } else { "running" };
-        html! {
-            <div class="progress" data-testid="train-status" data-state={state} role="status">
-                <progress max={j.total.to_string()} value={j.done.to_string()} />
-                <span>{ if j.paused { "Paused (saved)".to_string() } else { j.stage.clone() } }</span>
-            </div>
-        }
+        let label = if j.paused { "Paused (saved)".to_string() } else { j.progress.stage.clone() };
+        j.progress.bar(BarAttrs { testid: Some("train-status"), state: Some(state), ..BarAttrs::default() }, label)
     }
 
     fn view_run(&self, _cb: &Callback<TrainMsg>) -> Html {

@@ -2,7 +2,7 @@
 //! see input and output side by side. The state lives here; every job runs in the worker.
 
 use super::catalog;
-use super::widgets::{DownloadLink, DropZone, ImageCanvas, Shared};
+use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
 use crate::models::{ArchChoice, NormChoice};
 use crate::protocol::{Event, ImagePayload, JobId, ModelSource, Request, Slot, TranslateOptions};
 use std::rc::Rc;
@@ -28,11 +28,7 @@ struct Job {
     id: JobId,
     kind: JobKind,
     name: String,
-    stage: String,
-    done: u32,
-    total: u32,
-    /// Bytes downloaded and the total, while a model downloads.
-    fetched: Option<(u64, Option<u64>)>,
+    progress: JobProgress,
 }
 
 struct Output {
@@ -79,10 +75,6 @@ fn select_value(e: &web_sys::Event) -> String {
         .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
         .and_then(|v| v.as_string())
         .unwrap_or_default()
-}
-
-fn human_mb(b: u64) -> String {
-    format!("{:.1} MB", b as f64 / 1e6)
 }
 
 impl Panel {
@@ -172,10 +164,7 @@ impl Panel {
             id,
             kind: JobKind::Load,
             name: source.label().to_string(),
-            stage: "sending to the worker".into(),
-            done: 0,
-            total: 3,
-            fetched: None,
+            progress: JobProgress::sent(3),
         });
         Some(Request::LoadModel { id, slot: self.slot, source, arch, norm })
     }
@@ -191,29 +180,19 @@ impl Panel {
             id,
             kind: JobKind::Translate,
             name: name.clone(),
-            stage: "sending to the worker".into(),
-            done: 0,
-            total: 3,
-            fetched: None,
+            progress: JobProgress::sent(3),
         });
         Some(Request::Translate { id, slot: self.slot, name, bytes: (*bytes).clone(), options: self.options() })
     }
 
     /// Takes a worker event about this panel's job (the caller checked [`Self::owns`]).
     pub fn on_event(&mut self, ev: Event) {
+        if let Some(j) = self.job.as_mut()
+            && j.progress.on_event(&ev)
+        {
+            return;
+        }
         match ev {
-            Event::Progress { stage, done, total, .. } => {
-                if let Some(j) = self.job.as_mut() {
-                    j.stage = stage;
-                    j.done = done;
-                    j.total = total;
-                }
-            }
-            Event::Fetching { done, total, .. } => {
-                if let Some(j) = self.job.as_mut() {
-                    j.fetched = Some((done, total));
-                }
-            }
             Event::ModelLoaded { name, description, from_cache, .. } => {
                 self.job = None;
                 self.error = None;
@@ -395,31 +374,13 @@ impl Panel {
             JobKind::Load => "Loading",
             JobKind::Translate => "Translating",
         };
-        let fetch = j.fetched.map(|(done, total)| {
-            // A compressed transfer can exceed Content-Length: show it as unknown then.
-            let total = total.filter(|&t| t >= done && t > 0);
-            let text = match total {
-                Some(t) => format!("Downloading: {} of {} ({:.0}%)", human_mb(done), human_mb(t), 100.0 * done as f64 / t as f64),
-                None => format!("Downloading: {}", human_mb(done)),
-            };
-            html! {
-                <div class="progress" id={format!("{p}-download-progress")} data-testid="download-progress">
-                    if let Some(t) = total {
-                        <progress max={t.to_string()} value={done.to_string()} />
-                    } else {
-                        <progress />
-                    }
-                    <span>{ text }</span>
-                </div>
-            }
-        });
         html! {
             <>
-                { for fetch }
-                <div class="progress" id={format!("{p}-status")} data-testid="status" role="status">
-                    <progress max={j.total.to_string()} value={j.done.to_string()} />
-                    <span>{ format!("{what} {}: {}", j.name, j.stage) }</span>
-                </div>
+                { j.progress.download_bar(BarAttrs { id: Some(format!("{p}-download-progress")), testid: Some("download-progress"), state: None }) }
+                { j.progress.bar(
+                    BarAttrs { id: Some(format!("{p}-status")), testid: Some("status"), state: None },
+                    format!("{what} {}: {}", j.name, j.progress.stage),
+                ) }
             </>
         }
     }

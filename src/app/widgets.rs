@@ -2,7 +2,7 @@
 
 use super::DeviceState;
 use crate::device::DeviceInfo;
-use crate::protocol::ImagePayload;
+use crate::protocol::{Event as WorkerEvent, ImagePayload};
 use std::rc::Rc;
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, DragEvent, File, HtmlCanvasElement, HtmlInputElement};
@@ -308,4 +308,76 @@ fn blob_url(bytes: &[u8], mime: &str) -> Option<String> {
     opts.set_type(mime);
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &opts).ok()?;
     web_sys::Url::create_object_url_with_blob(&blob).ok()
+}
+
+/// Where a worker job is: the stage it reports and its step counts, and the bytes of a
+/// model download while one is under way. Every section's job keeps one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobProgress {
+    pub stage: String,
+    pub done: u32,
+    pub total: u32,
+    /// Bytes downloaded and the total when the server says it.
+    pub fetched: Option<(u64, Option<u64>)>,
+}
+
+impl JobProgress {
+    /// A job just sent to the worker, expected to report `total` stages.
+    pub fn sent(total: u32) -> Self {
+        JobProgress { stage: "sending to the worker".into(), done: 0, total, fetched: None }
+    }
+
+    /// Takes a `Progress` or `Fetching` event (the caller checked it is this job's); false
+    /// for any other event.
+    pub fn on_event(&mut self, ev: &WorkerEvent) -> bool {
+        match ev {
+            WorkerEvent::Progress { stage, done, total, .. } => {
+                (self.stage, self.done, self.total) = (stage.clone(), *done, *total);
+                true
+            }
+            WorkerEvent::Fetching { done, total, .. } => {
+                self.fetched = Some((*done, *total));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The stage bar, labelled `label`.
+    pub fn bar(&self, attrs: BarAttrs, label: String) -> Html {
+        html! {
+            <div class="progress" id={attrs.id} data-testid={attrs.testid} data-state={attrs.state} role="status">
+                <progress max={self.total.to_string()} value={self.done.to_string()} />
+                <span>{ label }</span>
+            </div>
+        }
+    }
+
+    /// The download bar, while a download is under way (with `data-done` / `data-total`
+    /// in bytes for tests).
+    pub fn download_bar(&self, attrs: BarAttrs) -> Html {
+        let Some((done, total)) = self.fetched else { return html! {} };
+        // A compressed transfer can exceed Content-Length: show it as unknown then.
+        let total = total.filter(|&t| t >= done && t > 0);
+        let mb = |b: u64| format!("{:.1} MB", b as f64 / 1e6);
+        let text = match total {
+            Some(t) => format!("Downloading: {} of {} ({:.0}%)", mb(done), mb(t), 100.0 * done as f64 / t as f64),
+            None => format!("Downloading: {}", mb(done)),
+        };
+        html! {
+            <div class="progress" id={attrs.id} data-testid={attrs.testid} data-done={done.to_string()}
+                data-total={total.map(|t| t.to_string()).unwrap_or_default()}>
+                if let Some(t) = total { <progress max={t.to_string()} value={done.to_string()} /> } else { <progress /> }
+                <span>{ text }</span>
+            </div>
+        }
+    }
+}
+
+/// The element attributes of a progress bar (what tests and the page's CSS find it by).
+#[derive(Default)]
+pub struct BarAttrs {
+    pub id: Option<String>,
+    pub testid: Option<&'static str>,
+    pub state: Option<&'static str>,
 }
