@@ -126,79 +126,36 @@ pub enum BenchCommand {
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,wgpu_hal=off")).init();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Info { backend } => info(backend),
-        Command::Bench(BenchCommand::Kernels { sizes, runs, backend }) => {
-            let compute = match pollster::block_on(device::start(backend)) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+    let result = match cli.command {
+        Command::Info { backend } => return info(backend),
+        Command::Bench(BenchCommand::Kernels { sizes, runs, backend }) => start(backend).map(|compute| {
             eprintln!("benchmarking on {} ({} runs per case, median)", compute.info.summary(), runs.max(1));
             print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1)));
-            ExitCode::SUCCESS
-        }
-        Command::Bench(BenchCommand::Nst { sizes, steps, backend }) => {
-            let compute = match pollster::block_on(device::start(backend)) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+        }),
+        Command::Bench(BenchCommand::Nst { sizes, steps, backend }) => start(backend).and_then(|compute| {
             eprintln!("style transfer on {} ({} steps per size, median)", compute.info.summary(), steps.max(1));
-            match bench::nst(&compute.device, &sizes, steps.max(1)) {
-                Ok(text) => {
-                    print!("{text}");
-                    ExitCode::SUCCESS
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
-        }
-        Command::Bench(BenchCommand::Train { models, sizes, batches, iters, backend }) => {
-            let compute = match pollster::block_on(device::start(backend)) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
+            bench::nst(&compute.device, &sizes, steps.max(1)).map(|text| print!("{text}"))
+        }),
+        Command::Bench(BenchCommand::Train { models, sizes, batches, iters, backend }) => start(backend).and_then(|compute| {
             eprintln!("training on {} ({} iterations per case, median)", compute.info.summary(), iters.max(1));
-            match bench::train(&compute.device, &models, &sizes, &batches, iters) {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    ExitCode::FAILURE
-                }
-            }
+            bench::train(&compute.device, &models, &sizes, &batches, iters)
+        }),
+        Command::Train { model, args } => train::run(&model, &args),
+        Command::Stylize(args) => stylize::run(&args),
+        Command::Translate(args) => translate(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
         }
-        Command::Train { model, args } => match train::run(&model, &args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Stylize(args) => match stylize::run(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
-        Command::Translate(args) => match translate(&args) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(e) => {
-                eprintln!("error: {e}");
-                ExitCode::FAILURE
-            }
-        },
     }
+}
+
+/// The compute device for `backend`, or the reason there is none.
+fn start(backend: Preference) -> Result<device::Compute, String> {
+    pollster::block_on(device::start(backend)).map_err(|e| e.to_string())
 }
 
 fn translate(args: &TranslateArgs) -> Result<(), String> {
@@ -240,7 +197,7 @@ fn translate(args: &TranslateArgs) -> Result<(), String> {
 }
 
 fn info(pref: Preference) -> ExitCode {
-    let compute = match pollster::block_on(device::start(pref)) {
+    let compute = match start(pref) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e}");
