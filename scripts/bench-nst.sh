@@ -20,24 +20,8 @@ while (($#)); do
     *) echo "usage: $0 [--sizes 256,512] [--steps 3]" >&2; exit 2 ;;
   esac
 done
-PY="${AI_ART_TORCH_PYTHON:-/tmp/torchvenv/bin/python}"
-"$PY" -c 'import torch' 2>/dev/null || {
-  echo "error: $PY cannot import torch; set AI_ART_TORCH_PYTHON to a Python with torch" >&2
-  exit 1
-}
-"$ROOT/scripts/setup-tools.sh" >/dev/null
-eval "$("$ROOT/scripts/setup-tools.sh" --env)"
-if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR:-}" ]]; then
-  export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/ai-art-xdg-$(id -u)"
-  mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-fi
-OUT="$ROOT/bench-results"
-mkdir -p "$OUT"
-
-# The test-profile binary: dependencies at opt-level 2 (what runs the kernels), and it is
-# already built by the test command.
-cargo build --locked --bin ai-art
-BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/ai-art"
+# shellcheck source=scripts/bench-common.sh
+source "$ROOT/scripts/bench-common.sh"
 
 echo "== PyTorch CPU" >&2
 "$PY" scripts/reference/bench_nst.py --sizes "$SIZES" --steps "$STEPS" | tee "$OUT/nst-torch.jsonl"

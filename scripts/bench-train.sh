@@ -44,24 +44,9 @@ while (($#)); do
     *) echo "usage: $0 [--models pix2pix,cyclegan] [--sizes 128,256] [--batches 1,4] [--iters 3] [--wgpu-cases|--webgpu-cases|--wasm-cpu-cases m:s:b,...]" >&2; exit 2 ;;
   esac
 done
-PY="${AI_ART_TORCH_PYTHON:-/tmp/torchvenv/bin/python}"
-"$PY" -c 'import torch' 2>/dev/null || {
-  echo "error: $PY cannot import torch; set AI_ART_TORCH_PYTHON to a Python with torch" >&2
-  exit 1
-}
-"$ROOT/scripts/setup-tools.sh" >/dev/null
-eval "$("$ROOT/scripts/setup-tools.sh" --env)"
-if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR:-}" ]]; then
-  export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/ai-art-xdg-$(id -u)"
-  mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
-fi
-OUT="$ROOT/bench-results"
-mkdir -p "$OUT"
+# shellcheck source=scripts/bench-common.sh
+source "$ROOT/scripts/bench-common.sh"
 rm -f "$OUT"/train-*.jsonl
-
-# The test-profile binary (dependencies at opt-level 2), already built by the test command.
-cargo build --locked --bin ai-art
-BIN="$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/debug/ai-art"
 in_list() { [[ ",$2," == *",$1,"* ]]; }
 torch_run() {
   if [[ -n "$MODELS" ]]; then
@@ -88,13 +73,15 @@ for c in ${WGPU_CASES//,/ }; do
   "$BIN" bench train --backend wgpu --models "$m" --sizes "$s" --batches "$b" --iters "$ITERS" \
     | sed 's/}$/, "backend": "native-wgpu"}/' | tee -a "$OUT/train-native-wgpu.jsonl"
 done
-echo "== ours, headless Chromium (WebGPU, CPU fallback)" >&2
-# Software WebGPU takes minutes per iteration: the runner's usual 300 s is far too short.
-WASM_BINDGEN_TEST_TIMEOUT=7200 AI_ART_BENCH_TRAIN_GPU="$WEBGPU_CASES" AI_ART_BENCH_TRAIN_CPU="$WASM_CPU_CASES" \
-  AI_ART_BENCH_ITERS="$ITERS" \
-  cargo test --locked --release --target wasm32-unknown-unknown --features browser-bench --test bench_browser_train -- --nocapture \
-  2>&1 | tee "$OUT/train-chromium.log" | grep -o '{.*"ms_per_iter".*}' | tee "$OUT/train-chromium.jsonl" \
-  || echo "warning: the Chromium run failed; see $OUT/train-chromium.log" >&2
+if [[ -n "$WEBGPU_CASES$WASM_CPU_CASES" ]]; then
+  echo "== ours, headless Chromium (WebGPU, CPU fallback)" >&2
+  # Software WebGPU takes minutes per iteration: the runner's usual 300 s is far too short.
+  WASM_BINDGEN_TEST_TIMEOUT=7200 AI_ART_BENCH_TRAIN_GPU="$WEBGPU_CASES" AI_ART_BENCH_TRAIN_CPU="$WASM_CPU_CASES" \
+    AI_ART_BENCH_ITERS="$ITERS" \
+    cargo test --locked --release --target wasm32-unknown-unknown --features browser-bench --test bench_browser_train -- --nocapture \
+    2>&1 | tee "$OUT/train-chromium.log" | grep -o '{.*"ms_per_iter".*}' | tee "$OUT/train-chromium.jsonl" \
+    || echo "warning: the Chromium run failed; see $OUT/train-chromium.log" >&2
+fi
 echo "== PyTorch CPU again" >&2
 torch_run | tee "$OUT/train-torch2.jsonl"
 
