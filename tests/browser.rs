@@ -97,6 +97,9 @@ async fn cpu_fallback_backend_works_in_the_browser() {
 
 #[path = "common/reference64.rs"]
 mod reference64;
+#[path = "common/conv_cases.rs"]
+mod conv_cases;
+use ai_art::kernels;
 use ai_art::kernels::{gram, instance_norm, kernel_launches, uses_wgsl};
 use reference64 as r;
 
@@ -139,6 +142,14 @@ async fn gram_forward_and_backward_on_webgpu_match_f64() {
         let (want, mag) = r::gram_backward(&w, &f, b, c, n, scale);
         r::assert_close(&format!("{what} dF"), &read(x.grad(&grads).unwrap()).await, &want, Some(&mag), 1e-5, 1e-30);
     }
+}
+
+/// The native convolution test body (tests/common/conv_cases.rs), on WebGPU: Tint compiles
+/// the same WGSL that naga compiles natively.
+#[wasm_bindgen_test]
+async fn convolutions_forward_and_all_gradients_on_webgpu_match_f64() {
+    static_constructors();
+    conv_cases::check_all(&gpu().await.device).await;
 }
 
 #[wasm_bindgen_test]

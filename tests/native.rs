@@ -159,7 +159,13 @@ fn pretrained_vintagify_matches_pytorch_on_the_cpu() {
 
 #[test]
 fn pretrained_vintagify_matches_pytorch_on_wgpu() {
-    vintagify_matches_pytorch(&gpu().device, "wgpu (our WGSL instance norm)");
+    let before = ai_art::kernels::kernel_launches();
+    vintagify_matches_pytorch(&gpu().device, "wgpu (our WGSL instance norm and convolutions)");
+    let after = ai_art::kernels::kernel_launches();
+    // The ResNet's convolutions and its two transposed convolutions ran in our WGSL.
+    assert!(after.conv_forward >= before.conv_forward + 22, "{before:?} -> {after:?}");
+    assert!(after.conv_transposed >= before.conv_transposed + 2, "{before:?} -> {after:?}");
+    assert!(after.instance_norm_forward > before.instance_norm_forward);
 }
 
 #[test]

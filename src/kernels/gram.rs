@@ -16,9 +16,9 @@ use super::{ArtKernels, Op, WgslKernel, count, empty_f32, grid_limits, launch, s
 const FORWARD: &str = include_str!("../../shaders/gram_forward.wgsl");
 const BACKWARD: &str = include_str!("../../shaders/gram_backward.wgsl");
 
-pub(super) const PARTIAL: WgslKernel = WgslKernel::new(FORWARD, "partial", (16, 16, 1));
-pub(super) const REDUCE: WgslKernel = WgslKernel::new(FORWARD, "reduce", (256, 1, 1));
-pub(super) const GRAD: WgslKernel = WgslKernel::new(BACKWARD, "grad", (16, 16, 1));
+pub(super) const PARTIAL: WgslKernel = WgslKernel::new(FORWARD, "partial", "gram.forward", (16, 16, 1));
+pub(super) const REDUCE: WgslKernel = WgslKernel::new(FORWARD, "reduce", "gram.forward", (256, 1, 1));
+pub(super) const GRAD: WgslKernel = WgslKernel::new(BACKWARD, "grad", "gram.backward", (16, 16, 1));
 
 /// Output tile side of both kernels: 16x16 threads, each owning a 4x4 register block.
 const TILE: usize = 64;

@@ -17,13 +17,13 @@ use super::{ArtKernels, Op, WgslKernel, count, empty_f32, launch, spread, to_u32
 const FORWARD: &str = include_str!("../../shaders/instance_norm_forward.wgsl");
 const BACKWARD: &str = include_str!("../../shaders/instance_norm_backward.wgsl");
 
-pub(super) const STATS: WgslKernel = WgslKernel::new(FORWARD, "stats", (256, 1, 1));
-pub(super) const FINALIZE: WgslKernel = WgslKernel::new(FORWARD, "finalize", (64, 1, 1));
-pub(super) const APPLY: WgslKernel = WgslKernel::new(FORWARD, "apply", (256, 1, 1));
-pub(super) const GRAD_PARTIAL: WgslKernel = WgslKernel::new(BACKWARD, "partial", (256, 1, 1));
-pub(super) const GRAD_COMBINE: WgslKernel = WgslKernel::new(BACKWARD, "combine", (64, 1, 1));
-pub(super) const GRAD_APPLY: WgslKernel = WgslKernel::new(BACKWARD, "apply", (256, 1, 1));
-pub(super) const GRAD_PARAMS: WgslKernel = WgslKernel::new(BACKWARD, "params", (64, 1, 1));
+pub(super) const STATS: WgslKernel = WgslKernel::new(FORWARD, "stats", "instance_norm.forward", (256, 1, 1));
+pub(super) const FINALIZE: WgslKernel = WgslKernel::new(FORWARD, "finalize", "instance_norm.forward", (64, 1, 1));
+pub(super) const APPLY: WgslKernel = WgslKernel::new(FORWARD, "apply", "instance_norm.forward", (256, 1, 1));
+pub(super) const GRAD_PARTIAL: WgslKernel = WgslKernel::new(BACKWARD, "partial", "instance_norm.backward", (256, 1, 1));
+pub(super) const GRAD_COMBINE: WgslKernel = WgslKernel::new(BACKWARD, "combine", "instance_norm.backward", (64, 1, 1));
+pub(super) const GRAD_APPLY: WgslKernel = WgslKernel::new(BACKWARD, "apply", "instance_norm.backward", (256, 1, 1));
+pub(super) const GRAD_PARAMS: WgslKernel = WgslKernel::new(BACKWARD, "params", "instance_norm.backward", (64, 1, 1));
 
 /// Aim for about this many workgroups in the reductions before splitting planes.
 const TARGET_WORKGROUPS: usize = 1024;

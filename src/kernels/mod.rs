@@ -1,13 +1,16 @@
 //! Hand-written WGSL kernels (`shaders/`) and their Burn wiring.
 //!
-//! Two operations, forward and backward:
+//! Four operations, forward and backward:
 //! * [`gram()`]: `[B, C, N] -> [B, C, C]`, `G = scale * F F^T` (style loss);
-//! * [`instance_norm()`]: per-(b, c) normalisation of `[B, C, H, W]` with optional affine.
+//! * [`instance_norm()`]: per-(b, c) normalisation of `[B, C, H, W]` with optional affine;
+//! * [`conv2d()`] and [`conv_transpose2d()`]: every convolution of the studio's networks, as
+//!   implicit matrix products (`shaders/conv/`, see [`conv`]).
 //!
 //! On a wgpu device whose runtime compiles WGSL ([`uses_wgsl`]) they run our kernels from
-//! `shaders/*.wgsl`; anywhere else (the `burn-flex` CPU fallback, a non-f32 tensor, an empty
-//! tensor) they run [`gram_reference`] / [`instance_norm_reference`], compositions of Burn
-//! tensor ops. Under autodiff the WGSL backward kernels compute the gradients.
+//! `shaders/`; anywhere else (the `burn-flex` CPU fallback, a non-f32 tensor, an empty
+//! tensor) they run [`gram_reference`] / [`instance_norm_reference`] / [`conv2d_reference`] /
+//! [`conv_transpose2d_reference`], compositions of Burn tensor ops or Burn's own
+//! convolutions. Under autodiff the WGSL backward kernels compute the gradients.
 //!
 //! Wiring (Burn 0.22.1): [`ArtKernels`] is a `#[backend_extension(Cube, Autodiff)]` trait.
 //! The macro generates `impl ArtKernels for burn::backend::Dispatch`, which routes a call to
@@ -20,9 +23,11 @@
 //! parameter block as a `var<uniform>` at `@binding(k)`; entry point `main`; every declared
 //! binding used; bounds checked by hand (cubecl turns wgpu's bounds checks off).
 
+pub mod conv;
 mod gram;
 mod instance_norm;
 
+pub use conv::{ConvGeometry, conv_transpose2d, conv_transpose2d_reference, conv2d, conv2d_reference};
 pub use gram::{gram, gram_reference};
 pub use instance_norm::{instance_norm, instance_norm_reference};
 
@@ -63,6 +68,24 @@ pub trait ArtKernels: Backend {
         beta: FloatTensor<Self>,
         eps: f32,
     ) -> FloatTensor<Self>;
+
+    /// 2-D convolution of `x: [B, Cin, H, W]` with `weight: [Cout, Cin, KH, KW]` and
+    /// `bias: [Cout]` (zeros when the layer has none).
+    fn conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: ConvGeometry,
+    ) -> FloatTensor<Self>;
+
+    /// Transposed convolution of `x: [B, Cin, H, W]` with `weight: [Cin, Cout, KH, KW]`.
+    fn conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: ConvGeometry,
+        output_padding: [usize; 2],
+    ) -> FloatTensor<Self>;
 }
 
 // UNSURE: `burn::backend::Cube` is `CubeBackend` only while burn-cubecl's `fusion` feature is
@@ -78,6 +101,20 @@ impl ArtKernels for Cube {
     fn instance_norm(x: CubeTensor, gamma: CubeTensor, beta: CubeTensor, eps: f32) -> CubeTensor {
         instance_norm::forward(x, gamma, beta, eps).0
     }
+
+    fn conv2d(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
+        conv::conv2d_forward(x, weight, bias, geometry)
+    }
+
+    fn conv_transpose2d(
+        x: CubeTensor,
+        weight: CubeTensor,
+        bias: CubeTensor,
+        geometry: ConvGeometry,
+        output_padding: [usize; 2],
+    ) -> CubeTensor {
+        conv::conv_transpose2d_forward(x, weight, bias, geometry, output_padding)
+    }
 }
 
 impl<C: CheckpointStrategy> ArtKernels for Autodiff<Cube, C> {
@@ -92,6 +129,25 @@ impl<C: CheckpointStrategy> ArtKernels for Autodiff<Cube, C> {
         eps: f32,
     ) -> FloatTensor<Self> {
         instance_norm::autodiff::<C>(x, gamma, beta, eps)
+    }
+
+    fn conv2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: ConvGeometry,
+    ) -> FloatTensor<Self> {
+        conv::autodiff::<C>(x, weight, bias, geometry, conv::Kind::Conv)
+    }
+
+    fn conv_transpose2d(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: FloatTensor<Self>,
+        geometry: ConvGeometry,
+        output_padding: [usize; 2],
+    ) -> FloatTensor<Self> {
+        conv::autodiff::<C>(x, weight, bias, geometry, conv::Kind::Transposed { output_padding })
     }
 }
 
@@ -140,9 +196,15 @@ pub struct KernelLaunches {
     pub gram_backward: u64,
     pub instance_norm_forward: u64,
     pub instance_norm_backward: u64,
+    /// `shaders/conv/forward.wgsl`: convolutions, and transposed convolutions' input gradients.
+    pub conv_forward: u64,
+    /// `shaders/conv/transposed.wgsl`: transposed convolutions, and convolutions' input gradients.
+    pub conv_transposed: u64,
+    /// `shaders/conv/weight_grad.wgsl`: the weight gradients of both.
+    pub conv_weight_grad: u64,
 }
 
-static LAUNCHES: [AtomicU64; 4] = [const { AtomicU64::new(0) }; 4];
+static LAUNCHES: [AtomicU64; 7] = [const { AtomicU64::new(0) }; 7];
 
 #[derive(Clone, Copy)]
 enum Op {
@@ -150,6 +212,9 @@ enum Op {
     GramBackward = 1,
     InstanceNormForward = 2,
     InstanceNormBackward = 3,
+    ConvForward = 4,
+    ConvTransposed = 5,
+    ConvWeightGrad = 6,
 }
 
 fn count(op: Op) {
@@ -164,7 +229,41 @@ pub fn kernel_launches() -> KernelLaunches {
         gram_backward: get(Op::GramBackward),
         instance_norm_forward: get(Op::InstanceNormForward),
         instance_norm_backward: get(Op::InstanceNormBackward),
+        conv_forward: get(Op::ConvForward),
+        conv_transposed: get(Op::ConvTransposed),
+        conv_weight_grad: get(Op::ConvWeightGrad),
     }
+}
+
+// ---------------------------------------------------------------------------------------
+// Naming launches for profiles.
+// ---------------------------------------------------------------------------------------
+
+std::thread_local! {
+    static LAUNCH_LABEL: core::cell::Cell<Option<&'static str>> = const { core::cell::Cell::new(None) };
+}
+
+/// Names the kernel being launched on this thread, for as long as it lives. Every one of our
+/// kernels is a `SourceKernel` to cubecl, so a profile could not tell them apart by type;
+/// cubecl calls launch observers synchronously on the launching thread, where
+/// [`launch_label`] reads this back (see `crate::cli::profile`).
+pub(crate) struct LaunchLabel(Option<&'static str>);
+
+impl LaunchLabel {
+    pub(crate) fn set(label: &'static str) -> Self {
+        LaunchLabel(LAUNCH_LABEL.with(|l| l.replace(Some(label))))
+    }
+}
+
+impl Drop for LaunchLabel {
+    fn drop(&mut self) {
+        LAUNCH_LABEL.with(|l| l.set(self.0));
+    }
+}
+
+/// The label of the kernel this thread is launching, if it is one of ours.
+pub fn launch_label() -> Option<&'static str> {
+    LAUNCH_LABEL.with(|l| l.get())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -178,19 +277,28 @@ pub fn kernel_launches() -> KernelLaunches {
 struct WgslKernel {
     file: &'static str,
     file_hash: u64,
+    /// The `//#section` to cut out, or `""` for the whole file.
     section: &'static str,
+    /// What a profile calls it (`gram.partial`, ...).
+    label: &'static str,
     /// Must equal the `@workgroup_size` in the WGSL (checked by a unit test).
     workgroup: (u32, u32, u32),
 }
 
 impl WgslKernel {
-    const fn new(file: &'static str, section: &'static str, workgroup: (u32, u32, u32)) -> Self {
+    const fn new(file: &'static str, section: &'static str, label: &'static str, workgroup: (u32, u32, u32)) -> Self {
         Self {
             file,
             file_hash: fnv1a(file),
             section,
+            label,
             workgroup,
         }
+    }
+
+    /// A file that is one module (one entry point per file, as in `shaders/conv/`).
+    const fn whole(file: &'static str, label: &'static str, workgroup: (u32, u32, u32)) -> Self {
+        Self::new(file, "", label, workgroup)
     }
 
     fn cube_dim(&self) -> CubeDim {
@@ -200,6 +308,9 @@ impl WgslKernel {
 
 impl KernelSource for WgslKernel {
     fn source(&self) -> SourceTemplate {
+        if self.section.is_empty() {
+            return SourceTemplate::new(self.file);
+        }
         SourceTemplate::new(section(self.file, self.section))
     }
 
@@ -278,6 +389,7 @@ fn launch(
     }
     args = args.with_info(MetadataBindingInfo::custom(pack_params(params)));
     let cube_dim = kernel.cube_dim();
+    let _label = LaunchLabel::set(kernel.label);
     client.launch(
         Box::new(SourceKernel::new(kernel, cube_dim)),
         CubeCount::Static(groups.0, groups.1, groups.2),

@@ -15,7 +15,7 @@ thread_local! {
     pub(super) static GRID_LIMIT_OVERRIDE: core::cell::Cell<u32> = const { core::cell::Cell::new(0) };
 }
 
-const ALL: [WgslKernel; 10] = [
+const ALL: [WgslKernel; 11] = [
     gram::PARTIAL,
     gram::REDUCE,
     gram::GRAD,
@@ -26,37 +26,27 @@ const ALL: [WgslKernel; 10] = [
     instance_norm::GRAD_COMBINE,
     instance_norm::GRAD_APPLY,
     instance_norm::GRAD_PARAMS,
+    conv::SPLIT_SUM,
 ];
+
+/// What every module handed to cubecl must satisfy (see the host contract in mod.rs).
+fn check_module(what: &str, text: &str, workgroup: (u32, u32, u32)) {
+    assert!(text.contains("fn main("), "{what}: no `main`");
+    let (x, y, z) = workgroup;
+    let declared = format!("@workgroup_size({x}, {y}, {z})");
+    assert_eq!(text.matches("@workgroup_size").count(), 1, "{what}: one entry point");
+    assert!(text.contains(&declared), "{what}: expected {declared}");
+    // SourceTemplate fills `{{ name }}` placeholders and silently empties unknown ones.
+    assert!(!text.contains("{{") && !text.contains("}}"), "{what}: unfilled template");
+    assert!(!text.contains("var<storage, read>"), "{what}: storage must be read_write");
+    assert_eq!(text.matches("var<uniform>").count(), 1, "{what}");
+}
 
 #[test]
 fn every_section_is_a_complete_module_with_the_declared_workgroup() {
     for kernel in ALL {
-        let text = section(kernel.file, kernel.section);
-        assert!(text.contains("fn main("), "{}: no `main`", kernel.section);
-        let (x, y, z) = kernel.workgroup;
-        let declared = format!("@workgroup_size({x}, {y}, {z})");
-        assert!(
-            text.contains(&declared),
-            "{}: expected {declared}",
-            kernel.section
-        );
-        // SourceTemplate fills `{{ name }}` placeholders; our WGSL has none.
-        assert!(
-            !text.contains("{{") && !text.contains("}}"),
-            "{}",
-            kernel.section
-        );
-        assert!(
-            !text.contains("var<storage, read>"),
-            "{}: storage must be read_write",
-            kernel.section
-        );
-        assert_eq!(
-            text.matches("var<uniform>").count(),
-            1,
-            "{}",
-            kernel.section
-        );
+        let text = KernelSource::source(&kernel).complete();
+        check_module(kernel.label, &text, kernel.workgroup);
         // Distinct ids for distinct sections.
         let id = KernelSource::id(&kernel);
         for other in ALL {
@@ -65,6 +55,54 @@ fn every_section_is_a_complete_module_with_the_declared_workgroup() {
             }
         }
     }
+}
+
+/// Every convolution entry, on every tile and the studio's geometries, fills its template
+/// completely; distinct variants get distinct pipeline-cache ids.
+#[test]
+fn every_convolution_variant_is_a_complete_module() {
+    use conv::{ConvKernel, Entry, Tile};
+    let mut ids = Vec::new();
+    for entry in [Entry::Forward, Entry::Transposed, Entry::WeightGrad] {
+        for tile in Tile::ALL {
+            assert_eq!((tile.bm / tile.tm) * (tile.bn / tile.tn), 256, "{tile:?}: 256 threads");
+            assert!(tile.tm % 4 == 0 && tile.tn % 4 == 0 && 256 % tile.bn == 0 && 256 % tile.bk == 0, "{tile:?}");
+            // Workgroup memory within WebGPU's default 16 KiB (weight_grad pads each row).
+            let bytes = 4 * tile.bk * (tile.bm + 4 + tile.bn + 4);
+            assert!(bytes <= 16384, "{tile:?}: {bytes} bytes of workgroup memory");
+            for (k, s, p) in [(3, 1, 1), (7, 1, 0), (4, 2, 1), (3, 2, 1), (1, 1, 0)] {
+                let kernel = ConvKernel { entry, tile, kernel: [k, k], stride: [s, s], padding: [p, p] };
+                let text = KernelSource::source(&kernel).complete();
+                check_module(&format!("{kernel:?}"), &text, (256, 1, 1));
+                let id = KernelSource::id(&kernel);
+                assert!(!ids.contains(&id), "{kernel:?}: duplicate id");
+                ids.push(id);
+            }
+        }
+    }
+}
+
+#[test]
+fn convolution_plans_cover_the_reduction_and_fill_the_gpu() {
+    use conv::{Tile, plan};
+    // (m, n, k): VGG19 conv1_1 and conv5_1 at 512x384, their input gradients, a first
+    // layer's weight gradient, a tiny layer.
+    for (m, n, k) in [(64, 196_608, 27), (512, 768, 4608), (3, 196_608, 576), (64, 27, 196_608), (5, 6, 7)] {
+        let p = plan(m, n, k, m * n);
+        let bk = p.tile.bk as usize;
+        assert!(p.chunk % bk == 0 && p.splits >= 1, "{m}x{n}x{k}: {p:?}");
+        assert!(p.splits * p.chunk >= k && (p.splits - 1) * p.chunk < k, "{m}x{n}x{k}: {p:?} leaves K uncovered or a split empty");
+        assert!(p.splits * m * n * 4 <= 128 << 20, "{m}x{n}x{k}: partials too large");
+    }
+    assert_eq!(plan(3, 196_608, 576, 1).tile, Tile::SKINNY);
+    assert_eq!(plan(64, 196_608, 27, 1).tile, Tile::WIDE);
+    assert_eq!(plan(128, 49_152, 576, 1).tile, Tile::LARGE);
+    assert_eq!(plan(256, 12_288, 2304, 1).tile, Tile::MEDIUM);
+    // Deep layers on small images split K rather than leave the GPU idle.
+    let deep = plan(512, 768, 4608, 512 * 768);
+    assert!(deep.splits > 1 && deep.splits * deep.tile.workgroups(512, 768) >= 256, "{deep:?}");
+    // The weight gradient of a first layer splits its long reduction.
+    assert!(plan(64, 27, 196_608, 64 * 27).splits >= 64);
 }
 
 #[test]
@@ -211,6 +249,61 @@ fn f64_references_agree_with_finite_differences() {
         assert!((d - dgamma[i]).abs() <= 1e-3 * (1.0 + dgamma[i].abs()), "IN dgamma[{i}]");
         let d = fd(&beta, i, &|be| loss(&x, &gamma, be));
         assert!((d - dbeta[i]).abs() <= 1e-3 * (1.0 + dbeta[i].abs()), "IN dbeta[{i}]");
+    }
+    // Convolution and transposed convolution (stride 2, padding, an odd size, output
+    // padding): dx, dw, dbias of sum(W .* y).
+    for shape in [
+        r::ConvShape { b: 2, cin: 2, cout: 3, h: 5, w: 4, k: 3, stride: 2, padding: 1, transposed: None },
+        r::ConvShape { b: 1, cin: 3, cout: 2, h: 3, w: 2, k: 4, stride: 2, padding: 1, transposed: Some(1) },
+    ] {
+        let x = r::values(shape.input_len(), 7);
+        let wt = r::values(shape.weight_dims().iter().product(), 8);
+        let bias = r::values(shape.cout, 9);
+        let w = r::values(shape.output_len(), 10);
+        let loss = |x: &[f32], wt: &[f32], bias: &[f32]| -> f64 {
+            r::conv(&shape, x, wt, bias).0.iter().zip(&w).map(|(y, &w)| y * w as f64).sum()
+        };
+        let (dx, _, dw, _, db, _) = r::conv_backward(&shape, &x, &wt, &w);
+        let close = |d: f64, a: f64| (d - a).abs() <= 1e-3 * (1.0 + a.abs());
+        for i in 0..x.len() {
+            let d = fd(&x, i, &|x| loss(x, &wt, &bias));
+            assert!(close(d, dx[i]), "{shape:?} dx[{i}]: analytic {} vs FD {d}", dx[i]);
+        }
+        for i in 0..wt.len() {
+            let d = fd(&wt, i, &|wt| loss(&x, wt, &bias));
+            assert!(close(d, dw[i]), "{shape:?} dw[{i}]: analytic {} vs FD {d}", dw[i]);
+        }
+        for i in 0..bias.len() {
+            let d = fd(&bias, i, &|b| loss(&x, &wt, b));
+            assert!(close(d, db[i]), "{shape:?} dbias[{i}]: analytic {} vs FD {d}", db[i]);
+        }
+    }
+}
+
+/// The f64 reference convolution against Burn's on the CPU: the two are independent, so
+/// this checks the reference's index conventions (PyTorch's) too.
+#[test]
+fn f64_convolution_reference_agrees_with_burns_convolution() {
+    use reference64 as r;
+    let device = Device::flex();
+    for shape in [
+        r::ConvShape { b: 2, cin: 3, cout: 4, h: 7, w: 6, k: 4, stride: 2, padding: 1, transposed: None },
+        r::ConvShape { b: 1, cin: 4, cout: 3, h: 3, w: 5, k: 3, stride: 2, padding: 1, transposed: Some(1) },
+    ] {
+        let x = r::values(shape.input_len(), 11);
+        let wt = r::values(shape.weight_dims().iter().product(), 12);
+        let bias = r::values(shape.cout, 13);
+        let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [shape.b, shape.cin, shape.h, shape.w]), &device);
+        let wtt = Tensor::<4>::from_data(TensorData::new(wt.clone(), shape.weight_dims()), &device);
+        let bt = Tensor::<1>::from_data(TensorData::new(bias.clone(), [shape.cout]), &device);
+        let g = ConvGeometry::new(shape.stride, shape.padding);
+        let y = match shape.transposed {
+            None => conv2d(xt, wtt, Some(bt), g),
+            Some(op) => conv_transpose2d(xt, wtt, Some(bt), g, [op, op]),
+        };
+        let got = y.into_data().try_into_vec::<f32>().expect("f32");
+        let (want, mag) = r::conv(&shape, &x, &wt, &bias);
+        r::assert_close(&format!("{shape:?}"), &got, &want, Some(&mag), 1e-5, 1e-6);
     }
 }
 

@@ -19,6 +19,7 @@
 //! or batch norm), [`StochasticDropout`] (dropout that can stay on at test time, as
 //! Pix2Pix does) and reflection padding.
 
+pub mod conv;
 pub mod detect;
 pub mod patchgan;
 pub mod resnet;
@@ -29,8 +30,9 @@ pub mod vgg;
 mod tests;
 
 use burn::module::{Module, Param, RunningState};
-use burn::nn::conv::{Conv2d, ConvTranspose2d};
-use burn::nn::{BatchNorm, PaddingConfig2d};
+use burn::nn::BatchNorm;
+
+pub use conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::{Device, Distribution, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
@@ -230,15 +232,7 @@ impl<'a> Builder<'a> {
     pub(crate) fn conv(&mut self, name: &str, c: ConvSpec) -> Conv2d {
         self.scope(name, |b| {
             let (weight, bias) = b.weight_and_bias([c.out_ch, c.in_ch, c.kernel, c.kernel], c);
-            Conv2d {
-                weight,
-                bias,
-                stride: [c.stride; 2],
-                kernel_size: [c.kernel; 2],
-                dilation: [1, 1],
-                groups: 1,
-                padding: PaddingConfig2d::Explicit(c.padding, c.padding, c.padding, c.padding),
-            }
+            Conv2d { weight, bias, stride: [c.stride; 2], padding: [c.padding; 2] }
         })
     }
 
@@ -246,17 +240,7 @@ impl<'a> Builder<'a> {
     pub(crate) fn conv_transpose(&mut self, name: &str, c: ConvSpec, output_padding: usize) -> ConvTranspose2d {
         self.scope(name, |b| {
             let (weight, bias) = b.weight_and_bias([c.in_ch, c.out_ch, c.kernel, c.kernel], c);
-            ConvTranspose2d {
-                weight,
-                bias,
-                stride: [c.stride; 2],
-                kernel_size: [c.kernel; 2],
-                dilation: [1, 1],
-                groups: 1,
-                padding: [c.padding; 2],
-                padding_out: [output_padding; 2],
-                channels: [c.in_ch, c.out_ch],
-            }
+            ConvTranspose2d { weight, bias, stride: [c.stride; 2], padding: [c.padding; 2], output_padding: [output_padding; 2] }
         })
     }
 

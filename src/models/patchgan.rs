@@ -7,12 +7,11 @@
 //! Each output value judges one 70x70 patch of the input (for `n_layers = 3`).
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use burn::tensor::activation::leaky_relu;
 use serde::{Deserialize, Serialize};
 
-use super::{Builder, ConvSpec, ModelError, Norm, NormKind};
+use super::{Builder, Conv2d, ConvSpec, ModelError, Norm, NormKind};
 
 /// The configuration of a [`PatchGan`]. Pix2Pix's is conditional: `input_nc = 6`
 /// (input and output joined along channels).

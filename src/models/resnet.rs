@@ -15,12 +15,11 @@
 //! ([`ResnetGenerator::REQUIRED_MULTIPLE`]).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
-use super::{Builder, ConvSpec, ModelError, Norm, NormKind, StochasticDropout, reflect_pad};
+use super::{Builder, Conv2d, ConvSpec, ConvTranspose2d, ModelError, Norm, NormKind, StochasticDropout, reflect_pad};
 
 /// The configuration of a [`ResnetGenerator`]; official CycleGAN models are
 /// `resnet_9blocks` with `ngf = 64`, instance norm without affine.

@@ -256,15 +256,21 @@ fn vgg_layer_names_round_trip_and_bad_names_are_refused() {
     }
 }
 
-// The WGSL instance norm inside real networks, on wgpu (lavapipe here): small cases only.
+// The WGSL instance norm and convolutions inside real networks, on wgpu (lavapipe here):
+// small cases only.
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
 fn generators_and_patchgan_on_wgpu_match_pytorch() {
     let device = crate::test_support::gpu();
     assert!(crate::kernels::uses_wgsl(&device));
+    let before = crate::kernels::kernel_launches();
     generator_parity("resnet6_instance", &device);
     generator_parity("resnet9_affine_block", &device);
     patchgan_parity("patchgan_6ch_instance", &device);
+    let after = crate::kernels::kernel_launches();
+    // Every convolution ran in our WGSL: the ResNets' transposed convolutions too.
+    assert!(after.conv_forward > before.conv_forward, "our WGSL convolution must run");
+    assert!(after.conv_transposed > before.conv_transposed, "our WGSL transposed convolution must run");
 }
 
 // ------------------------------------------------------------ full-width layouts -----

@@ -18,12 +18,11 @@
 //! `2^num_downs` (see [`UnetGenerator::required_multiple`]).
 
 use burn::module::Module;
-use burn::nn::conv::{Conv2d, ConvTranspose2d};
 use burn::tensor::Tensor;
 use burn::tensor::activation::{leaky_relu, relu};
 use serde::{Deserialize, Serialize};
 
-use super::{Builder, ConvSpec, ModelError, Norm, NormKind, StochasticDropout};
+use super::{Builder, Conv2d, ConvSpec, ConvTranspose2d, ModelError, Norm, NormKind, StochasticDropout};
 
 /// The configuration of a [`UnetGenerator`]; official Pix2Pix models are `unet_256`,
 /// `ngf = 64`, batch norm (the code's default for pix2pix), dropout on.

@@ -15,14 +15,13 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use burn::module::Module;
-use burn::nn::conv::Conv2d;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
 use serde::{Deserialize, Serialize};
 
-use super::{Builder, ConvSpec, ModelError};
+use super::{Builder, Conv2d, ConvSpec, ModelError};
 use crate::imaging::imagenet_normalize;
 
 /// Convolutions per block (torchvision configuration "E").

@@ -130,3 +130,144 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f64], mag: Option<&[f64]>, 
     }
     let _ = worst;
 }
+
+/// The shape of a convolution or transposed convolution: input `[b, cin, h, w]`, square
+/// kernel `k`, `stride`, zero `padding`, and for a transposed one its `output_padding`.
+#[derive(Clone, Copy, Debug)]
+pub struct ConvShape {
+    pub b: usize,
+    pub cin: usize,
+    pub cout: usize,
+    pub h: usize,
+    pub w: usize,
+    pub k: usize,
+    pub stride: usize,
+    pub padding: usize,
+    /// `Some(output_padding)` for a transposed convolution.
+    pub transposed: Option<usize>,
+}
+
+impl ConvShape {
+    /// Output `[h, w]`.
+    pub fn out_hw(&self) -> (usize, usize) {
+        let (k, s, p) = (self.k, self.stride, self.padding);
+        match self.transposed {
+            None => ((self.h + 2 * p - k) / s + 1, (self.w + 2 * p - k) / s + 1),
+            Some(op) => ((self.h - 1) * s + k + op - 2 * p, (self.w - 1) * s + k + op - 2 * p),
+        }
+    }
+
+    pub fn input_len(&self) -> usize {
+        self.b * self.cin * self.h * self.w
+    }
+
+    pub fn output_len(&self) -> usize {
+        let (oh, ow) = self.out_hw();
+        self.b * self.cout * oh * ow
+    }
+
+    /// Weight shape: `[cout, cin, k, k]`, or `[cin, cout, k, k]` when transposed (PyTorch).
+    pub fn weight_dims(&self) -> [usize; 4] {
+        match self.transposed {
+            None => [self.cout, self.cin, self.k, self.k],
+            Some(_) => [self.cin, self.cout, self.k, self.k],
+        }
+    }
+
+    /// Every (output, input, weight) index triple the operation multiplies and adds, straight
+    /// from its definition: a convolution reads input `o*s - p + k` into output `o`; a
+    /// transposed one writes input `i` into output `i*s - p + k`.
+    pub fn connections(&self) -> Vec<(usize, usize, usize)> {
+        let (oh, ow) = self.out_hw();
+        let (k, s, p) = (self.k as isize, self.stride as isize, self.padding as isize);
+        let mut out = Vec::new();
+        for b in 0..self.b {
+            for ci in 0..self.cin {
+                for co in 0..self.cout {
+                    for kh in 0..k {
+                        for kw in 0..k {
+                            let wi = match self.transposed {
+                                None => ((co * self.cin + ci) * self.k + kh as usize) * self.k + kw as usize,
+                                Some(_) => ((ci * self.cout + co) * self.k + kh as usize) * self.k + kw as usize,
+                            };
+                            // (small spatial index, large spatial index) pairs per axis.
+                            let (small_h, small_w) = match self.transposed {
+                                None => (oh, ow),
+                                Some(_) => (self.h, self.w),
+                            };
+                            let (large_h, large_w) = match self.transposed {
+                                None => (self.h, self.w),
+                                Some(_) => (oh, ow),
+                            };
+                            for i in 0..small_h as isize {
+                                let j = i * s - p + kh;
+                                if j < 0 || j >= large_h as isize {
+                                    continue;
+                                }
+                                for i2 in 0..small_w as isize {
+                                    let j2 = i2 * s - p + kw;
+                                    if j2 < 0 || j2 >= large_w as isize {
+                                        continue;
+                                    }
+                                    let (in_hw, out_hw) = match self.transposed {
+                                        None => ((j as usize, j2 as usize), (i as usize, i2 as usize)),
+                                        Some(_) => ((i as usize, i2 as usize), (j as usize, j2 as usize)),
+                                    };
+                                    let xi = ((b * self.cin + ci) * self.h + in_hw.0) * self.w + in_hw.1;
+                                    let yi = ((b * self.cout + co) * oh + out_hw.0) * ow + out_hw.1;
+                                    out.push((yi, xi, wi));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Forward: `(y, magnitude)` with `y[o] = bias[c(o)] + sum w x` over the connections, and the
+/// magnitude `|bias| + sum |w x|`.
+pub fn conv(shape: &ConvShape, x: &[f32], w: &[f32], bias: &[f32]) -> (Vec<f64>, Vec<f64>) {
+    let (oh, ow) = shape.out_hw();
+    let channel = |o: usize| o / (oh * ow) % shape.cout;
+    let mut y: Vec<f64> = (0..shape.output_len()).map(|o| bias[channel(o)] as f64).collect();
+    let mut mag: Vec<f64> = y.iter().map(|v| v.abs()).collect();
+    for (o, i, k) in shape.connections() {
+        let p = w[k] as f64 * x[i] as f64;
+        y[o] += p;
+        mag[o] += p.abs();
+    }
+    (y, mag)
+}
+
+/// Gradients of `sum(dy .* y)`: `(dx, dx magnitude, dw, dw magnitude, dbias, dbias magnitude)`.
+#[allow(clippy::type_complexity)]
+pub fn conv_backward(
+    shape: &ConvShape,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+) -> (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>) {
+    let (oh, ow) = shape.out_hw();
+    let mut dx = vec![0.0; x.len()];
+    let mut dx_mag = vec![0.0; x.len()];
+    let mut dw = vec![0.0; w.len()];
+    let mut dw_mag = vec![0.0; w.len()];
+    for (o, i, k) in shape.connections() {
+        let a = w[k] as f64 * dy[o] as f64;
+        dx[i] += a;
+        dx_mag[i] += a.abs();
+        let b = x[i] as f64 * dy[o] as f64;
+        dw[k] += b;
+        dw_mag[k] += b.abs();
+    }
+    let mut db = vec![0.0; shape.cout];
+    let mut db_mag = vec![0.0; shape.cout];
+    for (o, &g) in dy.iter().enumerate() {
+        db[o / (oh * ow) % shape.cout] += g as f64;
+        db_mag[o / (oh * ow) % shape.cout] += (g as f64).abs();
+    }
+    (dx, dx_mag, dw, dw_mag, db, db_mag)
+}

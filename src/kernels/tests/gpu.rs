@@ -10,6 +10,11 @@
 
 use super::reference64 as r;
 use super::*;
+use super::reference64;
+use crate::kernels;
+
+#[path = "../../../tests/common/conv_cases.rs"]
+mod conv_cases;
 use burn::tensor::{Tensor, TensorData};
 
 const REL: f64 = 1e-5;
@@ -242,4 +247,37 @@ fn gradients_match_the_composition_differentiated_by_burn() {
         let t: Vec<f64> = t.iter().map(|&v| v as f64).collect();
         r::assert_close(name, o, &t, None, 1e-4, 1e-6);
     }
+}
+
+/// Every convolution case of `tests/common/conv_cases.rs` (the body the browser tests run on
+/// WebGPU too): forward, input, weight and bias gradients against f64.
+#[test]
+fn convolutions_forward_and_all_gradients_match_f64() {
+    pollster::block_on(conv_cases::check_all(&gpu()));
+}
+
+/// The convolution products on a grid capped at 7 workgroups per dimension: 18 tiles spread
+/// over x and y, and the split weight gradient's partials summed on a 2-D grid.
+#[test]
+fn convolutions_on_a_capped_grid_match_f64() {
+    use conv::Tile;
+    let device = gpu();
+    GRID_LIMIT_OVERRIDE.with(|c| c.set(7));
+    let shape = r::ConvShape { b: 2, cin: 8, cout: 20, h: 24, w: 24, k: 3, stride: 1, padding: 1, transposed: None };
+    pollster::block_on(conv_cases::check(&conv_cases::Case { shape, tile: Some(Tile::MEDIUM) }, 77, &device));
+    GRID_LIMIT_OVERRIDE.with(|c| c.set(0));
+}
+
+/// Burn's convolution and ours on the same device agree (two f32 summation orders).
+#[test]
+fn convolution_matches_burns_on_the_same_device() {
+    let device = gpu();
+    let x = tensor(&r::values(2 * 16 * 19 * 23, 3), [2, 16, 19, 23], &device);
+    let w = tensor(&r::values(24 * 16 * 9, 4), [24, 16, 3, 3], &device);
+    let b = tensor(&r::values(24, 5), [24], &device);
+    let g = ConvGeometry::new(1, 1);
+    let ours = read(conv2d(x.clone(), w.clone(), Some(b.clone()), g));
+    let theirs: Vec<f64> = read(conv2d_reference(x, w, Some(b), g)).into_iter().map(f64::from).collect();
+    // Each output sums 144 products of values in [-1, 1].
+    r::assert_close("conv vs Burn", &ours, &theirs, None, 1e-5, 1e-4);
 }

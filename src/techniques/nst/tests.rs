@@ -98,12 +98,14 @@ fn adam_from_noise_with_decaying_weights_matches_pytorch() {
 
 #[cfg(not(target_arch = "wasm32"))]
 #[test]
-fn adam_on_wgpu_with_our_gram_kernel_matches_pytorch() {
+fn adam_on_wgpu_with_our_kernels_matches_pytorch() {
     let device = crate::test_support::gpu();
     let before = crate::kernels::kernel_launches();
     check_run("run_a", 20, &device.autodiff());
     let after = crate::kernels::kernel_launches();
     assert!(after.gram_forward > before.gram_forward && after.gram_backward > before.gram_backward, "our WGSL Gram must run");
+    // VGG19's convolutions forward and their input gradients (the image is what is optimised).
+    assert!(after.conv_forward > before.conv_forward && after.conv_transposed > before.conv_transposed, "our WGSL convolutions must run");
 }
 
 /// L-BFGS (PyTorch's, max_iter 1, no line search) on run A's problem. PyTorch's own f32

@@ -1,0 +1,167 @@
+// The tiled matrix product every convolution kernel runs: C[M, N] = A[M, K] B[K, N].
+//
+// This file is not a module on its own: src/kernels/conv.rs appends it to one of the
+// entry files of this folder (forward.wgsl, transposed.wgsl, weight_grad.wgsl), which say
+// what A, B and C are for their convolution and provide:
+//
+//   const K_FASTEST: bool      how the 256 threads share a tile's loads: false: element e of
+//                              the A tile is (k = e / BM, m = e % BM) and of the B tile
+//                              (e / BN, e % BN), consecutive threads along m / n; true:
+//                              (e % BK, e / BK), consecutive threads along k (where k is the
+//                              pixel, contiguous in memory)
+//   const PAD: u32             vec4s of padding per row of a_s / b_s (1 against bank
+//                              conflicts when consecutive threads write consecutive rows)
+//   fn gemm_size() -> vec2<u32>                   (M, N)
+//   fn k_range(split: u32) -> vec2<u32>           [begin, end) of K for split `wg.z`
+//   fn prepare(m0: u32, n0: u32, k_begin: u32, k_end: u32, li: u32)
+//                                                 per-thread set-up (private variables)
+//   fn fetch(k0: u32, li: u32)    loads this thread's share of A[m0.., k0..k0+BK] and
+//                                 B[k0..k0+BK, n0..] into a_reg / b_reg (slot i holds tile
+//                                 element li + 256 i), zeros outside the matrices
+//   fn store(m: u32, n: u32, v: f32)   the epilogue, called for m < M, n < N
+//
+// Template parameters: the tile, bm x bn outputs per workgroup, K advancing bk at a time,
+// tm x tn outputs per thread ((bm/tm) * (bn/tn) = 256).
+//
+// Scheme: the classic register-blocked SGEMM. A workgroup of 256 threads owns a BM x BN
+// tile of C; thread (tx, ty) accumulates TM x TN outputs in registers, rows
+// (i * TY + ty) * 4 + 0..3 and columns (j * TX + tx) * 4 + 0..3 (vec4 groups strided by
+// the thread grid, so a warp reads contiguous shared memory). Each K step reads TM/4 + TN/4
+// vec4s from shared memory per thread for TM * TN multiply-adds. Global loads for the next
+// K step are issued before the current step is computed (register prefetch), so their
+// latency overlaps the arithmetic; two barriers per step.
+//
+// Tiles are a linear index over wg.x + wg.y * num_workgroups.x (more than 65,535 tiles
+// on large images), M fastest, so consecutive workgroups share their B columns (the image
+// patch) and differ in A rows (the small weight matrix); wg.z is the split of K.
+// Every early return depends on workgroup-uniform values only, so the barriers stay legal.
+
+const BM: u32 = {{ bm }}u;
+const BN: u32 = {{ bn }}u;
+const BK: u32 = {{ bk }}u;
+const TM: u32 = {{ tm }}u;
+const TN: u32 = {{ tn }}u;
+const A_ROW: u32 = BM / 4u + PAD;
+const B_ROW: u32 = BN / 4u + PAD;
+// Loads per thread and K step (256 threads share BM*BK and BK*BN values).
+const A_LOADS: u32 = (BM * BK + 255u) / 256u;
+const B_LOADS: u32 = (BK * BN + 255u) / 256u;
+
+const THREADS: u32 = 256u;
+const TX: u32 = BN / TN;
+const TY: u32 = BM / TM;
+const TM4: u32 = TM / 4u;
+const TN4: u32 = TN / 4u;
+
+var<workgroup> a_s: array<vec4<f32>, BK * A_ROW>;
+var<workgroup> b_s: array<vec4<f32>, BK * B_ROW>;
+var<private> a_reg: array<f32, A_LOADS>;
+var<private> b_reg: array<f32, B_LOADS>;
+
+// Writes the loads of `fetch` into a_s ([k][m]) and b_s ([k][n]).
+fn stash(li: u32) {
+    for (var i = 0u; i < A_LOADS; i = i + 1u) {
+        let e = li + i * THREADS;
+        if (e < BM * BK) {
+            var k = e / BM;
+            var m = e % BM;
+            if (K_FASTEST) {
+                k = e % BK;
+                m = e / BK;
+            }
+            a_s[k * A_ROW + m / 4u][m % 4u] = a_reg[i];
+        }
+    }
+    for (var i = 0u; i < B_LOADS; i = i + 1u) {
+        let e = li + i * THREADS;
+        if (e < BK * BN) {
+            var k = e / BN;
+            var n = e % BN;
+            if (K_FASTEST) {
+                k = e % BK;
+                n = e / BK;
+            }
+            b_s[k * B_ROW + n / 4u][n % 4u] = b_reg[i];
+        }
+    }
+}
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32
+) {
+    let size = gemm_size();
+    let m_tiles = (size.x + BM - 1u) / BM;
+    let n_tiles = (size.y + BN - 1u) / BN;
+    let tile = wg.x + wg.y * nwg.x;
+    if (tile >= m_tiles * n_tiles) {
+        return;
+    }
+    let m0 = (tile % m_tiles) * BM;
+    let n0 = (tile / m_tiles) * BN;
+    let range = k_range(wg.z);
+    prepare(m0, n0, range.x, range.y, li);
+
+    let tx = li % TX;
+    let ty = li / TX;
+    var acc: array<vec4<f32>, TM * TN4>;
+    for (var i = 0u; i < TM * TN4; i = i + 1u) {
+        acc[i] = vec4<f32>(0.0);
+    }
+
+    if (range.x < range.y) {
+        fetch(range.x, li);
+        stash(li);
+    }
+    workgroupBarrier();
+    for (var k0 = range.x; k0 < range.y; k0 = k0 + BK) {
+        let next = k0 + BK;
+        if (next < range.y) {
+            fetch(next, li);
+        }
+        for (var kk = 0u; kk < BK; kk = kk + 1u) {
+            var a: array<vec4<f32>, TM4>;
+            var b: array<vec4<f32>, TN4>;
+            for (var i = 0u; i < TM4; i = i + 1u) {
+                a[i] = a_s[kk * A_ROW + i * TY + ty];
+            }
+            for (var j = 0u; j < TN4; j = j + 1u) {
+                b[j] = b_s[kk * B_ROW + j * TX + tx];
+            }
+            for (var i = 0u; i < TM4; i = i + 1u) {
+                for (var ii = 0u; ii < 4u; ii = ii + 1u) {
+                    let av = vec4<f32>(a[i][ii]);
+                    let row = (i * 4u + ii) * TN4;
+                    for (var j = 0u; j < TN4; j = j + 1u) {
+                        acc[row + j] = fma(av, b[j], acc[row + j]);
+                    }
+                }
+            }
+        }
+        workgroupBarrier();
+        if (next < range.y) {
+            stash(li);
+        }
+        workgroupBarrier();
+    }
+
+    for (var i = 0u; i < TM4; i = i + 1u) {
+        for (var ii = 0u; ii < 4u; ii = ii + 1u) {
+            let m = m0 + (i * TY + ty) * 4u + ii;
+            if (m >= size.x) {
+                continue;
+            }
+            for (var j = 0u; j < TN4; j = j + 1u) {
+                let v = acc[(i * 4u + ii) * TN4 + j];
+                let n = n0 + (j * TX + tx) * 4u;
+                for (var jj = 0u; jj < 4u; jj = jj + 1u) {
+                    if (n + jj < size.y) {
+                        store(m, n + jj, v[jj]);
+                    }
+                }
+            }
+        }
+    }
+}

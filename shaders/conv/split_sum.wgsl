@@ -1,0 +1,42 @@
+// Adds the partial sums of a split-K convolution product and the bias:
+//   dst[i] = sum_s parts[s * total + i] + bias[(i / plane) % channels]
+// over total = B * C * H * W outputs ([B, C, H, W]: plane = H * W, channels = C). For a
+// weight gradient (no bias) the host passes has_bias = 0 and a one-value dummy bias.
+// 1-D workgroups of 256 on a 2-D grid (x + y * num_workgroups.x), so more than 65,535
+// workgroups can be dispatched. Host contract as in forward.wgsl.
+
+struct Info {
+    total: u32,
+    splits: u32,
+    plane: u32,
+    channels: u32,
+    has_bias: u32,
+    pad0: u32,
+    pad1: u32,
+    pad2: u32,
+}
+
+@group(0) @binding(0) var<storage, read_write> parts: array<f32>;
+@group(0) @binding(1) var<storage, read_write> bias: array<f32>;
+@group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+@group(0) @binding(3) var<uniform> info: Info;
+
+@compute @workgroup_size(256, 1, 1)
+fn main(
+    @builtin(workgroup_id) wg: vec3<u32>,
+    @builtin(num_workgroups) nwg: vec3<u32>,
+    @builtin(local_invocation_index) li: u32
+) {
+    let i = (wg.x + wg.y * nwg.x) * 256u + li;
+    if (i >= info.total) {
+        return;
+    }
+    var s = 0.0;
+    for (var sp = 0u; sp < info.splits; sp = sp + 1u) {
+        s = s + parts[sp * info.total + i];
+    }
+    if (info.has_bias != 0u) {
+        s = s + bias[(i / info.plane) % info.channels];
+    }
+    dst[i] = s;
+}

@@ -1,0 +1,697 @@
+//! 2-D convolution and transposed convolution (any kernel size, stride and zero padding;
+//! dilation 1, one group: every convolution of VGG19, the ResNet and U-Net generators and the
+//! PatchGAN), forward and backward, in `shaders/conv/`.
+//!
+//! Three implicit-GEMM kernels share one tiled core (`shaders/conv/gemm.wgsl`) and cover
+//! both operations:
+//!
+//! | kernel | convolution | transposed convolution |
+//! |---|---|---|
+//! | `forward.wgsl` (im2col gather) | forward | input gradient |
+//! | `transposed.wgsl` (gather by stride phase) | input gradient | forward |
+//! | `weight_grad.wgsl` | weight gradient | weight gradient (roles of input and output swapped) |
+//!
+//! plus `split_sum.wgsl`, which adds split-K partial sums (and the bias) when one product
+//! alone would leave most of the GPU idle. Bias gradients are Burn sums over `dy`.
+//!
+//! Each kernel is compiled per geometry (kernel size, stride, padding are template constants)
+//! and per tile shape ([`Tile`]): 128x128 outputs per workgroup (8x8 per thread) for large
+//! products, 64x256 (4x16) for 64-row ones, 64x64 (4x4) for mid-sized ones, 16x256 for
+//! products with few rows (the 3-channel first and last layers). The weights are transposed once per call into the layout each
+//! kernel loads coalesced (`[K][Cout]` for the forward, `[Cout][KH][KW][Cin]` for the
+//! transposed product): a few megabytes against the activations' hundreds.
+
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::ops::FloatTensorOps;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+use burn::backend::{Autodiff, Cube, Dispatch};
+use burn::cubecl::client::Client;
+use burn::cubecl::prelude::KernelId;
+use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
+use burn::cubecl::{CubeCount, CubeDim};
+use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
+use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use burn::tensor::{Shape, Tensor};
+
+use super::{ArtKernels, Op, WgslKernel, count, empty_f32, grid_limits, launch, pack_params, spread, to_u32};
+
+const GEMM: &str = include_str!("../../shaders/conv/gemm.wgsl");
+const FORWARD: &str = include_str!("../../shaders/conv/forward.wgsl");
+const TRANSPOSED: &str = include_str!("../../shaders/conv/transposed.wgsl");
+const WEIGHT_GRAD: &str = include_str!("../../shaders/conv/weight_grad.wgsl");
+
+pub(super) const SPLIT_SUM: WgslKernel =
+    WgslKernel::whole(include_str!("../../shaders/conv/split_sum.wgsl"), "conv.split_sum", (256, 1, 1));
+
+/// Split-K aims for about this many workgroups per product.
+const TARGET_WORKGROUPS: usize = 512;
+/// A split gets at least this much of the reduction.
+const MIN_SPLIT_K: usize = 256;
+const MAX_SPLITS: usize = 256;
+/// Cap on the split-K scratch buffer.
+const MAX_PARTIAL_BYTES: usize = 128 << 20;
+
+// ---------------------------------------------------------------------------------------
+// Public API.
+// ---------------------------------------------------------------------------------------
+
+/// Stride and zero padding (per side, the same on both sides) of a 2-D convolution with
+/// dilation 1 and one group, as `[height, width]`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConvGeometry {
+    pub stride: [usize; 2],
+    pub padding: [usize; 2],
+}
+
+impl ConvGeometry {
+    /// Square stride and padding.
+    pub const fn new(stride: usize, padding: usize) -> Self {
+        ConvGeometry { stride: [stride, stride], padding: [padding, padding] }
+    }
+
+    /// Output size of a convolution with kernel `[kh, kw]` over an `[h, w]` input, or `None`
+    /// when the padded input is smaller than the kernel.
+    pub fn output_size(&self, [h, w]: [usize; 2], [kh, kw]: [usize; 2]) -> Option<[usize; 2]> {
+        let out = |n: usize, k: usize, s: usize, p: usize| (n + 2 * p).checked_sub(k).map(|r| r / s + 1);
+        Some([out(h, kh, self.stride[0], self.padding[0])?, out(w, kw, self.stride[1], self.padding[1])?])
+    }
+
+    /// Output size of the transposed convolution with kernel `[kh, kw]` over an `[h, w]`
+    /// input (PyTorch's `(n - 1) s - 2p + k + output_padding`), or `None` if not positive.
+    pub fn transposed_output_size(&self, [h, w]: [usize; 2], [kh, kw]: [usize; 2], output_padding: [usize; 2]) -> Option<[usize; 2]> {
+        let out = |n: usize, k: usize, s: usize, p: usize, op: usize| {
+            ((n.checked_sub(1)?) * s + k + op).checked_sub(2 * p).filter(|&v| v > 0)
+        };
+        Some([
+            out(h, kh, self.stride[0], self.padding[0], output_padding[0])?,
+            out(w, kw, self.stride[1], self.padding[1], output_padding[1])?,
+        ])
+    }
+
+    fn options(&self) -> ConvOptions<2> {
+        ConvOptions::new(self.stride, self.padding, [1, 1], 1)
+    }
+}
+
+/// `conv2d(x: [B, Cin, H, W], weight: [Cout, Cin, KH, KW], bias: [Cout])`, PyTorch's
+/// `F.conv2d` with zero padding.
+///
+/// WGSL on a wgpu device (f32), [`conv2d_reference`] (Burn's convolution) elsewhere;
+/// differentiable with respect to all three either way.
+pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry: ConvGeometry) -> Tensor<4> {
+    let [_, cin, h, w] = x.dims();
+    let [cout, wcin, kh, kw] = weight.dims();
+    assert_eq!(cin, wcin, "conv2d: the input has {cin} channels, the weights expect {wcin}");
+    let out = geometry.output_size([h, w], [kh, kw]);
+    if !takes_wgsl(&x, &weight, &bias, &geometry) || out.is_none_or(|[oh, ow]| oh * ow == 0) {
+        return conv2d_reference(x, weight, bias, geometry);
+    }
+    let device = x.device();
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &device));
+    Tensor::from_dispatch(<Dispatch as ArtKernels>::conv2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        geometry,
+    ))
+}
+
+/// Burn's own convolution with the same arguments (the CPU fallback, and the reference the
+/// WGSL is tested against).
+pub fn conv2d_reference(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry: ConvGeometry) -> Tensor<4> {
+    burn_conv2d(x, weight, bias, geometry.options())
+}
+
+/// `conv_transpose2d(x: [B, Cin, H, W], weight: [Cin, Cout, KH, KW], bias: [Cout])`,
+/// PyTorch's `F.conv_transpose2d` (output `(n - 1) s - 2p + k + output_padding` per side).
+///
+/// WGSL on a wgpu device (f32), [`conv_transpose2d_reference`] elsewhere; differentiable.
+pub fn conv_transpose2d(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    geometry: ConvGeometry,
+    output_padding: [usize; 2],
+) -> Tensor<4> {
+    let [_, cin, h, w] = x.dims();
+    let [wcin, cout, kh, kw] = weight.dims();
+    assert_eq!(cin, wcin, "conv_transpose2d: the input has {cin} channels, the weights expect {wcin}");
+    assert!(
+        output_padding[0] < geometry.stride[0] && output_padding[1] < geometry.stride[1],
+        "conv_transpose2d: output padding must be smaller than the stride"
+    );
+    let out = geometry.transposed_output_size([h, w], [kh, kw], output_padding);
+    if !takes_wgsl(&x, &weight, &bias, &geometry) || out.is_none() {
+        return conv_transpose2d_reference(x, weight, bias, geometry, output_padding);
+    }
+    let device = x.device();
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &device));
+    Tensor::from_dispatch(<Dispatch as ArtKernels>::conv_transpose2d(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        bias.into_dispatch(),
+        geometry,
+        output_padding,
+    ))
+}
+
+/// Burn's transposed convolution with the same arguments.
+pub fn conv_transpose2d_reference(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    bias: Option<Tensor<1>>,
+    geometry: ConvGeometry,
+    output_padding: [usize; 2],
+) -> Tensor<4> {
+    let options = ConvTransposeOptions::new(geometry.stride, geometry.padding, output_padding, [1, 1], 1);
+    burn_conv_transpose2d(x, weight, bias, options)
+}
+
+fn takes_wgsl(x: &Tensor<4>, weight: &Tensor<4>, bias: &Option<Tensor<1>>, geometry: &ConvGeometry) -> bool {
+    let mut dtypes = vec![x.dtype(), weight.dtype()];
+    dtypes.extend(bias.iter().map(|b| b.dtype()));
+    geometry.stride.iter().all(|&s| s > 0)
+        && weight.shape().num_elements() > 0
+        && super::takes_wgsl_path(&x.device(), &dtypes, x.shape().num_elements())
+}
+
+// ---------------------------------------------------------------------------------------
+// Kernel sources and launch plans.
+// ---------------------------------------------------------------------------------------
+
+/// A workgroup's share of the product: `bm x bn` outputs, K advancing `bk` at a time, each of
+/// the 256 threads holding `tm x tn` outputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Tile {
+    pub bm: u32,
+    pub bn: u32,
+    pub bk: u32,
+    pub tm: u32,
+    pub tn: u32,
+}
+
+impl Tile {
+    /// Big products: 8x8 per thread, 8 KiB of workgroup memory.
+    pub const LARGE: Tile = Tile { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
+    /// Mid-sized products: 4x4 per thread.
+    pub const MEDIUM: Tile = Tile { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
+    /// 64 rows, many columns (64-channel layers on large images): 4x16 per thread.
+    pub const WIDE: Tile = Tile { bm: 64, bn: 256, bk: 8, tm: 4, tn: 16 };
+    /// Few rows (3-channel layers): 16 rows, 256 columns.
+    pub const SKINNY: Tile = Tile { bm: 16, bn: 256, bk: 8, tm: 4, tn: 4 };
+    pub const ALL: [Tile; 4] = [Tile::LARGE, Tile::MEDIUM, Tile::WIDE, Tile::SKINNY];
+
+    /// Picks the tile for an `m x n` product: the largest whose rows `m` fills that still
+    /// gives a few hundred workgroups (a GPU has on the order of 100 multiprocessors), the
+    /// skinny one for `m <= 16`. (Reasoned, not yet tuned on a GPU; see README.)
+    pub fn for_product(m: usize, n: usize) -> Tile {
+        if let Some(tile) = tile_override() {
+            return tile;
+        }
+        let big = if m <= 16 {
+            return Tile::SKINNY;
+        } else if m <= 64 {
+            Tile::WIDE
+        } else {
+            Tile::LARGE
+        };
+        if big.workgroups(m, n) >= 256 { big } else { Tile::MEDIUM }
+    }
+
+    pub fn workgroups(&self, m: usize, n: usize) -> usize {
+        m.div_ceil(self.bm as usize) * n.div_ceil(self.bn as usize)
+    }
+
+    pub fn name(&self) -> &'static str {
+        match *self {
+            Tile::LARGE => "128x128",
+            Tile::MEDIUM => "64x64",
+            Tile::WIDE => "64x256",
+            Tile::SKINNY => "16x256",
+            _ => "custom",
+        }
+    }
+}
+
+std::thread_local! {
+    static TILE_OVERRIDE: core::cell::Cell<Option<Tile>> = const { core::cell::Cell::new(None) };
+}
+
+/// Forces the convolutions launched from this thread onto one tile shape (`None`: the
+/// automatic choice), for tests and for benchmarks that compare the tiles on one GPU.
+/// Per thread, like the launches it plans: tests running in parallel are not affected.
+pub fn set_tile_override(tile: Option<Tile>) {
+    TILE_OVERRIDE.with(|t| t.set(tile));
+}
+
+fn tile_override() -> Option<Tile> {
+    TILE_OVERRIDE.with(|t| t.get())
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Entry {
+    Forward,
+    Transposed,
+    WeightGrad,
+}
+
+impl Entry {
+    fn file(self) -> &'static str {
+        match self {
+            Entry::Forward => FORWARD,
+            Entry::Transposed => TRANSPOSED,
+            Entry::WeightGrad => WEIGHT_GRAD,
+        }
+    }
+
+    pub(super) fn label(self) -> &'static str {
+        match self {
+            Entry::Forward => "conv.forward",
+            Entry::Transposed => "conv.transposed",
+            Entry::WeightGrad => "conv.weight_grad",
+        }
+    }
+}
+
+/// One compiled variant: an entry file with `gemm.wgsl` appended, its template filled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(super) struct ConvKernel {
+    pub entry: Entry,
+    pub tile: Tile,
+    pub kernel: [u32; 2],
+    pub stride: [u32; 2],
+    pub padding: [u32; 2],
+}
+
+impl KernelSource for ConvKernel {
+    fn source(&self) -> SourceTemplate {
+        let t = self.tile;
+        let taps = |k: u32, s: u32| k.div_ceil(s).to_string();
+        SourceTemplate::new(self.entry.file())
+            .add_template(GEMM)
+            .register("bm", t.bm.to_string())
+            .register("bn", t.bn.to_string())
+            .register("bk", t.bk.to_string())
+            .register("tm", t.tm.to_string())
+            .register("tn", t.tn.to_string())
+            .register("kh", self.kernel[0].to_string())
+            .register("kw", self.kernel[1].to_string())
+            .register("sh", self.stride[0].to_string())
+            .register("sw", self.stride[1].to_string())
+            .register("ph", self.padding[0].to_string())
+            .register("pw", self.padding[1].to_string())
+            .register("th", taps(self.kernel[0], self.stride[0]))
+            .register("tw", taps(self.kernel[1], self.stride[1]))
+    }
+
+    /// Every template value is in the id, which keys the compiled-pipeline cache.
+    fn id(&self) -> KernelId {
+        let t = self.tile;
+        KernelId::new::<Self>()
+            .info((self.entry, [t.bm, t.bn, t.bk, t.tm, t.tn], self.kernel, self.stride, self.padding))
+            .cube_dim(CubeDim::new_1d(256).0)
+    }
+
+    fn lang(&self) -> &'static str {
+        "wgsl"
+    }
+}
+
+/// How one product is cut into workgroups.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Plan {
+    pub tile: Tile,
+    /// Number of K ranges (`grid z`); 1 writes the result directly.
+    pub splits: usize,
+    /// Length of each K range, a multiple of the tile's `bk`.
+    pub chunk: usize,
+}
+
+/// Plans an `m x n` product over `k`; `out_elements` is the size of one partial result.
+pub(super) fn plan(m: usize, n: usize, k: usize, out_elements: usize) -> Plan {
+    let tile = Tile::for_product(m, n);
+    let bk = tile.bk as usize;
+    let workgroups = tile.workgroups(m, n).max(1);
+    let mut splits = if workgroups >= TARGET_WORKGROUPS / 2 {
+        1
+    } else {
+        (TARGET_WORKGROUPS / workgroups).min(k / MIN_SPLIT_K).clamp(1, MAX_SPLITS)
+    };
+    while splits > 1 && splits * out_elements * 4 > MAX_PARTIAL_BYTES {
+        splits /= 2;
+    }
+    let chunk = k.div_ceil(splits).div_ceil(bk).max(1) * bk;
+    Plan { tile, splits: k.div_ceil(chunk).max(1), chunk }
+}
+
+/// Where a product writes: straight into the result, or into split partials that
+/// [`Target::finish`] adds up (with the bias).
+struct Target {
+    out: CubeTensor,
+    parts: Option<CubeTensor>,
+    splits: usize,
+}
+
+impl Target {
+    fn new(out: CubeTensor, splits: usize) -> Self {
+        let parts = (splits > 1).then(|| empty_f32(&out, Shape::new([splits * out.meta.shape().num_elements()])));
+        Target { out, parts, splits }
+    }
+
+    fn buffer(&self) -> &CubeTensor {
+        self.parts.as_ref().unwrap_or(&self.out)
+    }
+
+    /// Adds the partials, plus `bias[c]` on channel `c` of `[B, C, H, W]` (`plane = H*W`).
+    fn finish(self, bias: Option<(&CubeTensor, usize, usize)>) -> CubeTensor {
+        let Some(parts) = self.parts else {
+            return self.out;
+        };
+        let total = to_u32(self.out.meta.shape().num_elements(), "convolution output");
+        let dummy;
+        let (bias_tensor, channels, plane, has_bias) = match bias {
+            Some((b, channels, plane)) => (b, channels, plane, 1),
+            None => {
+                dummy = empty_f32(&self.out, Shape::new([1]));
+                (&dummy, 1, 1, 0)
+            }
+        };
+        let client = self.out.client.clone();
+        let (gx, gy) = spread(&client, total.div_ceil(256));
+        launch(
+            SPLIT_SUM,
+            &client,
+            (gx, gy, 1),
+            &[&parts, bias_tensor, &self.out],
+            &[total, to_u32(self.splits, "splits"), to_u32(plane.max(1), "plane"), to_u32(channels.max(1), "channels"), has_bias, 0, 0, 0],
+        );
+        self.out
+    }
+}
+
+fn launch_conv(kernel: ConvKernel, client: &Client, groups: (u32, u32), splits: usize, buffers: &[&CubeTensor], params: &[u32]) {
+    let (_, _, max_z) = grid_limits(client);
+    assert!(splits as u32 <= max_z, "{splits} splits exceed the grid's z limit {max_z}");
+    let mut args = KernelArguments::new();
+    for tensor in buffers {
+        args = args.with_buffer(tensor.handle.clone().binding());
+    }
+    args = args.with_info(MetadataBindingInfo::custom(pack_params(params)));
+    let _label = super::LaunchLabel::set(kernel.entry.label());
+    client.launch(
+        Box::new(SourceKernel::new(kernel, CubeDim::new_1d(256))),
+        CubeCount::Static(groups.0, groups.1, to_u32(splits, "splits")),
+        args,
+    );
+}
+
+fn dims4(tensor: &CubeTensor) -> [usize; 4] {
+    let shape = tensor.meta.shape();
+    assert_eq!(shape.num_dims(), 4, "convolution tensors are 4-D");
+    [shape[0], shape[1], shape[2], shape[3]]
+}
+
+fn geometry_u32(kernel: [usize; 2], geometry: ConvGeometry) -> ([u32; 2], [u32; 2], [u32; 2]) {
+    let pair = |v: [usize; 2], what| [to_u32(v[0], what), to_u32(v[1], what)];
+    (pair(kernel, "kernel"), pair(geometry.stride, "stride"), pair(geometry.padding, "padding"))
+}
+
+// ---------------------------------------------------------------------------------------
+// The three products, on the wgpu device.
+// ---------------------------------------------------------------------------------------
+
+/// `y = conv(x, w) + bias` with `w: [Co, Ci, KH, KW]`, `x: [B, Ci, H, W]`; the output is
+/// `[B, Co, out_hw]` (passed in: the transposed convolution's input gradient asks for its
+/// own input size).
+fn implicit_forward(x: CubeTensor, weight: CubeTensor, bias: Option<CubeTensor>, geometry: ConvGeometry, [oh, ow]: [usize; 2]) -> CubeTensor {
+    super::assert_wgsl(&x);
+    let x = into_contiguous(x);
+    let [b, cin, h, w] = dims4(&x);
+    let [cout, wcin, kh, kw] = dims4(&weight);
+    assert_eq!(cin, wcin, "conv forward: channels");
+    let k_dim = cin * kh * kw;
+    let n_total = b * oh * ow;
+    // wt[k][co]: the weights as [Co, K], transposed.
+    let wt = into_contiguous(Cube::float_swap_dims(Cube::float_reshape(into_contiguous(weight), Shape::new([cout, k_dim])), 0, 1));
+    let bias = bias.map(into_contiguous).unwrap_or_else(|| zeros(&x, cout));
+    let out = empty_f32(&x, Shape::new([b, cout, oh, ow]));
+    to_u32(b * cin * h * w, "input size");
+    to_u32(cout * n_total, "output size");
+
+    let plan = plan(cout, n_total, k_dim, cout * n_total);
+    let (kernel, stride, padding) = geometry_u32([kh, kw], geometry);
+    let client = x.client.clone();
+    let target = Target::new(out, plan.splits);
+    let groups = spread(&client, to_u32(plan.tile.workgroups(cout, n_total), "workgroups"));
+    launch_conv(
+        ConvKernel { entry: Entry::Forward, tile: plan.tile, kernel, stride, padding },
+        &client,
+        groups,
+        plan.splits,
+        &[&x, &wt, &bias, target.buffer()],
+        &[
+            to_u32(b, "B"),
+            to_u32(cin, "Cin"),
+            to_u32(h, "H"),
+            to_u32(w, "W"),
+            to_u32(cout, "Cout"),
+            to_u32(oh, "OH"),
+            to_u32(ow, "OW"),
+            to_u32(k_dim, "K"),
+            to_u32(n_total, "N"),
+            to_u32(plan.chunk, "chunk"),
+            to_u32(plan.splits, "splits"),
+            0,
+        ],
+    );
+    count(Op::ConvForward);
+    target.finish(Some((&bias, cout, oh * ow)))
+}
+
+/// `dx = conv_transpose(dy, w) + bias` with `w: [Co, Ci, KH, KW]`, `dy: [B, Co, OH, OW]`;
+/// the output is `[B, Ci, in_hw]`.
+fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTensor>, geometry: ConvGeometry, [h, w]: [usize; 2]) -> CubeTensor {
+    super::assert_wgsl(&dy);
+    let dy = into_contiguous(dy);
+    let [b, cout, oh, ow] = dims4(&dy);
+    let [wcout, cin, kh, kw] = dims4(&weight);
+    assert_eq!(cout, wcout, "transposed convolution: channels");
+    let [sh, sw] = geometry.stride;
+    let [ph, pw] = geometry.padding;
+    let (th, tw) = (kh.div_ceil(sh), kw.div_ceil(sw));
+    let k_dim = cout * th * tw;
+    // wd[co][kh][kw][ci].
+    let wd = into_contiguous(Cube::float_swap_dims(Cube::float_reshape(into_contiguous(weight), Shape::new([cout, cin, kh * kw])), 1, 2));
+    let bias = bias.map(into_contiguous).unwrap_or_else(|| zeros(&dy, cin));
+    let out = empty_f32(&dy, Shape::new([b, cin, h, w]));
+    to_u32(b * cout * oh * ow, "input size");
+    to_u32(b * cin * h * w, "output size");
+
+    // The largest phase sets the tile and the splits (all phases must use the same splits).
+    let n_max = b * h.div_ceil(sh) * w.div_ceil(sw);
+    let plan = plan(cin, n_max, k_dim, b * cin * h * w);
+    let (kernel, stride, padding) = geometry_u32([kh, kw], geometry);
+    let kernel = ConvKernel { entry: Entry::Transposed, tile: plan.tile, kernel, stride, padding };
+    let client = dy.client.clone();
+    let target = Target::new(out, plan.splits);
+    for rho_h in 0..sh.min(h) {
+        let cnt_h = (h - rho_h).div_ceil(sh);
+        for rho_w in 0..sw.min(w) {
+            let cnt_w = (w - rho_w).div_ceil(sw);
+            let n_total = b * cnt_h * cnt_w;
+            let groups = spread(&client, to_u32(plan.tile.workgroups(cin, n_total), "workgroups"));
+            launch_conv(
+                kernel,
+                &client,
+                groups,
+                plan.splits,
+                &[&dy, &wd, &bias, target.buffer()],
+                &[
+                    to_u32(b, "B"),
+                    to_u32(cin, "Cin"),
+                    to_u32(h, "H"),
+                    to_u32(w, "W"),
+                    to_u32(cout, "Cout"),
+                    to_u32(oh, "OH"),
+                    to_u32(ow, "OW"),
+                    to_u32(k_dim, "K"),
+                    to_u32(n_total, "N"),
+                    to_u32(plan.chunk, "chunk"),
+                    to_u32(plan.splits, "splits"),
+                    to_u32(rho_h, "phase"),
+                    to_u32(rho_w, "phase"),
+                    to_u32(cnt_h, "phase rows"),
+                    to_u32(cnt_w, "phase columns"),
+                    to_u32((rho_h + ph) % sh, "tap residue"),
+                    to_u32((rho_w + pw) % sw, "tap residue"),
+                    to_u32((rho_h + ph) / sh, "phase offset"),
+                    to_u32((rho_w + pw) / sw, "phase offset"),
+                    0,
+                ],
+            );
+        }
+    }
+    count(Op::ConvTransposed);
+    target.finish(Some((&bias, cin, h * w)))
+}
+
+/// `dw[co, ci, kh, kw] = sum dy[b, co, oh, ow] x[b, ci, oh*s - p + kh, ow*s - p + kw]` for
+/// `dy: [B, Co, OH, OW]`, `x: [B, Ci, H, W]`; the result is `[Co, Ci, KH, KW]`.
+fn implicit_weight_grad(dy: CubeTensor, x: CubeTensor, [kh, kw]: [usize; 2], geometry: ConvGeometry) -> CubeTensor {
+    super::assert_wgsl(&x);
+    let dy = into_contiguous(dy);
+    let x = into_contiguous(x);
+    let [b, cout, oh, ow] = dims4(&dy);
+    let [xb, cin, h, w] = dims4(&x);
+    assert_eq!(b, xb, "weight gradient: batch");
+    let k_dim = cin * kh * kw;
+    let r_total = b * oh * ow;
+    let out = empty_f32(&x, Shape::new([cout, cin, kh, kw]));
+    to_u32(b * cin * h * w, "input size");
+    to_u32(b * cout * oh * ow, "gradient size");
+
+    let plan = plan(cout, k_dim, r_total, cout * k_dim);
+    let (kernel, stride, padding) = geometry_u32([kh, kw], geometry);
+    let client = x.client.clone();
+    let target = Target::new(out, plan.splits);
+    let groups = spread(&client, to_u32(plan.tile.workgroups(cout, k_dim), "workgroups"));
+    launch_conv(
+        ConvKernel { entry: Entry::WeightGrad, tile: plan.tile, kernel, stride, padding },
+        &client,
+        groups,
+        plan.splits,
+        &[&dy, &x, target.buffer()],
+        &[
+            to_u32(b, "B"),
+            to_u32(cin, "Cin"),
+            to_u32(h, "H"),
+            to_u32(w, "W"),
+            to_u32(cout, "Cout"),
+            to_u32(oh, "OH"),
+            to_u32(ow, "OW"),
+            to_u32(k_dim, "K"),
+            to_u32(r_total, "B*OH*OW"),
+            to_u32(plan.chunk, "chunk"),
+            to_u32(plan.splits, "splits"),
+            0,
+        ],
+    );
+    count(Op::ConvWeightGrad);
+    target.finish(None)
+}
+
+/// `db[c] = sum dy[b, c, h, w]` (Burn's reductions).
+fn bias_grad(dy: CubeTensor) -> CubeTensor {
+    let [b, c, h, w] = dims4(&dy);
+    let flat = Cube::float_reshape(dy, Shape::new([b, c, h * w]));
+    Cube::float_reshape(Cube::float_sum_dim(Cube::float_sum_dim(flat, 2), 0), Shape::new([c]))
+}
+
+fn zeros(like: &CubeTensor, n: usize) -> CubeTensor {
+    Cube::float_zeros(Shape::new([n]), &like.device, burn::tensor::FloatDType::F32)
+}
+
+// ---------------------------------------------------------------------------------------
+// The operations, without and with autodiff.
+// ---------------------------------------------------------------------------------------
+
+pub(super) fn conv2d_forward(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
+    let [_, _, h, w] = dims4(&x);
+    let [_, _, kh, kw] = dims4(&weight);
+    let out = geometry.output_size([h, w], [kh, kw]).expect("conv2d: the public function checks the size");
+    implicit_forward(x, weight, Some(bias), geometry, out)
+}
+
+pub(super) fn conv_transpose2d_forward(
+    x: CubeTensor,
+    weight: CubeTensor,
+    bias: CubeTensor,
+    geometry: ConvGeometry,
+    output_padding: [usize; 2],
+) -> CubeTensor {
+    let [_, _, h, w] = dims4(&x);
+    let [_, _, kh, kw] = dims4(&weight);
+    let out = geometry
+        .transposed_output_size([h, w], [kh, kw], output_padding)
+        .expect("conv_transpose2d: the public function checks the size");
+    implicit_transposed(x, weight, Some(bias), geometry, out)
+}
+
+/// Which operation an autodiff node recorded.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Kind {
+    Conv,
+    Transposed { output_padding: [usize; 2] },
+}
+
+impl Kind {
+    fn forward(self, x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
+        match self {
+            Kind::Conv => conv2d_forward(x, weight, bias, geometry),
+            Kind::Transposed { output_padding } => conv_transpose2d_forward(x, weight, bias, geometry, output_padding),
+        }
+    }
+}
+
+/// The backward of both operations; the state is the checkpointed input and weights.
+#[derive(Debug)]
+struct ConvBackward;
+
+impl Backward<Cube, 3> for ConvBackward {
+    type State = (NodeId, NodeId, ConvGeometry, Kind);
+
+    fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [node_x, node_w, node_b] = ops.parents;
+        let grad: CubeTensor = grads.consume::<Cube>(&ops.node);
+        let (x_id, w_id, geometry, kind) = ops.state;
+        let x: CubeTensor = checkpointer.retrieve_node_output(x_id);
+        let weight: CubeTensor = checkpointer.retrieve_node_output(w_id);
+        let [_, _, h, w] = dims4(&x);
+        let [_, _, kh, kw] = dims4(&weight);
+        if let Some(node) = node_x {
+            // A convolution's input gradient is the transposed convolution of its output
+            // gradient, and the other way round (same weights, read as [Co, Ci, KH, KW]).
+            let dx = match kind {
+                Kind::Conv => implicit_transposed(grad.clone(), weight, None, geometry, [h, w]),
+                Kind::Transposed { .. } => implicit_forward(grad.clone(), weight, None, geometry, [h, w]),
+            };
+            grads.register::<Cube>(node.id, dx);
+        }
+        if let Some(node) = node_w {
+            // A transposed convolution's weight gradient is a convolution's with input and
+            // output gradient swapped.
+            let dw = match kind {
+                Kind::Conv => implicit_weight_grad(grad.clone(), x, [kh, kw], geometry),
+                Kind::Transposed { .. } => implicit_weight_grad(x, grad.clone(), [kh, kw], geometry),
+            };
+            grads.register::<Cube>(node.id, dw);
+        }
+        if let Some(node) = node_b {
+            grads.register::<Cube>(node.id, bias_grad(grad));
+        }
+    }
+}
+
+/// Records either operation on the autodiff graph (forward in WGSL, backward in WGSL).
+pub(super) fn autodiff<C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<Cube, C>>,
+    weight: FloatTensor<Autodiff<Cube, C>>,
+    bias: FloatTensor<Autodiff<Cube, C>>,
+    geometry: ConvGeometry,
+    kind: Kind,
+) -> FloatTensor<Autodiff<Cube, C>> {
+    match ConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            let x_id = prep.checkpoint(&x);
+            let w_id = prep.checkpoint(&weight);
+            let out = kind.forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), geometry);
+            prep.finish((x_id, w_id, geometry, kind), out)
+        }
+        OpsKind::UnTracked(prep) => prep.finish(kind.forward(x.into_primitive(), weight.into_primitive(), bias.into_primitive(), geometry)),
+    }
+}
