@@ -4,7 +4,10 @@
 //! means our kernel is faster), so a noisy shared machine still gives a fair
 //! comparison.
 
-use crate::kernels::{gram, gram_reference, instance_norm, instance_norm_reference};
+use crate::kernels::{
+    ConvGeometry, conv_transpose2d, conv_transpose2d_reference, conv2d, conv2d_reference, gram, gram_reference, instance_norm,
+    instance_norm_reference,
+};
 use burn::tensor::{Device, Distribution, Tensor};
 use std::time::Instant;
 
@@ -16,6 +19,21 @@ const VGG_STYLE_LAYERS: [(&str, usize, usize); 5] =
 /// Instance-norm sites of the ResNet generator (ngf = 64): channels and
 /// downsampling (the 9 residual blocks run at 256 channels, 1/4 size).
 const RESNET_NORM_SITES: [(&str, usize, usize); 3] = [("c7s1-64", 64, 1), ("d128", 128, 2), ("d256/R256", 256, 4)];
+
+/// Convolution sites of the studio's networks: name, in and out channels, kernel, stride,
+/// padding, `Some(output_padding)` for a transposed one, and the input's downsampling
+/// factor and extra pixels per side (reflection padding applied before the convolution).
+type ConvSite = (&'static str, usize, usize, usize, usize, usize, Option<usize>, usize, usize);
+const CONV_SITES: [ConvSite; 8] = [
+    ("vgg conv1_2", 64, 64, 3, 1, 1, None, 1, 0),
+    ("vgg conv3_2", 256, 256, 3, 1, 1, None, 4, 0),
+    ("vgg conv5_1", 512, 512, 3, 1, 1, None, 16, 0),
+    ("resnet c7s1-64", 3, 64, 7, 1, 0, None, 1, 3),
+    ("resnet R256", 256, 256, 3, 1, 0, None, 4, 1),
+    ("resnet u128", 256, 128, 3, 2, 1, Some(1), 4, 0),
+    ("unet/patchgan d128", 64, 128, 4, 2, 1, None, 2, 0),
+    ("unet u64", 256, 64, 4, 2, 1, Some(0), 4, 0),
+];
 
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
@@ -70,11 +88,12 @@ fn bench_pair(
 }
 
 /// Runs the kernel benchmark on `device` at the given image sizes.
-pub fn kernels(device: &Device, sizes: &[usize], runs: usize) -> String {
+pub fn kernels(device: &Device, sizes: &[usize], runs: usize, ops: &[String]) -> String {
     let ad = device.clone().autodiff();
     let mut rows = Vec::new();
+    let wants = |op: &str| ops.is_empty() || ops.iter().any(|o| o == op);
     for &size in sizes {
-        for (layer, c, down) in VGG_STYLE_LAYERS {
+        for (layer, c, down) in VGG_STYLE_LAYERS.into_iter().filter(|_| wants("gram")) {
             let n = (size / down) * (size / down);
             let f = Tensor::<3>::random([1, c, n], Distribution::Normal(0.0, 1.0), &ad);
             let scale = 1.0 / (c * n) as f32;
@@ -92,7 +111,7 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize) -> String {
             };
             bench_pair(device, runs, &mut rows, "gram", format!("{layer} @{size}px [1,{c},{n}]"), run(true), run(false));
         }
-        for (site, c, down) in RESNET_NORM_SITES {
+        for (site, c, down) in RESNET_NORM_SITES.into_iter().filter(|_| wants("instance_norm")) {
             let s = size / down;
             let x = Tensor::<4>::random([1, c, s, s], Distribution::Normal(0.0, 1.0), &ad);
             let gamma = Tensor::<1>::random([c], Distribution::Uniform(0.5, 1.5), &ad);
@@ -116,6 +135,41 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize) -> String {
                 }
             };
             bench_pair(device, runs, &mut rows, "instance_norm", format!("{site} @{size}px [1,{c},{s},{s}]"), run(true), run(false));
+        }
+    }
+    for &size in sizes {
+        for (site, cin, cout, k, stride, padding, transposed, down, extra) in CONV_SITES.into_iter().filter(|_| wants("conv")) {
+            // Style-transfer images are 4:3; the generators' crops square.
+            let (h, w) = if site.starts_with("vgg") { (size * 3 / 4 / down, size / down) } else { (size / down, size / down) };
+            let (h, w) = (h + 2 * extra, w + 2 * extra);
+            let x = Tensor::<4>::random([1, cin, h, w], Distribution::Normal(0.0, 1.0), &ad);
+            let wdims = if transposed.is_some() { [cin, cout, k, k] } else { [cout, cin, k, k] };
+            let weight = Tensor::<4>::random(wdims, Distribution::Normal(0.0, 0.05), &ad);
+            let bias = Tensor::<1>::random([cout], Distribution::Default, &ad);
+            let g = ConvGeometry::new(stride, padding);
+            let run = |wgsl: bool| {
+                let (x, weight, bias) = (x.clone(), weight.clone(), bias.clone());
+                move |backward: bool| {
+                    // Backward: input and weight gradients, as in training.
+                    let (x, w, b) = if backward {
+                        (x.clone().require_grad(), weight.clone().require_grad(), bias.clone().require_grad())
+                    } else {
+                        (x.clone().detach(), weight.clone().detach(), bias.clone().detach())
+                    };
+                    let y = match (transposed, wgsl) {
+                        (None, true) => conv2d(x, w, Some(b), g),
+                        (None, false) => conv2d_reference(x, w, Some(b), g),
+                        (Some(op), true) => conv_transpose2d(x, w, Some(b), g, [op, op]),
+                        (Some(op), false) => conv_transpose2d_reference(x, w, Some(b), g, [op, op]),
+                    };
+                    if backward {
+                        let _ = y.sum().backward();
+                    }
+                }
+            };
+            let name = if transposed.is_some() { "conv_transpose" } else { "conv" };
+            let shape = format!("{site} {k}x{k}/{stride} @{size}px [1,{cin},{h},{w}]->{cout}");
+            bench_pair(device, runs, &mut rows, name, shape, run(true), run(false));
         }
     }
     let mut table = String::from("| op | shape | pass | ours (ms) | Burn ops (ms) | speed-up |\n|---|---|---|---:|---:|---:|\n");

@@ -2,6 +2,7 @@
 //! batch jobs, benchmarks and parity runs.
 
 mod bench;
+pub mod profile;
 mod stylize;
 mod train;
 
@@ -74,8 +75,9 @@ pub struct TranslateArgs {
 
 #[derive(Subcommand, Debug)]
 pub enum BenchCommand {
-    /// Our WGSL Gram and instance-norm kernels against the same ops composed of Burn primitives,
-    /// at VGG19 style-layer and ResNet-generator shapes; forward and forward+backward medians.
+    /// Our WGSL kernels against Burn's own on the same device: Gram and instance norm against
+    /// compositions of Burn ops (VGG19 style layers, ResNet norm sites), convolutions against
+    /// Burn's convolution (the networks' convolution sites); forward and forward+backward medians.
     Kernels {
         /// Image sizes in pixels (the shapes follow from them).
         #[arg(long, value_delimiter = ',', default_value = "256,512")]
@@ -86,6 +88,9 @@ pub enum BenchCommand {
         /// auto, wgpu or cpu (on the CPU both sides are Burn ops: a sanity baseline).
         #[arg(long, default_value = "wgpu")]
         backend: Preference,
+        /// Which kernels: gram, instance_norm, conv (default: all).
+        #[arg(long, value_delimiter = ',')]
+        ops: Vec<String>,
     },
     /// Milliseconds per style-transfer step (full-width VGG19, random weights), one JSON line
     /// per size; scripts/bench-nst.sh runs it beside PyTorch and in Chromium.
@@ -120,6 +125,24 @@ pub enum BenchCommand {
         #[arg(long, default_value = "wgpu")]
         backend: Preference,
     },
+    /// GPU time per kernel family for one step (after warm-up) of style transfer (nst), a
+    /// Pix2Pix or a CycleGAN iteration, at the benchmarks' workloads: where the time goes.
+    Profile {
+        /// nst, pix2pix or cyclegan.
+        workload: String,
+        /// Image width in pixels (nst: height 3/4 of it; training: the crop size).
+        #[arg(long, default_value_t = 256)]
+        size: usize,
+        /// Batch size (training).
+        #[arg(long, default_value_t = 1)]
+        batch: usize,
+        /// Unprofiled steps first (shader compilation, autotune).
+        #[arg(long, default_value_t = 2)]
+        warmup: usize,
+        /// auto, wgpu or cpu.
+        #[arg(long, default_value = "wgpu")]
+        backend: Preference,
+    },
 }
 
 /// Runs the CLI; returns the process exit code.
@@ -128,9 +151,9 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info { backend } => return info(backend),
-        Command::Bench(BenchCommand::Kernels { sizes, runs, backend }) => start(backend).map(|compute| {
+        Command::Bench(BenchCommand::Kernels { sizes, runs, backend, ops }) => start(backend).map(|compute| {
             eprintln!("benchmarking on {} ({} runs per case, median)", compute.info.summary(), runs.max(1));
-            print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1)));
+            print!("{}", bench::kernels(&compute.device, &sizes, runs.max(1), &ops));
         }),
         Command::Bench(BenchCommand::Nst { sizes, steps, backend }) => start(backend).and_then(|compute| {
             eprintln!("style transfer on {} ({} steps per size, median)", compute.info.summary(), steps.max(1));
@@ -139,6 +162,10 @@ pub fn main() -> ExitCode {
         Command::Bench(BenchCommand::Train { models, sizes, batches, iters, backend }) => start(backend).and_then(|compute| {
             eprintln!("training on {} ({} iterations per case, median)", compute.info.summary(), iters.max(1));
             bench::train(&compute.device, &models, &sizes, &batches, iters)
+        }),
+        Command::Bench(BenchCommand::Profile { workload, size, batch, warmup, backend }) => start(backend).and_then(|compute| {
+            eprintln!("profiling on {} ({warmup} warm-up steps, then one profiled)", compute.info.summary());
+            profile::run(&compute.device, &workload, size, batch, warmup).map(|p| print!("{}", p.table()))
         }),
         Command::Train { model, args } => train::run(&model, &args),
         Command::Stylize(args) => stylize::run(&args),
