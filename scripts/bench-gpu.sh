@@ -6,14 +6,18 @@
 # table with ratios) to the output folder.
 #
 #   scripts/bench-gpu.sh [--out DIR] [--nst-sizes 256,512,1024] [--train-sizes 256]
-#                        [--batches 1,4] [--steps 5] [--quick]
+#                        [--batches 1,4] [--steps 5] [--profile-sizes 512,256]
+#                        [--kernel-sizes 512] [--tile-sweep] [--quick]
 #
 # The CLI: .gpu/run.sh when present (the lent GPU machine: ../shared/gpu/prepare.sh builds it
 # here, the device tool carries .gpu/ there and runs `bash scripts/bench-gpu.sh --out $OUT`),
 # else $AI_ART_CLI, else target/release/ai-art. The Python: $AI_ART_TORCH_PYTHON, else
 # python3; it needs torch with CUDA. Each phase runs under a time limit, so one slow phase
 # does not cost the others (PHASE_LIMIT seconds, default 240).
-# --quick: style transfer at 512 only, CycleGAN and Pix2Pix at batch 1, fewer kernels.
+# --quick: style transfer at 512 only, CycleGAN and Pix2Pix at batch 1, 3 steps.
+# --profile-sizes: the style-transfer and the training profiles' sizes.
+# --tile-sweep: also time the convolutions on each tile shape (AI_ART_CONV_TILE), to tune
+#   the automatic choice (kernels-<tile>.md).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,6 +27,9 @@ TRAIN_SIZES=256
 BATCHES=1,4
 STEPS=5
 KERNEL_SIZES=512
+PROFILE_NST=512
+PROFILE_TRAIN=256
+TILE_SWEEP=0
 while (($#)); do
   case "$1" in
     --out) OUT="$2"; shift 2 ;;
@@ -30,8 +37,11 @@ while (($#)); do
     --train-sizes) TRAIN_SIZES="$2"; shift 2 ;;
     --batches) BATCHES="$2"; shift 2 ;;
     --steps) STEPS="$2"; shift 2 ;;
+    --profile-sizes) PROFILE_NST="${2%%,*}"; PROFILE_TRAIN="${2##*,}"; shift 2 ;;
+    --kernel-sizes) KERNEL_SIZES="$2"; shift 2 ;;
+    --tile-sweep) TILE_SWEEP=1; shift ;;
     --quick) NST_SIZES=512; BATCHES=1; STEPS=3; shift ;;
-    *) sed -n '2,20p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$OUT"
@@ -71,9 +81,15 @@ done
 phase "ours: style transfer" nst-ours.jsonl "${CLI[@]}" bench nst --backend wgpu --sizes "$NST_SIZES" --steps "$STEPS"
 phase "ours: training" train-ours.jsonl "${CLI[@]}" bench train --backend wgpu --models pix2pix,cyclegan \
   --sizes "$TRAIN_SIZES" --batches "$BATCHES" --iters "$STEPS"
-phase "ours: profile, style transfer 512" profile-nst.md "${CLI[@]}" bench profile nst --size 512
-phase "ours: profile, CycleGAN 256" profile-cyclegan.md "${CLI[@]}" bench profile cyclegan --size 256
-phase "ours: profile, Pix2Pix 256" profile-pix2pix.md "${CLI[@]}" bench profile pix2pix --size 256
+phase "ours: profile, style transfer" profile-nst.md "${CLI[@]}" bench profile nst --size "$PROFILE_NST"
+phase "ours: profile, CycleGAN" profile-cyclegan.md "${CLI[@]}" bench profile cyclegan --size "$PROFILE_TRAIN"
+phase "ours: profile, Pix2Pix" profile-pix2pix.md "${CLI[@]}" bench profile pix2pix --size "$PROFILE_TRAIN"
 phase "ours: kernels against Burn's" kernels.md "${CLI[@]}" bench kernels --sizes "$KERNEL_SIZES" --runs "$STEPS"
+if ((TILE_SWEEP)); then
+  for tile in 128x128 64x256 64x64 16x256; do
+    phase "ours: convolutions on the $tile tile" "kernels-$tile.md" \
+      env AI_ART_CONV_TILE=$tile "${CLI[@]}" bench kernels --ops conv --sizes "$KERNEL_SIZES" --runs "$STEPS"
+  done
+fi
 
 python3 scripts/reference/gpu_report.py "$OUT" | tee "$OUT/gpu.md"

@@ -340,6 +340,10 @@ async fn pix2pix_training_iterations_on_webgpu_match_pytorch() {
     }
     let after = kernel_launches();
     assert!(after.instance_norm_backward > before.instance_norm_backward, "the WGSL instance-norm backward must run");
+    // Every convolution of the U-Net and the PatchGAN, and their gradients, ran in our WGSL.
+    assert!(after.conv_forward > before.conv_forward, "the WGSL convolution must run");
+    assert!(after.conv_transposed > before.conv_transposed, "the WGSL transposed convolution must run");
+    assert!(after.conv_weight_grad > before.conv_weight_grad, "the WGSL weight gradient must run");
 }
 
 /// A CycleGAN run on WebGPU saved after two iterations (every moment and pool image read

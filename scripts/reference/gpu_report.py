@@ -10,6 +10,11 @@ import sys
 
 
 def load(folder, name):
+    """The measurement lines of a JSON-lines file (on_cuda.py's device line left out)."""
+    return [r for r in load_all(folder, name) if "device" not in r]
+
+
+def load_all(folder, name):
     rows = []
     path = os.path.join(folder, name)
     if os.path.exists(path):
@@ -48,8 +53,8 @@ def main():
         for k in sorted(set(ours) | set(off) | set(tf32)):
             o, a, b = ours.get(k), off.get(k), tf32.get(k)
             out.append(f"| {label(k)} | {fmt(o)} | {fmt(a)} | {ratio(a, o)} | {fmt(b)} | {ratio(b, o)} |")
-    devices = {r.get("device") for n in ("nst-torch-off.jsonl", "train-torch-off.jsonl") for r in load(folder, n)}
-    devices.discard(None)
+    devices = {f"{r['device']} (torch {r.get('torch', '?')})" for n in ("nst-torch-off.jsonl", "train-torch-off.jsonl")
+               for r in load_all(folder, n) if "device" in r}
     if devices:
         out.append("")
         out.append("PyTorch on " + ", ".join(sorted(devices)) + ".")

@@ -141,6 +141,10 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize, ops: &[String]) ->
         for (site, cin, cout, k, stride, padding, transposed, down, extra) in CONV_SITES.into_iter().filter(|_| wants("conv")) {
             // Style-transfer images are 4:3; the generators' crops square.
             let (h, w) = if site.starts_with("vgg") { (size * 3 / 4 / down, size / down) } else { (size / down, size / down) };
+            if h == 0 || w == 0 {
+                eprintln!("  skipping {site} at {size} px: its input would be empty");
+                continue;
+            }
             let (h, w) = (h + 2 * extra, w + 2 * extra);
             let x = Tensor::<4>::random([1, cin, h, w], Distribution::Normal(0.0, 1.0), &ad);
             let wdims = if transposed.is_some() { [cin, cout, k, k] } else { [cout, cin, k, k] };

@@ -149,6 +149,19 @@ pub enum BenchCommand {
 pub fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn,wgpu_hal=off")).init();
     let cli = Cli::parse();
+    // For tuning on a GPU: every convolution of this run on one tile shape.
+    if let Ok(name) = std::env::var("AI_ART_CONV_TILE") {
+        match crate::kernels::conv::Tile::from_name(&name) {
+            Some(tile) => {
+                eprintln!("convolutions on the {name} tile (AI_ART_CONV_TILE)");
+                crate::kernels::conv::set_tile_override(Some(tile));
+            }
+            None => {
+                eprintln!("error: AI_ART_CONV_TILE={name} is not a tile: use 128x128, 64x256, 64x64 or 16x256");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     let result = match cli.command {
         Command::Info { backend } => return info(backend),
         Command::Bench(BenchCommand::Kernels { sizes, runs, backend, ops }) => start(backend).map(|compute| {

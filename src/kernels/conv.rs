@@ -227,6 +227,11 @@ impl Tile {
         m.div_ceil(self.bm as usize) * n.div_ceil(self.bn as usize)
     }
 
+    /// The tile a [`Tile::name`] names (`128x128`, `64x256`, `64x64`, `16x256`).
+    pub fn from_name(name: &str) -> Option<Tile> {
+        Tile::ALL.into_iter().find(|t| t.name() == name)
+    }
+
     pub fn name(&self) -> &'static str {
         match *self {
             Tile::LARGE => "128x128",

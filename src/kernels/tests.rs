@@ -94,6 +94,9 @@ fn convolution_plans_cover_the_reduction_and_fill_the_gpu() {
         assert!(p.splits * p.chunk >= k && (p.splits - 1) * p.chunk < k, "{m}x{n}x{k}: {p:?} leaves K uncovered or a split empty");
         assert!(p.splits * m * n * 4 <= 128 << 20, "{m}x{n}x{k}: partials too large");
     }
+    for tile in Tile::ALL {
+        assert_eq!(Tile::from_name(tile.name()), Some(tile));
+    }
     assert_eq!(plan(3, 196_608, 576, 1).tile, Tile::SKINNY);
     assert_eq!(plan(64, 196_608, 27, 1).tile, Tile::WIDE);
     assert_eq!(plan(128, 49_152, 576, 1).tile, Tile::LARGE);
