@@ -415,6 +415,16 @@ fn launch_conv(kernel: ConvKernel, client: &Client, groups: (u32, u32), splits: 
     );
 }
 
+/// The parameters every entry's `Info` starts with: the convolution's shape `[B, Cin, H, W,
+/// Cout, OH, OW]`, `Cin*KH*KW`, the length of the dimension that is not M or K of its
+/// product (pixels; for the weight gradient the reduction), and the split plan; padded to 12.
+fn params(shape: [usize; 7], k_dim: usize, pixels: usize, plan: &Plan) -> Vec<u32> {
+    const NAMES: [&str; 7] = ["B", "Cin", "H", "W", "Cout", "OH", "OW"];
+    let mut out: Vec<u32> = shape.iter().zip(NAMES).map(|(&v, name)| to_u32(v, name)).collect();
+    out.extend([to_u32(k_dim, "Cin*KH*KW"), to_u32(pixels, "pixels"), to_u32(plan.chunk, "chunk"), to_u32(plan.splits, "splits"), 0]);
+    out
+}
+
 fn dims4(tensor: &CubeTensor) -> [usize; 4] {
     let shape = tensor.meta.shape();
     assert_eq!(shape.num_dims(), 4, "convolution tensors are 4-D");
@@ -459,20 +469,7 @@ fn implicit_forward(x: CubeTensor, weight: CubeTensor, bias: Option<CubeTensor>,
         groups,
         plan.splits,
         &[&x, &wt, &bias, target.buffer()],
-        &[
-            to_u32(b, "B"),
-            to_u32(cin, "Cin"),
-            to_u32(h, "H"),
-            to_u32(w, "W"),
-            to_u32(cout, "Cout"),
-            to_u32(oh, "OH"),
-            to_u32(ow, "OW"),
-            to_u32(k_dim, "K"),
-            to_u32(n_total, "N"),
-            to_u32(plan.chunk, "chunk"),
-            to_u32(plan.splits, "splits"),
-            0,
-        ],
+        &params([b, cin, h, w, cout, oh, ow], k_dim, n_total, &plan),
     );
     count(Op::ConvForward);
     target.finish(Some((&bias, cout, oh * ow)))
@@ -510,35 +507,21 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
             let cnt_w = (w - rho_w).div_ceil(sw);
             let n_total = b * cnt_h * cnt_w;
             let groups = spread(&client, to_u32(plan.tile.workgroups(cin, n_total), "workgroups"));
-            launch_conv(
-                kernel,
-                &client,
-                groups,
-                plan.splits,
-                &[&dy, &wd, &bias, target.buffer()],
-                &[
-                    to_u32(b, "B"),
-                    to_u32(cin, "Cin"),
-                    to_u32(h, "H"),
-                    to_u32(w, "W"),
-                    to_u32(cout, "Cout"),
-                    to_u32(oh, "OH"),
-                    to_u32(ow, "OW"),
-                    to_u32(k_dim, "K"),
-                    to_u32(n_total, "N"),
-                    to_u32(plan.chunk, "chunk"),
-                    to_u32(plan.splits, "splits"),
-                    to_u32(rho_h, "phase"),
-                    to_u32(rho_w, "phase"),
-                    to_u32(cnt_h, "phase rows"),
-                    to_u32(cnt_w, "phase columns"),
-                    to_u32((rho_h + ph) % sh, "tap residue"),
-                    to_u32((rho_w + pw) % sw, "tap residue"),
-                    to_u32((rho_h + ph) / sh, "phase offset"),
-                    to_u32((rho_w + pw) / sw, "phase offset"),
-                    0,
-                ],
-            );
+            // The shared head without its padding word, then the phase.
+            let mut info = params([b, cin, h, w, cout, oh, ow], k_dim, n_total, &plan);
+            info.truncate(11);
+            info.extend([
+                to_u32(rho_h, "phase"),
+                to_u32(rho_w, "phase"),
+                to_u32(cnt_h, "phase rows"),
+                to_u32(cnt_w, "phase columns"),
+                to_u32((rho_h + ph) % sh, "tap residue"),
+                to_u32((rho_w + pw) % sw, "tap residue"),
+                to_u32((rho_h + ph) / sh, "phase offset"),
+                to_u32((rho_w + pw) / sw, "phase offset"),
+                0,
+            ]);
+            launch_conv(kernel, &client, groups, plan.splits, &[&dy, &wd, &bias, target.buffer()], &info);
         }
     }
     count(Op::ConvTransposed);
@@ -571,20 +554,7 @@ fn implicit_weight_grad(dy: CubeTensor, x: CubeTensor, [kh, kw]: [usize; 2], geo
         groups,
         plan.splits,
         &[&dy, &x, target.buffer()],
-        &[
-            to_u32(b, "B"),
-            to_u32(cin, "Cin"),
-            to_u32(h, "H"),
-            to_u32(w, "W"),
-            to_u32(cout, "Cout"),
-            to_u32(oh, "OH"),
-            to_u32(ow, "OW"),
-            to_u32(k_dim, "K"),
-            to_u32(r_total, "B*OH*OW"),
-            to_u32(plan.chunk, "chunk"),
-            to_u32(plan.splits, "splits"),
-            0,
-        ],
+        &params([b, cin, h, w, cout, oh, ow], k_dim, r_total, &plan),
     );
     count(Op::ConvWeightGrad);
     target.finish(None)
