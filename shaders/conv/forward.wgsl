@@ -13,10 +13,6 @@
 //                                for split_sum.wgsl (split-K when M*N alone would leave the
 //                                GPU idle), which adds the bias.
 //
-// Template parameters ({{ name }}, filled by src/kernels/conv.rs): the tile (bm, bn, bk,
-// tm, tn) and the geometry (kh, kw, sh, sw, ph, pw), compile-time so that the (ci, kh, kw)
-// decomposition of k divides by constants.
-//
 // Host contract as for every kernel here: storage buffers at @binding(0..3), all
 // read_write; the u32 parameters as the uniform after them; every binding used; bounds
 // checked by hand.
@@ -25,34 +21,11 @@
 const K_FASTEST: bool = false;
 const PAD: u32 = 0u;
 
-const KH: u32 = {{ kh }}u;
-const KW: u32 = {{ kw }}u;
-const SH: u32 = {{ sh }}u;
-const SW: u32 = {{ sw }}u;
-const PH: i32 = {{ ph }};
-const PW: i32 = {{ pw }};
-const TAPS: u32 = KH * KW;
-
-struct Info {
-    batch: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    k_dim: u32,
-    n_total: u32,
-    k_chunk: u32,
-    splits: u32,
-    pad0: u32,
-}
-
 @group(0) @binding(0) var<storage, read_write> x: array<f32>;
 @group(0) @binding(1) var<storage, read_write> wt: array<f32>;
 @group(0) @binding(2) var<storage, read_write> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(4) var<uniform> info: Info;
+@group(0) @binding(4) var<uniform> info: Conv;
 
 // This thread's B column (one output pixel, fixed for the whole K loop because 256 is a
 // multiple of BN): where its image starts and the top-left corner of its window.
@@ -65,20 +38,20 @@ var<private> k_end: u32;
 var<private> split_base: u32;
 
 fn gemm_size() -> vec2<u32> {
-    return vec2<u32>(info.cout, info.n_total);
+    return vec2<u32>(info.cout, info.pixels);
 }
 
 fn k_range(split: u32) -> vec2<u32> {
-    let begin = split * info.k_chunk;
-    return vec2<u32>(begin, min(begin + info.k_chunk, info.k_dim));
+    let begin = split * info.chunk;
+    return vec2<u32>(begin, min(begin + info.chunk, info.k_dim));
 }
 
 fn prepare(m0: u32, n0: u32, k_begin: u32, k_stop: u32, li: u32) {
     tile_m0 = m0;
     k_end = k_stop;
-    split_base = (k_begin / info.k_chunk) * info.cout * info.n_total;
+    split_base = (k_begin / info.chunk) * info.cout * info.pixels;
     let n = n0 + li % BN;
-    col_ok = n < info.n_total;
+    col_ok = n < info.pixels;
     let ohw = info.oh * info.ow;
     let b = n / ohw;
     let p = n % ohw;

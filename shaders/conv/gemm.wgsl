@@ -21,7 +21,9 @@
 //   fn store(m: u32, n: u32, v: f32)   the epilogue, called for m < M, n < N
 //
 // Template parameters: the tile, bm x bn outputs per workgroup, K advancing bk at a time,
-// tm x tn outputs per thread ((bm/tm) * (bn/tn) = 256).
+// tm x tn outputs per thread ((bm/tm) * (bn/tn) = 256); and the convolution's geometry,
+// kernel kh x kw, stride sh x sw, zero padding ph x pw (compile-time, so that the
+// decompositions of k divide by constants). Every entry's uniform starts with `Conv`.
 //
 // Scheme: the classic register-blocked SGEMM. A workgroup of 256 threads owns a BM x BN
 // tile of C; thread (tx, ty) accumulates TM x TN outputs in registers, rows
@@ -46,6 +48,35 @@ const B_ROW: u32 = BN / 4u + PAD;
 // Loads per thread and K step (256 threads share BM*BK and BK*BN values).
 const A_LOADS: u32 = (BM * BK + 255u) / 256u;
 const B_LOADS: u32 = (BK * BN + 255u) / 256u;
+
+const KH: u32 = {{ kh }}u;
+const KW: u32 = {{ kw }}u;
+const SH: u32 = {{ sh }}u;
+const SW: u32 = {{ sw }}u;
+const PH: i32 = {{ ph }};
+const PW: i32 = {{ pw }};
+const TAPS: u32 = KH * KW;
+
+// The launch parameters every entry's uniform starts with (src/kernels/conv.rs `params`):
+// the convolution x [batch, cin, h, w] -> y [batch, cout, oh, ow], the product's sizes and
+// its split of K.
+struct Conv {
+    batch: u32,
+    cin: u32,
+    h: u32,
+    w: u32,
+    cout: u32,
+    oh: u32,
+    ow: u32,
+    // Cin*KH*KW (transposed.wgsl: its K, Cout*TH*TW).
+    k_dim: u32,
+    // B*OH*OW (transposed.wgsl: the pixels of its phase).
+    pixels: u32,
+    // Length of each split's range of the reduction, and how many splits (grid z).
+    chunk: u32,
+    splits: u32,
+    pad0: u32,
+}
 
 const THREADS: u32 = 256u;
 const TX: u32 = BN / TN;

@@ -21,35 +21,20 @@
 //   C                          = dx at (b, ci, rho_h + SH*th, rho_w + SW*tw), or partial
 //                                sums for split_sum.wgsl (split-K), which adds the bias.
 //
-// Template parameters: the tile (bm, bn, bk, tm, tn) and kh, kw, sh, sw, th, tw.
+// Template parameters: see gemm.wgsl, and th, tw = ceil(kh / sh), ceil(kw / sw).
 // Host contract as in forward.wgsl.
 
 // Loads run along m (input channels) and n (pixels); no row padding (gemm.wgsl).
 const K_FASTEST: bool = false;
 const PAD: u32 = 0u;
 
-const KH: u32 = {{ kh }}u;
-const KW: u32 = {{ kw }}u;
-const SH: u32 = {{ sh }}u;
-const SW: u32 = {{ sw }}u;
 const TH: u32 = {{ th }}u;
 const TW: u32 = {{ tw }}u;
 const PHASE_TAPS: u32 = TH * TW;
 
-struct Info {
-    batch: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    k_dim: u32,
-    n_total: u32,
-    k_chunk: u32,
-    splits: u32,
-    // The phase: first output row / column, how many rows / columns it has, the residue
-    // of its taps and the offset of its oh / ow.
+// The phase: first output row / column, how many rows / columns it has, the residue of
+// its taps and the offset of its oh / ow.
+struct Phase {
     rho_h: u32,
     rho_w: u32,
     cnt_h: u32,
@@ -58,7 +43,11 @@ struct Info {
     rw: u32,
     dh: u32,
     dw: u32,
-    pad0: u32,
+}
+
+struct Info {
+    conv: Conv,
+    phase: Phase,
 }
 
 @group(0) @binding(0) var<storage, read_write> dy: array<f32>;
@@ -76,26 +65,26 @@ var<private> k_end: u32;
 var<private> split_base: u32;
 
 fn gemm_size() -> vec2<u32> {
-    return vec2<u32>(info.cin, info.n_total);
+    return vec2<u32>(info.conv.cin, info.conv.pixels);
 }
 
 fn k_range(split: u32) -> vec2<u32> {
-    let begin = split * info.k_chunk;
-    return vec2<u32>(begin, min(begin + info.k_chunk, info.k_dim));
+    let begin = split * info.conv.chunk;
+    return vec2<u32>(begin, min(begin + info.conv.chunk, info.conv.k_dim));
 }
 
 fn prepare(m0: u32, n0: u32, k_begin: u32, k_stop: u32, li: u32) {
     tile_m0 = m0;
     k_end = k_stop;
-    split_base = (k_begin / info.k_chunk) * info.batch * info.cin * info.h * info.w;
+    split_base = (k_begin / info.conv.chunk) * info.conv.batch * info.conv.cin * info.conv.h * info.conv.w;
     let n = n0 + li % BN;
-    col_ok = n < info.n_total;
-    let plane = info.cnt_h * info.cnt_w;
+    col_ok = n < info.conv.pixels;
+    let plane = info.phase.cnt_h * info.phase.cnt_w;
     let b = n / plane;
     let t = n % plane;
-    col_base = b * info.cout * info.oh * info.ow;
-    col_qh = i32(t / info.cnt_w + info.dh);
-    col_qw = i32(t % info.cnt_w + info.dw);
+    col_base = b * info.conv.cout * info.conv.oh * info.conv.ow;
+    col_qh = i32(t / info.phase.cnt_w + info.phase.dh);
+    col_qw = i32(t % info.phase.cnt_w + info.phase.dw);
 }
 
 fn fetch(k0: u32, li: u32) {
@@ -104,13 +93,13 @@ fn fetch(k0: u32, li: u32) {
         let k = k0 + e / BM;
         let m = tile_m0 + e % BM;
         var v = 0.0;
-        if (e < BM * BK && k < k_end && m < info.cin) {
+        if (e < BM * BK && k < k_end && m < info.conv.cin) {
             let co = k / PHASE_TAPS;
             let j = k % PHASE_TAPS;
-            let kh = info.rh + SH * (j / TW);
-            let kw = info.rw + SW * (j % TW);
+            let kh = info.phase.rh + SH * (j / TW);
+            let kw = info.phase.rw + SW * (j % TW);
             if (kh < KH && kw < KW) {
-                v = wd[((co * KH + kh) * KW + kw) * info.cin + m];
+                v = wd[((co * KH + kh) * KW + kw) * info.conv.cin + m];
             }
         }
         a_reg[i] = v;
@@ -124,8 +113,8 @@ fn fetch(k0: u32, li: u32) {
             let j = k % PHASE_TAPS;
             let oh = col_qh - i32(j / TW);
             let ow = col_qw - i32(j % TW);
-            if (oh >= 0 && oh < i32(info.oh) && ow >= 0 && ow < i32(info.ow)) {
-                v = dy[col_base + (co * info.oh + u32(oh)) * info.ow + u32(ow)];
+            if (oh >= 0 && oh < i32(info.conv.oh) && ow >= 0 && ow < i32(info.conv.ow)) {
+                v = dy[col_base + (co * info.conv.oh + u32(oh)) * info.conv.ow + u32(ow)];
             }
         }
         b_reg[i] = v;
@@ -133,13 +122,13 @@ fn fetch(k0: u32, li: u32) {
 }
 
 fn store(m: u32, n: u32, v: f32) {
-    let plane = info.cnt_h * info.cnt_w;
+    let plane = info.phase.cnt_h * info.phase.cnt_w;
     let b = n / plane;
     let t = n % plane;
-    let ih = info.rho_h + SH * (t / info.cnt_w);
-    let iw = info.rho_w + SW * (t % info.cnt_w);
-    let at = ((b * info.cin + m) * info.h + ih) * info.w + iw;
-    if (info.splits == 1u) {
+    let ih = info.phase.rho_h + SH * (t / info.phase.cnt_w);
+    let iw = info.phase.rho_w + SW * (t % info.phase.cnt_w);
+    let at = ((b * info.conv.cin + m) * info.conv.h + ih) * info.conv.w + iw;
+    if (info.conv.splits == 1u) {
         dst[at] = v + bias[m];
     } else {
         dst[split_base + at] = v;

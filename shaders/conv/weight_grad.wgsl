@@ -16,40 +16,17 @@
 // shared rows get one vec4 of padding (A_ROW = BM/4 + 1) so that threads writing
 // consecutive r do not all hit one bank.
 //
-// Template parameters: the tile (bm, bn, bk, tm, tn) and the geometry (kh, kw, sh, sw,
-// ph, pw). Host contract as in forward.wgsl.
+// Template parameters: see gemm.wgsl. Host contract as in forward.wgsl.
 
 // Loads run along the pixel r (the reduction); padded rows (gemm.wgsl).
 const K_FASTEST: bool = true;
 const PAD: u32 = 1u;
 
-const KH: u32 = {{ kh }}u;
-const KW: u32 = {{ kw }}u;
-const SH: u32 = {{ sh }}u;
-const SW: u32 = {{ sw }}u;
-const PH: i32 = {{ ph }};
-const PW: i32 = {{ pw }};
-const TAPS: u32 = KH * KW;
-
-struct Info {
-    batch: u32,
-    cin: u32,
-    h: u32,
-    w: u32,
-    cout: u32,
-    oh: u32,
-    ow: u32,
-    k_dim: u32,
-    r_total: u32,
-    r_chunk: u32,
-    splits: u32,
-    pad0: u32,
-}
 
 @group(0) @binding(0) var<storage, read_write> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(3) var<uniform> info: Info;
+@group(0) @binding(3) var<uniform> info: Conv;
 
 // The pixel this thread loads at the current step: r, and r as (b, oh, ow).
 var<private> cur_r: u32;
@@ -71,13 +48,13 @@ fn gemm_size() -> vec2<u32> {
 }
 
 fn k_range(split: u32) -> vec2<u32> {
-    let begin = split * info.r_chunk;
-    return vec2<u32>(begin, min(begin + info.r_chunk, info.r_total));
+    let begin = split * info.chunk;
+    return vec2<u32>(begin, min(begin + info.chunk, info.pixels));
 }
 
 fn prepare(m0: u32, n0: u32, r_begin: u32, r_stop: u32, li: u32) {
     r_end = r_stop;
-    split_base = (r_begin / info.r_chunk) * info.cout * info.k_dim;
+    split_base = (r_begin / info.chunk) * info.cout * info.k_dim;
     let ohw = info.oh * info.ow;
     cur_r = r_begin + li % BK;
     cur_b = cur_r / ohw;

@@ -415,9 +415,9 @@ fn launch_conv(kernel: ConvKernel, client: &Client, groups: (u32, u32), splits: 
     );
 }
 
-/// The parameters every entry's `Info` starts with: the convolution's shape `[B, Cin, H, W,
-/// Cout, OH, OW]`, `Cin*KH*KW`, the length of the dimension that is not M or K of its
-/// product (pixels; for the weight gradient the reduction), and the split plan; padded to 12.
+/// `struct Conv` of `gemm.wgsl`, which every entry's uniform starts with: the convolution's
+/// shape `[B, Cin, H, W, Cout, OH, OW]`, `k_dim` (`Cin*KH*KW`, or the transposed product's
+/// K), the pixels of the product, and the split plan; 12 words.
 fn params(shape: [usize; 7], k_dim: usize, pixels: usize, plan: &Plan) -> Vec<u32> {
     const NAMES: [&str; 7] = ["B", "Cin", "H", "W", "Cout", "OH", "OW"];
     let mut out: Vec<u32> = shape.iter().zip(NAMES).map(|(&v, name)| to_u32(v, name)).collect();
@@ -507,9 +507,8 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
             let cnt_w = (w - rho_w).div_ceil(sw);
             let n_total = b * cnt_h * cnt_w;
             let groups = spread(&client, to_u32(plan.tile.workgroups(cin, n_total), "workgroups"));
-            // The shared head without its padding word, then the phase.
+            // The shared head (`Conv`), then the phase (`Phase`).
             let mut info = params([b, cin, h, w, cout, oh, ow], k_dim, n_total, &plan);
-            info.truncate(11);
             info.extend([
                 to_u32(rho_h, "phase"),
                 to_u32(rho_w, "phase"),
@@ -519,7 +518,6 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
                 to_u32((rho_w + pw) % sw, "tap residue"),
                 to_u32((rho_h + ph) / sh, "phase offset"),
                 to_u32((rho_w + pw) / sw, "phase offset"),
-                0,
             ]);
             launch_conv(kernel, &client, groups, plan.splits, &[&dy, &wd, &bias, target.buffer()], &info);
         }
