@@ -22,7 +22,6 @@
 const K_FASTEST: bool = true;
 const PAD: u32 = 1u;
 
-
 @group(0) @binding(0) var<storage, read_write> dy: array<f32>;
 @group(0) @binding(1) var<storage, read_write> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
