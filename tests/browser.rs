@@ -97,18 +97,13 @@ async fn cpu_fallback_backend_works_in_the_browser() {
 
 #[path = "common/reference64.rs"]
 mod reference64;
-#[path = "common/conv_cases.rs"]
-mod conv_cases;
+#[path = "common/kernel_cases.rs"]
+mod kernel_cases;
 use ai_art::kernels;
-use ai_art::kernels::{gram, instance_norm, kernel_launches, uses_wgsl};
-use reference64 as r;
+use ai_art::kernels::{kernel_launches, uses_wgsl};
 
 async fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data_async().await.expect("async read").try_into_vec::<f32>().unwrap()
-}
-
-fn tensor<const D: usize>(v: &[f32], shape: [usize; D], device: &Device) -> Tensor<D> {
-    Tensor::from_data(TensorData::new(v.to_vec(), shape), device)
 }
 
 #[wasm_bindgen_test]
@@ -120,68 +115,24 @@ async fn webgpu_device_runs_our_wgsl() {
     assert!(!uses_wgsl(&Device::flex()));
 }
 
-/// Same tolerances as the native kernel tests (src/kernels/tests/gpu.rs): 1e-5 relative
-/// to the magnitude of the sums, against an f64 reference.
+/// The native kernel tests' bodies (tests/common/kernel_cases.rs) on WebGPU: Tint compiles
+/// the same WGSL that naga compiles natively, with the same shapes and tolerances.
 #[wasm_bindgen_test]
 async fn gram_forward_and_backward_on_webgpu_match_f64() {
     static_constructors();
-    let device = gpu().await.device.autodiff();
-    for (seed, [b, c, n]) in [[1usize, 1, 1], [3, 17, 300], [1, 64, 1024], [2, 3, 40_000]].into_iter().enumerate() {
-        let what = format!("gram [{b}, {c}, {n}]");
-        let f = r::values(b * c * n, seed as u64 + 1);
-        let w = r::values(b * c * c, seed as u64 + 50);
-        let scale = 1.0 / (c * n) as f64;
-        let x = tensor(&f, [b, c, n], &device).require_grad();
-        let before = kernel_launches();
-        let g = gram(x.clone(), scale as f32);
-        let grads = (g.clone() * tensor(&w, [b, c, c], &device)).sum().backward();
-        let after = kernel_launches();
-        assert!(after.gram_forward > before.gram_forward && after.gram_backward > before.gram_backward, "{what}: WGSL not taken");
-        let (want, mag) = r::gram(&f, b, c, n, scale);
-        r::assert_close(&what, &read(g).await, &want, Some(&mag), 1e-5, 1e-30);
-        let (want, mag) = r::gram_backward(&w, &f, b, c, n, scale);
-        r::assert_close(&format!("{what} dF"), &read(x.grad(&grads).unwrap()).await, &want, Some(&mag), 1e-5, 1e-30);
-    }
+    kernel_cases::check_gram(&gpu().await.device).await;
 }
 
-/// The native convolution test body (tests/common/conv_cases.rs), on WebGPU: Tint compiles
-/// the same WGSL that naga compiles natively.
 #[wasm_bindgen_test]
 async fn convolutions_forward_and_all_gradients_on_webgpu_match_f64() {
     static_constructors();
-    conv_cases::check_all(&gpu().await.device).await;
+    kernel_cases::check_conv(&gpu().await.device).await;
 }
 
 #[wasm_bindgen_test]
 async fn instance_norm_forward_and_gradients_on_webgpu_match_f64() {
     static_constructors();
-    let device = gpu().await.device.autodiff();
-    for (seed, [b, c, h, w]) in [[1usize, 1, 1, 1], [3, 17, 5, 7], [1, 3, 128, 96]].into_iter().enumerate() {
-        let hw = h * w;
-        let what = format!("instance_norm [{b}, {c}, {h}, {w}]");
-        let xv: Vec<f32> = r::values(b * c * hw, seed as u64 + 3).iter().map(|v| 2.0 * v + 0.3).collect();
-        let dy = r::values(b * c * hw, seed as u64 + 4);
-        let gv: Vec<f32> = r::values(c, seed as u64 + 5).iter().map(|v| v + 1.5).collect();
-        let bv = r::values(c, seed as u64 + 6);
-        let x = tensor(&xv, [b, c, h, w], &device).require_grad();
-        let gamma = tensor(&gv, [c], &device).require_grad();
-        let beta = tensor(&bv, [c], &device).require_grad();
-        let before = kernel_launches();
-        let y = instance_norm(x.clone(), Some(gamma.clone()), Some(beta.clone()), 1e-5);
-        let grads = (y.clone() * tensor(&dy, [b, c, h, w], &device)).sum().backward();
-        let after = kernel_launches();
-        assert!(
-            after.instance_norm_forward > before.instance_norm_forward && after.instance_norm_backward > before.instance_norm_backward,
-            "{what}: WGSL not taken"
-        );
-        r::assert_close(&what, &read(y).await, &r::instance_norm(&xv, b, c, hw, &gv, &bv, 1e-5), None, 1e-5, 1e-5);
-        let (dx, dgamma, dbeta) = r::instance_norm_backward(&xv, &dy, b, c, hw, &gv, 1e-5);
-        let dx_mag: Vec<f64> = (0..dx.len()).map(|i| gv[i / hw % c].abs() as f64 * 4.0).collect();
-        r::assert_close(&format!("{what} dx"), &read(x.grad(&grads).unwrap()).await, &dx, Some(&dx_mag), 1e-5, 1e-6);
-        let sum_mag = vec![(b * hw) as f64 * 2.0; c];
-        r::assert_close(&format!("{what} dgamma"), &read(gamma.grad(&grads).unwrap()).await, &dgamma, Some(&sum_mag), 1e-5, 1e-6);
-        r::assert_close(&format!("{what} dbeta"), &read(beta.grad(&grads).unwrap()).await, &dbeta, Some(&sum_mag), 1e-5, 1e-6);
-    }
+    kernel_cases::check_instance_norm(&gpu().await.device).await;
 }
 
 // ------------------------------------------------------- networks on WebGPU vs PyTorch -----

@@ -10,7 +10,7 @@
 //                                (ci, kh, kw) tap;
 //   C[M, N]                    = y, written straight into [B, Cout, OH, OW] (splits == 1), or
 //                                unscaled partial sums into parts[split][B][Cout][OH][OW]
-//                                for split_sum.wgsl (split-K when M*N alone would leave the
+//                                for common/split_sum.wgsl (split-K when M*N alone would leave the
 //                                GPU idle), which adds the bias.
 //
 // Host contract as for every kernel here: storage buffers at @binding(0..3), all

@@ -19,7 +19,7 @@
 //                                (src/kernels/conv.rs), so loads along ci are coalesced;
 //   B[K, N = B*cnt_h*cnt_w]    = dy gathered at (oh, ow) = (th + dh - jh, tw + dw - jw);
 //   C                          = dx at (b, ci, rho_h + SH*th, rho_w + SW*tw), or partial
-//                                sums for split_sum.wgsl (split-K), which adds the bias.
+//                                sums for common/split_sum.wgsl (split-K), which adds the bias.
 //
 // Template parameters: see gemm.wgsl, and th, tw = ceil(kh / sh), ceil(kw / sw).
 // Host contract as in forward.wgsl.

@@ -8,7 +8,7 @@
 //   B[R, N = Cin*KH*KW]        = the image patches (im2col), gathered while loading;
 //   C[M, N]                    = dw as [Cout][Cin*KH*KW], or, split over R (the reduction
 //                                is long and M*N small: 64 x 27 for a first layer), partial
-//                                sums that split_sum.wgsl adds up.
+//                                sums that common/split_sum.wgsl adds up.
 //
 // Here the reduction index r is the pixel, contiguous in both dy and x, so each thread
 // keeps one r offset for the whole loop (256 is a multiple of BK) and walks its

@@ -11,8 +11,8 @@
 //! | `transposed.wgsl` (gather by stride phase) | input gradient | forward |
 //! | `weight_grad.wgsl` | weight gradient | weight gradient (roles of input and output swapped) |
 //!
-//! plus `split_sum.wgsl`, which adds split-K partial sums (and the bias) when one product
-//! alone would leave most of the GPU idle. Bias gradients are Burn sums over `dy`.
+//! plus `shaders/common/split_sum.wgsl`, which adds split-K partial sums (and the bias)
+//! when one product alone would leave most of the GPU idle. Bias gradients are Burn sums over `dy`.
 //!
 //! Each kernel is compiled per geometry (kernel size, stride, padding are template constants)
 //! and per tile shape ([`Tile`]): 128x128 outputs per workgroup (8x8 per thread) for large
@@ -38,15 +38,12 @@ use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as 
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, Op, WgslKernel, count, empty_f32, grid_limits, launch, pack_params, spread, to_u32};
+use super::{ArtKernels, Op, count, empty_f32, grid_limits, pack_params, spread, split_sum, to_u32};
 
 const GEMM: &str = include_str!("../../shaders/conv/gemm.wgsl");
 const FORWARD: &str = include_str!("../../shaders/conv/forward.wgsl");
 const TRANSPOSED: &str = include_str!("../../shaders/conv/transposed.wgsl");
 const WEIGHT_GRAD: &str = include_str!("../../shaders/conv/weight_grad.wgsl");
-
-pub(super) const SPLIT_SUM: WgslKernel =
-    WgslKernel::whole(include_str!("../../shaders/conv/split_sum.wgsl"), "conv.split_sum", (256, 1, 1));
 
 /// Split-K aims for about this many workgroups per product.
 const TARGET_WORKGROUPS: usize = 512;
@@ -374,27 +371,9 @@ impl Target {
 
     /// Adds the partials, plus `bias[c]` on channel `c` of `[B, C, H, W]` (`plane = H*W`).
     fn finish(self, bias: Option<(&CubeTensor, usize, usize)>) -> CubeTensor {
-        let Some(parts) = self.parts else {
-            return self.out;
-        };
-        let total = to_u32(self.out.meta.shape().num_elements(), "convolution output");
-        let dummy;
-        let (bias_tensor, channels, plane, has_bias) = match bias {
-            Some((b, channels, plane)) => (b, channels, plane, 1),
-            None => {
-                dummy = empty_f32(&self.out, Shape::new([1]));
-                (&dummy, 1, 1, 0)
-            }
-        };
-        let client = self.out.client.clone();
-        let (gx, gy) = spread(&client, total.div_ceil(256));
-        launch(
-            SPLIT_SUM,
-            &client,
-            (gx, gy, 1),
-            &[&parts, bias_tensor, &self.out],
-            &[total, to_u32(self.splits, "splits"), to_u32(plane.max(1), "plane"), to_u32(channels.max(1), "channels"), has_bias, 0, 0, 0],
-        );
+        if let Some(parts) = &self.parts {
+            split_sum(parts, self.splits, 1.0, bias, &self.out);
+        }
         self.out
     }
 }

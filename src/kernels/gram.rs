@@ -1,5 +1,6 @@
 //! Gram matrix `G = scale * F F^T` (`F: [B, C, N]`, `G: [B, C, C]`), forward and backward
-//! (`dF = scale * (dG + dG^T) F`), in `shaders/gram_forward.wgsl` / `gram_backward.wgsl`.
+//! (`dF = scale * (dG + dG^T) F`), in `shaders/gram/forward.wgsl` / `backward.wgsl`; split
+//! partials are added by `shaders/common/split_sum.wgsl`.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -13,12 +14,8 @@ use burn::tensor::{Shape, Tensor};
 
 use super::{ArtKernels, Op, WgslKernel, count, empty_f32, grid_limits, launch, spread, to_u32};
 
-const FORWARD: &str = include_str!("../../shaders/gram_forward.wgsl");
-const BACKWARD: &str = include_str!("../../shaders/gram_backward.wgsl");
-
-pub(super) const PARTIAL: WgslKernel = WgslKernel::new(FORWARD, "partial", "gram.forward", (16, 16, 1));
-pub(super) const REDUCE: WgslKernel = WgslKernel::new(FORWARD, "reduce", "gram.forward", (256, 1, 1));
-pub(super) const GRAD: WgslKernel = WgslKernel::new(BACKWARD, "grad", "gram.backward", (16, 16, 1));
+pub(super) const PARTIAL: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/forward.wgsl"), "gram.forward", (16, 16, 1));
+pub(super) const GRAD: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/backward.wgsl"), "gram.backward", (16, 16, 1));
 
 /// Output tile side of both kernels: 16x16 threads, each owning a 4x4 register block.
 const TILE: usize = 64;
@@ -139,15 +136,7 @@ pub(super) fn forward(features: CubeTensor, scale: f32) -> CubeTensor {
     }
 
     if plan.splits > 1 {
-        let total = to_u32(b * c * c, "B*C*C");
-        let (gx, gy) = spread(&client, total.div_ceil(256));
-        launch(
-            REDUCE,
-            &client,
-            (gx, gy, 1),
-            &[&target, &output],
-            &[total, to_u32(plan.splits, "splits"), scale.to_bits(), 0],
-        );
+        super::split_sum(&target, plan.splits, scale, None, &output);
     }
     count(Op::GramForward);
     output

@@ -1,6 +1,6 @@
 //! Instance normalisation over `[B, C, H, W]`: per (b, c) plane, biased variance, `eps`,
 //! optional affine `gamma`, `beta: [C]`; forward and backward (dx, dgamma, dbeta) in
-//! `shaders/instance_norm_forward.wgsl` / `instance_norm_backward.wgsl`.
+//! `shaders/instance_norm/` (the method: its README.md).
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -14,16 +14,19 @@ use burn::tensor::{Shape, Tensor};
 
 use super::{ArtKernels, Op, WgslKernel, count, empty_f32, launch, spread, to_u32};
 
-const FORWARD: &str = include_str!("../../shaders/instance_norm_forward.wgsl");
-const BACKWARD: &str = include_str!("../../shaders/instance_norm_backward.wgsl");
+macro_rules! kernel {
+    ($file:literal, $label:literal, $threads:literal) => {
+        WgslKernel::new(include_str!(concat!("../../shaders/instance_norm/", $file, ".wgsl")), $label, ($threads, 1, 1))
+    };
+}
 
-pub(super) const STATS: WgslKernel = WgslKernel::new(FORWARD, "stats", "instance_norm.forward", (256, 1, 1));
-pub(super) const FINALIZE: WgslKernel = WgslKernel::new(FORWARD, "finalize", "instance_norm.forward", (64, 1, 1));
-pub(super) const APPLY: WgslKernel = WgslKernel::new(FORWARD, "apply", "instance_norm.forward", (256, 1, 1));
-pub(super) const GRAD_PARTIAL: WgslKernel = WgslKernel::new(BACKWARD, "partial", "instance_norm.backward", (256, 1, 1));
-pub(super) const GRAD_COMBINE: WgslKernel = WgslKernel::new(BACKWARD, "combine", "instance_norm.backward", (64, 1, 1));
-pub(super) const GRAD_APPLY: WgslKernel = WgslKernel::new(BACKWARD, "apply", "instance_norm.backward", (256, 1, 1));
-pub(super) const GRAD_PARAMS: WgslKernel = WgslKernel::new(BACKWARD, "params", "instance_norm.backward", (64, 1, 1));
+pub(super) const STATS: WgslKernel = kernel!("stats", "instance_norm.forward", 256);
+pub(super) const FINALIZE: WgslKernel = kernel!("finalize", "instance_norm.forward", 64);
+pub(super) const APPLY: WgslKernel = kernel!("apply", "instance_norm.forward", 256);
+pub(super) const GRAD_PARTIAL: WgslKernel = kernel!("grad_partial", "instance_norm.backward", 256);
+pub(super) const GRAD_COMBINE: WgslKernel = kernel!("grad_combine", "instance_norm.backward", 64);
+pub(super) const GRAD_APPLY: WgslKernel = kernel!("grad_apply", "instance_norm.backward", 256);
+pub(super) const GRAD_PARAMS: WgslKernel = kernel!("grad_params", "instance_norm.backward", 64);
 
 /// Aim for about this many workgroups in the reductions before splitting planes.
 const TARGET_WORKGROUPS: usize = 1024;

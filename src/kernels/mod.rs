@@ -18,10 +18,12 @@
 //! `impl ArtKernels for Autodiff<Cube, C>` (an autodiff tensor), where the backward step is
 //! registered by hand with `burn::backend::autodiff::ops::Backward`.
 //!
-//! Launch contract of a precompiled WGSL kernel on cubecl-wgpu 0.11 (see `shaders/*.wgsl`):
+//! Launch contract of a precompiled WGSL kernel on cubecl-wgpu 0.11 (`shaders/README.md`):
 //! storage buffers at `@binding(0..k)` in the order passed, all `read_write`; the u32
 //! parameter block as a `var<uniform>` at `@binding(k)`; entry point `main`; every declared
-//! binding used; bounds checked by hand (cubecl turns wgpu's bounds checks off).
+//! binding used; bounds checked by hand (cubecl turns wgpu's bounds checks off). One file
+//! per entry point, a folder per kernel (`shaders/gram/`, `shaders/instance_norm/`,
+//! `shaders/conv/`, and `shaders/common/split_sum.wgsl` shared by Gram and the convolutions).
 
 pub mod conv;
 mod gram;
@@ -267,38 +269,30 @@ pub fn launch_label() -> Option<&'static str> {
 }
 
 // ---------------------------------------------------------------------------------------
-// Launching a WGSL section.
+// Launching a WGSL kernel.
 // ---------------------------------------------------------------------------------------
 
-/// One `//#section <name>` of a `shaders/*.wgsl` file: a complete WGSL module with entry
-/// point `main` (burn's `SourceKernel` hard-codes that name,
-/// burn-cubecl-0.22.1/src/template/base.rs:48-55).
+/// One `shaders/<kernel>/<entry>.wgsl` file: a complete WGSL module with entry point `main`
+/// (burn's `SourceKernel` hard-codes that name, burn-cubecl-0.22.1/src/template/base.rs:48-55).
+/// The convolutions, which are templates, have their own [`KernelSource`] (`conv.rs`).
 #[derive(Clone, Copy, Debug)]
 struct WgslKernel {
     file: &'static str,
     file_hash: u64,
-    /// The `//#section` to cut out, or `""` for the whole file.
-    section: &'static str,
-    /// What a profile calls it (`gram.partial`, ...).
+    /// What a profile calls it (`gram.forward`, ...); also part of the pipeline-cache id.
     label: &'static str,
     /// Must equal the `@workgroup_size` in the WGSL (checked by a unit test).
     workgroup: (u32, u32, u32),
 }
 
 impl WgslKernel {
-    const fn new(file: &'static str, section: &'static str, label: &'static str, workgroup: (u32, u32, u32)) -> Self {
+    const fn new(file: &'static str, label: &'static str, workgroup: (u32, u32, u32)) -> Self {
         Self {
             file,
             file_hash: fnv1a(file),
-            section,
             label,
             workgroup,
         }
-    }
-
-    /// A file that is one module (one entry point per file, as in `shaders/conv/`).
-    const fn whole(file: &'static str, label: &'static str, workgroup: (u32, u32, u32)) -> Self {
-        Self::new(file, "", label, workgroup)
     }
 
     fn cube_dim(&self) -> CubeDim {
@@ -308,19 +302,16 @@ impl WgslKernel {
 
 impl KernelSource for WgslKernel {
     fn source(&self) -> SourceTemplate {
-        if self.section.is_empty() {
-            return SourceTemplate::new(self.file);
-        }
-        SourceTemplate::new(section(self.file, self.section))
+        SourceTemplate::new(self.file)
     }
 
     /// The id keys every compiled-pipeline cache and never sees the text
-    /// (cubecl-runtime-0.11.3/src/kernel.rs:75-84), so it carries the section name and a
-    /// hash of the file. It also carries the cube dim, which cubecl validates against the
-    /// device's limits before compiling (cubecl-server-0.11.3/src/validation.rs:10-45).
+    /// (cubecl-runtime-0.11.3/src/kernel.rs:75-84), so it carries the label and a hash of
+    /// the file. It also carries the cube dim, which cubecl validates against the device's
+    /// limits before compiling (cubecl-server-0.11.3/src/validation.rs:10-45).
     fn id(&self) -> KernelId {
         KernelId::new::<Self>()
-            .info((self.section, self.file_hash))
+            .info((self.label, self.file_hash))
             .cube_dim(self.cube_dim().0)
     }
 
@@ -329,21 +320,40 @@ impl KernelSource for WgslKernel {
     }
 }
 
-/// Cuts `//#section <name>` out of a shader file (up to the next marker or the end).
-fn section(file: &'static str, name: &str) -> &'static str {
-    const MARKER: &str = "//#section ";
-    let mut rest = file;
-    while let Some(at) = rest.find(MARKER) {
-        let after = &rest[at + MARKER.len()..];
-        let line_end = after.find('\n').unwrap_or(after.len());
-        let body = &after[line_end..];
-        let end = body.find(MARKER).unwrap_or(body.len());
-        if after[..line_end].trim() == name {
-            return &body[..end];
+/// `shaders/common/split_sum.wgsl`: adds split-K partial sums (Gram, convolutions).
+const SPLIT_SUM: WgslKernel = WgslKernel::new(include_str!("../../shaders/common/split_sum.wgsl"), "split_sum", (256, 1, 1));
+
+/// `out = scale * sum of the splits of parts + bias[c]` for `out` of shape `[.., C, H, W]`;
+/// `bias` is `(bias [C], C, H*W)`. `parts` holds `splits` copies of `out`'s layout.
+fn split_sum(parts: &CubeTensor, splits: usize, scale: f32, bias: Option<(&CubeTensor, usize, usize)>, out: &CubeTensor) {
+    let total = to_u32(out.meta.shape().num_elements(), "split-K output");
+    let dummy;
+    let (bias_tensor, channels, plane, has_bias) = match bias {
+        Some((b, channels, plane)) => (b, channels, plane, 1),
+        None => {
+            // Never read, but bound: WebGPU rejects two bindings of one writable tensor.
+            dummy = empty_f32(out, Shape::new([1]));
+            (&dummy, 1, 1, 0)
         }
-        rest = body;
-    }
-    panic!("WGSL section `{name}` not found")
+    };
+    let client = out.client.clone();
+    let (gx, gy) = spread(&client, total.div_ceil(256));
+    launch(
+        SPLIT_SUM,
+        &client,
+        (gx, gy, 1),
+        &[parts, bias_tensor, out],
+        &[
+            total,
+            to_u32(splits, "splits"),
+            to_u32(plane.max(1), "plane"),
+            to_u32(channels.max(1), "channels"),
+            has_bias,
+            scale.to_bits(),
+            0,
+            0,
+        ],
+    );
 }
 
 const fn fnv1a(text: &str) -> u64 {
@@ -374,7 +384,7 @@ fn pack_params(params: &[u32]) -> Vec<u64> {
         .collect()
 }
 
-/// Enqueues one WGSL section. `buffers` bind to `@binding(0..)` in order; `params` become the
+/// Enqueues one WGSL kernel. `buffers` bind to `@binding(0..)` in order; `params` become the
 /// uniform at `@binding(buffers.len())`.
 fn launch(
     kernel: WgslKernel,

@@ -13,8 +13,8 @@ use super::*;
 use super::reference64;
 use crate::kernels;
 
-#[path = "../../../tests/common/conv_cases.rs"]
-mod conv_cases;
+#[path = "../../../tests/common/kernel_cases.rs"]
+mod kernel_cases;
 use burn::tensor::{Tensor, TensorData};
 
 const REL: f64 = 1e-5;
@@ -36,41 +36,11 @@ fn wgpu_device_runs_wgsl() {
     assert!(uses_wgsl(&device.clone().autodiff()));
 }
 
-/// Awkward shapes: C = 1, 3, 17, 64, 512; N from 1 to 512*512; batch 1 and 3.
-const GRAM_SHAPES: [[usize; 3]; 9] = [
-    [1, 1, 1],
-    [3, 1, 9],
-    [1, 3, 1],
-    [3, 17, 1000],
-    [1, 17, 33],
-    [3, 64, 4096],
-    [1, 512, 40],
-    [1, 3, 512 * 512],
-    [3, 5, 20_000],
-];
-
+/// The shared test body (tests/common/kernel_cases.rs, also run in Chromium): forward and
+/// backward against f64 on awkward shapes.
 #[test]
 fn gram_forward_and_backward_match_f64_on_awkward_shapes() {
-    let device = gpu().autodiff();
-    for (seed, [b, c, n]) in GRAM_SHAPES.into_iter().enumerate() {
-        let what = format!("gram [{b}, {c}, {n}]");
-        let f = r::values(b * c * n, seed as u64 + 10);
-        let w = r::values(b * c * c, seed as u64 + 100);
-        let scale = 1.0 / (c * n) as f64;
-        let x = tensor(&f, [b, c, n], &device).require_grad();
-        let before = kernel_launches();
-        let g = gram(x.clone(), scale as f32);
-        let grads = (g.clone() * tensor(&w, [b, c, c], &device)).sum().backward();
-        let after = kernel_launches();
-        assert!(after.gram_forward > before.gram_forward, "{what}: WGSL forward not taken");
-        assert!(after.gram_backward > before.gram_backward, "{what}: WGSL backward not taken");
-
-        let (want, mag) = r::gram(&f, b, c, n, scale);
-        r::assert_close(&format!("{what} forward"), &read(g), &want, Some(&mag), REL, 1e-30);
-        let (want, mag) = r::gram_backward(&w, &f, b, c, n, scale);
-        let got = read(x.grad(&grads).expect("gradient"));
-        r::assert_close(&format!("{what} dF"), &got, &want, Some(&mag), REL, 1e-30);
-    }
+    pollster::block_on(kernel_cases::check_gram(&gpu()));
 }
 
 #[test]
@@ -83,47 +53,10 @@ fn gram_wgsl_matches_the_burn_composition_on_the_same_device() {
     r::assert_close("gram vs Burn ops", &ours, &theirs, None, 1e-5, 1e-5);
 }
 
-/// Shapes: C = 1, 3, 17, 64; H*W from 1 to 512*512; batch 1 and 3.
-const NORM_SHAPES: [[usize; 4]; 7] =
-    [[1, 1, 1, 1], [3, 3, 1, 1], [3, 17, 5, 7], [1, 64, 16, 16], [3, 3, 17, 19], [1, 3, 512, 512], [1, 512, 4, 4]];
-
+/// The shared test body: y, dx, dgamma, dbeta against f64.
 #[test]
 fn instance_norm_forward_and_all_gradients_match_f64() {
-    let device = gpu().autodiff();
-    for (seed, [b, c, h, w]) in NORM_SHAPES.into_iter().enumerate() {
-        let hw = h * w;
-        let what = format!("instance_norm [{b}, {c}, {h}, {w}]");
-        // Offset and spread vary per channel.
-        let xv: Vec<f32> = r::values(b * c * hw, seed as u64 + 20)
-            .iter()
-            .enumerate()
-            .map(|(i, v)| v * (1.0 + (i / hw % c) as f32) + 0.5 * ((i / hw % c) as f32 - 1.0))
-            .collect();
-        let dy = r::values(b * c * hw, seed as u64 + 200);
-        let gv: Vec<f32> = r::values(c, seed as u64 + 30).iter().map(|v| v + 1.5).collect();
-        let bv = r::values(c, seed as u64 + 40);
-        let eps = 1e-5;
-
-        let x = tensor(&xv, [b, c, h, w], &device).require_grad();
-        let gamma = tensor(&gv, [c], &device).require_grad();
-        let beta = tensor(&bv, [c], &device).require_grad();
-        let before = kernel_launches();
-        let y = instance_norm(x.clone(), Some(gamma.clone()), Some(beta.clone()), eps as f32);
-        let grads = (y.clone() * tensor(&dy, [b, c, h, w], &device)).sum().backward();
-        let after = kernel_launches();
-        assert!(after.instance_norm_forward > before.instance_norm_forward, "{what}: WGSL forward not taken");
-        assert!(after.instance_norm_backward > before.instance_norm_backward, "{what}: WGSL backward not taken");
-
-        let want = r::instance_norm(&xv, b, c, hw, &gv, &bv, eps);
-        r::assert_close(&format!("{what} y"), &read(y), &want, None, REL, 1e-5);
-        let (dx, dgamma, dbeta) = r::instance_norm_backward(&xv, &dy, b, c, hw, &gv, eps);
-        // dx mixes sums over the plane: scale its bound by the plane's |dy| magnitude.
-        let dx_mag: Vec<f64> = (0..dx.len()).map(|i| gv[i / hw % c].abs() as f64 * 4.0).collect();
-        r::assert_close(&format!("{what} dx"), &read(x.grad(&grads).unwrap()), &dx, Some(&dx_mag), REL, 1e-6);
-        let sum_mag: Vec<f64> = (0..c).map(|_| (b * hw) as f64 * 2.0).collect();
-        r::assert_close(&format!("{what} dgamma"), &read(gamma.grad(&grads).unwrap()), &dgamma, Some(&sum_mag), REL, 1e-6);
-        r::assert_close(&format!("{what} dbeta"), &read(beta.grad(&grads).unwrap()), &dbeta, Some(&sum_mag), REL, 1e-6);
-    }
+    pollster::block_on(kernel_cases::check_instance_norm(&gpu()));
 }
 
 #[test]
@@ -249,11 +182,11 @@ fn gradients_match_the_composition_differentiated_by_burn() {
     }
 }
 
-/// Every convolution case of `tests/common/conv_cases.rs` (the body the browser tests run on
-/// WebGPU too): forward, input, weight and bias gradients against f64.
+/// The shared test body: every convolution case, forward, input, weight and bias gradients
+/// against f64.
 #[test]
 fn convolutions_forward_and_all_gradients_match_f64() {
-    pollster::block_on(conv_cases::check_all(&gpu()));
+    pollster::block_on(kernel_cases::check_conv(&gpu()));
 }
 
 /// The convolution products on a grid capped at 7 workgroups per dimension: 18 tiles spread
@@ -264,7 +197,7 @@ fn convolutions_on_a_capped_grid_match_f64() {
     let device = gpu();
     GRID_LIMIT_OVERRIDE.with(|c| c.set(7));
     let shape = r::ConvShape { b: 2, cin: 8, cout: 20, h: 24, w: 24, k: 3, stride: 1, padding: 1, transposed: None };
-    pollster::block_on(conv_cases::check(&conv_cases::Case { shape, tile: Some(Tile::MEDIUM) }, 77, &device));
+    pollster::block_on(kernel_cases::check_conv_case(&kernel_cases::Case { shape, tile: Some(Tile::MEDIUM) }, 77, &device));
     GRID_LIMIT_OVERRIDE.with(|c| c.set(0));
 }
 

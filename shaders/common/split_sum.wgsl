@@ -1,9 +1,8 @@
-// Adds the partial sums of a split-K convolution product and the bias:
-//   dst[i] = sum_s parts[s * total + i] + bias[(i / plane) % channels]
-// over total = B * C * H * W outputs ([B, C, H, W]: plane = H * W, channels = C). For a
-// weight gradient (no bias) the host passes has_bias = 0 and a one-value dummy bias.
-// 1-D workgroups of 256 on a 2-D grid (x + y * num_workgroups.x), so more than 65,535
-// workgroups can be dispatched. Host contract as in forward.wgsl.
+// Adds the partial sums of a split-K product, scales them and adds a per-channel bias:
+//   dst[i] = scale * sum_s parts[s * total + i] + bias[(i / plane) % channels]
+// over total outputs ([B, C, H, W]: plane = H * W, channels = C). Without a bias (a weight
+// gradient, a Gram matrix) the host passes has_bias = 0 and a one-value dummy bias.
+// 1-D workgroups of 256 on a 2-D grid. Host contract: shaders/README.md.
 
 struct Info {
     total: u32,
@@ -11,9 +10,9 @@ struct Info {
     plane: u32,
     channels: u32,
     has_bias: u32,
+    scale_bits: u32,
     pad0: u32,
     pad1: u32,
-    pad2: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> parts: array<f32>;
@@ -35,6 +34,7 @@ fn main(
     for (var sp = 0u; sp < info.splits; sp = sp + 1u) {
         s = s + parts[sp * info.total + i];
     }
+    s = s * bitcast<f32>(info.scale_bits);
     if (info.has_bias != 0u) {
         s = s + bias[(i / info.plane) % info.channels];
     }

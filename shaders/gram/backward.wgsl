@@ -1,9 +1,7 @@
 // Gram matrix, backward:  dF[b] = S[b] F[b],  S[b] = scale * (dG[b] + dG[b]^T)
 //   dG: [B, C, C], F: [B, C, N], dF: [B, C, N]; contiguous row-major f32.
-// Same host contract as gram_forward.wgsl (all storage read_write, uniform last, every
-// binding used, hand-written bounds checks, entry point `main`).
-
-//#section grad
+// Host contract: shaders/README.md.
+//
 // Register-tiled batched matmul. A workgroup of 16x16 threads owns a 64 (rows i) x 64
 // (columns n) output tile; each thread accumulates a 4x4 block (rows ty*4.., columns
 // tx*4..) in registers. S is formed on the fly while its 64x16 tile is loaded. The

@@ -1,20 +1,8 @@
 // Gram matrix, forward:  G[b] = scale * F[b] F[b]^T
 //   F: [B, C, N] (N = H*W), contiguous row-major f32.   G: [B, C, C].
+// Host contract: shaders/README.md. With several splits, common/split_sum.wgsl adds the
+// partial sums and applies the scale.
 //
-// This file holds two WGSL modules, each introduced by a `//#section <name>` line
-// (src/kernels/mod.rs `section()` cuts them apart). Every module is complete on its own
-// and its entry point is `main`, the name burn's `SourceKernel` hard-codes.
-//
-// Host contract (cubecl-wgpu 0.11, precompiled kernels):
-//  * storage buffers sit at @binding(0..k) in the order the host passes them, and all are
-//    declared `read_write`: on native wgpu several tensors share one wgpu::Buffer, and a
-//    dispatch that sees one buffer both read-only and read-write is a usage conflict;
-//  * the u32 parameter block is a uniform at @binding(k), cubecl appends it after the buffers;
-//  * `main` must use every binding it declares: the pipeline layout is derived from the
-//    shader, so an unused binding is missing from it and the bind group is rejected;
-//  * cubecl disables wgpu's bounds checks, so every index below is guarded by hand.
-
-//#section partial
 // Register-tiled product over one K range ("split"). A workgroup of 16x16 threads owns a
 // 64x64 tile of G (rows ti*64.., columns tj*64..); each thread accumulates a 4x4 block
 // (rows ty*4..ty*4+3, columns tx*4..tx*4+3) in registers, so each value loaded into
@@ -133,37 +121,4 @@ fn main(
     put(out_base, c, row + 1u, col, acc1 * s, mirror);
     put(out_base, c, row + 2u, col, acc2 * s, mirror);
     put(out_base, c, row + 3u, col, acc3 * s, mirror);
-}
-
-//#section reduce
-// G[i] = scale * sum_s parts[s * total + i], elementwise over total = B*C*C.
-// 1-D workgroups of 256, laid out on a 2-D grid (x + y * num_workgroups.x) so that more
-// than 65535 workgroups can be dispatched.
-
-struct Info {
-    total: u32,
-    splits: u32,
-    scale_bits: u32,
-    pad0: u32,
-}
-
-@group(0) @binding(0) var<storage, read_write> parts: array<f32>;
-@group(0) @binding(1) var<storage, read_write> dst: array<f32>;
-@group(0) @binding(2) var<uniform> info: Info;
-
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) lid: u32
-) {
-    let idx = (wg.x + wg.y * nwg.x) * 256u + lid;
-    if (idx >= info.total) {
-        return;
-    }
-    var s = 0.0;
-    for (var sp = 0u; sp < info.splits; sp = sp + 1u) {
-        s = s + parts[sp * info.total + idx];
-    }
-    dst[idx] = s * bitcast<f32>(info.scale_bits);
 }
