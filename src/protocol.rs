@@ -5,10 +5,9 @@
 //! which become `Uint8Array`s rather than arrays of numbers.
 
 use crate::device::{DeviceInfo, Preference};
-use crate::models::vgg::Pooling;
 use crate::models::{ArchChoice, NormChoice};
 use crate::techniques::data::{DatasetFiles, NamedFile};
-use crate::techniques::nst::{InitKind, Losses, NstConfig};
+use crate::techniques::nst::Losses;
 use crate::techniques::training::session::{StateSummary, StepRecord, TrainSpec};
 use serde::{Deserialize, Serialize};
 
@@ -110,38 +109,9 @@ pub struct StylizeJob {
     pub settings: StylizeSettings,
 }
 
-/// The settings of a style transfer run (the CLI's `ai-art stylize` options).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StylizeSettings {
-    /// Longer side of the result in pixels (the content's aspect ratio is kept).
-    pub size: u32,
-    /// Style images are resized to this fraction of `size`.
-    pub style_scale: f64,
-    pub steps: u32,
-    /// Loss, layers and optimiser.
-    pub config: NstConfig,
-    pub pooling: Pooling,
-    pub init: InitKind,
-    /// Keep the content's colours (luminance-only transfer).
-    pub preserve_colors: bool,
-    /// A preview image every this many steps (0: none until the end).
-    pub preview_every: u32,
-}
-
-impl Default for StylizeSettings {
-    fn default() -> Self {
-        StylizeSettings {
-            size: 384,
-            style_scale: 1.0,
-            steps: 300,
-            config: NstConfig::default(),
-            pooling: Pooling::Average,
-            init: InitKind::Content,
-            preserve_colors: false,
-            preview_every: 10,
-        }
-    }
-}
+/// The settings of a style transfer run: the technique's own ([`crate::techniques::nst::Settings`],
+/// which the CLI builds from its options too).
+pub type StylizeSettings = crate::techniques::nst::Settings;
 
 /// The sections that hold a generator: each has its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -284,6 +254,7 @@ pub enum Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::techniques::nst::{InitKind, NstConfig};
 
     #[test]
     fn messages_survive_a_serde_round_trip() {

@@ -262,6 +262,31 @@ fn cli_stylize_writes_the_image_and_a_loss_log_with_both_optimizers() {
 
 // ------------------------------------------------------------------------- training CLI -----
 
+/// The CLI refuses a style-transfer size with the very message the app's worker gives: both
+/// call `techniques::nst::Settings::prepare` (here against the CPU fallback's bound).
+#[test]
+fn cli_stylize_refuses_the_sizes_the_app_refuses() {
+    use ai_art::techniques::nst::Settings;
+    let fixtures = root().join("tests/fixtures");
+    let read_image = |p: &str| imaging::decode(&std::fs::read(fixtures.join(p)).unwrap()).unwrap();
+    let (content, style) = (read_image("nst/content.png"), read_image("nst/style.png"));
+    let settings = Settings { size: 1000, ..Settings::default() };
+    let want = settings.prepare(&content, &[(style, 1.0)], 64, None).err().expect("1000 px is over the CPU bound");
+    let out = cli()
+        .args(["stylize", "--backend", "cpu", "--size", "1000", "--steps", "1"])
+        .arg("--content")
+        .arg(fixtures.join("nst/content.png"))
+        .arg("--style")
+        .arg(fixtures.join("nst/style.png"))
+        .arg("--vgg")
+        .arg(fixtures.join("networks/vgg19_small.pth"))
+        .args(["--output", "/nonexistent/never-written.png"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(&want), "the CLI said: {err}\nthe worker says: {want}");
+}
+
 #[test]
 fn cli_trains_pix2pix_and_cyclegan_and_the_exported_generators_translate() {
     let dir = std::env::temp_dir().join(format!("ai-art-train-{}", std::process::id()));

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::device::{self, Preference};
 use crate::imaging;
 use crate::models::vgg::{Pooling, VggLayer};
-use crate::techniques::nst::{InitKind, NstConfig, NstRun, Optimizer, StyleWeights, initial_image};
+use crate::techniques::nst::{InitKind, NstConfig, NstRun, Optimizer, Settings, StyleWeights, initial_image};
 
 /// Options of `ai-art stylize`.
 #[derive(clap::Args, Debug)]
@@ -32,7 +32,7 @@ pub struct StylizeArgs {
     pub style_scale: f64,
     /// Optimisation steps.
     #[arg(long, default_value_t = 300)]
-    pub steps: usize,
+    pub steps: u32,
     /// adam or lbfgs.
     #[arg(long, default_value = "adam")]
     pub optimizer: String,
@@ -132,38 +132,40 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
         "noise" => InitKind::Noise { seed: args.seed },
         other => return Err(format!("unknown init `{other}`: use content, style or noise")),
     };
-    if args.size < 16 || args.size > imaging::MAX_SIDE {
-        return Err(format!("--size must be between 16 and {}", imaging::MAX_SIDE));
-    }
-    if args.steps == 0 {
-        return Err("--steps must be at least 1".into());
-    }
-
+    let settings = Settings {
+        size: args.size,
+        style_scale: args.style_scale,
+        steps: args.steps,
+        config,
+        pooling,
+        init: init_kind,
+        preserve_colors: args.preserve_colors,
+        preview_every: 0,
+    };
     let content_img = imaging::decode(&read(&args.content)?).map_err(|e| format!("{}: {e}", args.content.display()))?;
-    let content_img = imaging::resize_longest(&content_img, args.size);
-    let style_side = ((args.size as f64 * args.style_scale).round() as u32).clamp(16, imaging::MAX_SIDE);
     let mut styles_img = Vec::new();
     for spec in &args.style {
         let (path, weight) = parse_style(spec)?;
         let img = imaging::decode(&read(&path)?).map_err(|e| format!("{}: {e}", path.display()))?;
-        styles_img.push((imaging::resize_longest(&img, style_side), weight));
+        styles_img.push((img, weight));
     }
+    settings.validate(&styles_img.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
 
     let compute = pollster::block_on(device::start(args.backend)).map_err(|e| e.to_string())?;
     eprintln!("device: {}", compute.info.summary());
     let device = compute.device.autodiff();
     let ckpt = crate::weights::load_state_dict(&read(&args.vgg)?).map_err(|e| format!("{}: {e}", args.vgg.display()))?;
-    let vgg = crate::models::load_vgg19(ckpt, config.deepest(), pooling, &device)
+    let vgg = crate::models::load_vgg19(ckpt, settings.config.deepest(), settings.pooling, &device)
         .map_err(|e| format!("{}: {e}", args.vgg.display()))?;
-    let (cw, ch) = content_img.dimensions();
-    let first_width = vgg.convs.first().map_or(64, |c| c.weight.dims()[0]);
-    crate::techniques::nst::check_size(cw, ch, first_width, compute.info.limits.as_ref())?;
+    // The same sizes and bound as the app's worker.
+    let prepared = settings.prepare(&content_img, &styles_img, vgg.first_width(), compute.info.limits.as_ref())?;
+    let (content_img, styles_img) = (prepared.content, prepared.styles);
     let content = imaging::to_tensor(&content_img, &device);
     let styles: Vec<_> = styles_img.iter().map(|(img, w)| (imaging::to_tensor(img, &device), *w)).collect();
-    let init = initial_image(init_kind, &content, &styles[0].0);
-    let mut nst = NstRun::new(vgg, content, &styles, init, config)?;
+    let init = initial_image(settings.init, &content, &styles[0].0);
+    let mut nst = NstRun::new(vgg, content, &styles, init, settings.config.clone())?;
     let (w, h) = content_img.dimensions();
-    eprintln!("stylizing {w}x{h}, {} steps, {}", args.steps, args.optimizer);
+    eprintln!("stylizing {w}x{h}, {} steps, {}", settings.steps, args.optimizer);
 
     let mut log = match &args.log {
         Some(p) => {
@@ -174,12 +176,12 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
         None => None,
     };
     let started = Instant::now();
-    for step in 0..args.steps {
+    for step in 0..settings.steps {
         let losses = pollster::block_on(nst.step()).map_err(|e| format!("step {step}: {e}"))?;
         if let Some(f) = log.as_mut() {
             writeln!(f, "{step},{},{},{},{}", losses.content, losses.style, losses.tv, losses.total).map_err(|e| e.to_string())?;
         }
-        if step % 10 == 0 || step + 1 == args.steps {
+        if step % 10 == 0 || step + 1 == settings.steps {
             let rate = (step + 1) as f64 / started.elapsed().as_secs_f64();
             eprintln!(
                 "step {step:>5}  content {:.4e}  style {:.4e}  tv {:.4e}  total {:.4e}  ({rate:.2} it/s)",
@@ -191,7 +193,7 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
         }
     }
     let mut out = pollster::block_on(imaging::from_tensor(nst.image())).map_err(|e| e.to_string())?;
-    if args.preserve_colors {
+    if settings.preserve_colors {
         out = imaging::preserve_colors(&out, &content_img);
     }
     let png = imaging::encode_png(&out).map_err(|e| e.to_string())?;

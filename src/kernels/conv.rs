@@ -50,8 +50,9 @@ const TARGET_WORKGROUPS: usize = 512;
 /// A split gets at least this much of the reduction.
 const MIN_SPLIT_K: usize = 256;
 const MAX_SPLITS: usize = 256;
-/// Cap on the split-K scratch buffer.
-const MAX_PARTIAL_BYTES: usize = 128 << 20;
+/// Cap on the split-K scratch buffer: half of WebGPU's default `maxStorageBufferBindingSize`
+/// (128 MiB), so it fits on every adapter.
+const MAX_PARTIAL_BYTES: usize = 64 << 20;
 
 // ---------------------------------------------------------------------------------------
 // Public API.

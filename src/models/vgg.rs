@@ -137,6 +137,12 @@ pub struct Vgg19 {
 }
 
 impl Vgg19 {
+    /// Output channels of the first convolution (64 in torchvision's VGG19): the widest
+    /// activation at full resolution, which bounds the image size on a GPU.
+    pub fn first_width(&self) -> usize {
+        self.convs.first().map_or(64, |c| c.weight.dims()[0])
+    }
+
     /// torchvision's `features` index of convolution `k` (0-based over the network).
     pub fn feature_index(k: usize) -> usize {
         let mut idx = 0;

@@ -13,7 +13,7 @@ use super::{now_ms, payload, post};
 use crate::device::Compute;
 use crate::imaging;
 use crate::protocol::{ControlAction, Event, ImagePayload, JobId, StepLosses, StylizeJob};
-use crate::techniques::nst::{InitKind, NstRun, Optimizer, initial_image};
+use crate::techniques::nst::{InitKind, NstRun, initial_image};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use wasm_bindgen::prelude::*;
@@ -83,59 +83,6 @@ fn stage(id: JobId, done: u32, total: u32, label: &str) {
     post(&Event::Progress { id, stage: label.into(), done, total });
 }
 
-/// Most pixels a run may take: on a GPU, VGG's widest full-resolution activation
-/// (`first_width` channels, 4 bytes each) must fit in one storage binding with room to
-/// spare for the convolution's temporaries; on the CPU a bound that keeps a browser tab's
-/// memory (activations and their gradients for every layer) reasonable.
-fn max_pixels(compute: &Compute, first_width: usize) -> u64 {
-    const CPU_MAX_PIXELS: u64 = 1 << 20;
-    match &compute.info.limits {
-        None => CPU_MAX_PIXELS,
-        Some(l) => {
-            let binding = l.max_storage_buffer_binding_size.min(l.max_buffer_size);
-            (binding / 4 / (4 * first_width.max(3) as u64)).min(4 * CPU_MAX_PIXELS)
-        }
-    }
-}
-
-fn check_settings(job: &StylizeJob) -> Result<(), String> {
-    let s = &job.settings;
-    let c = &s.config;
-    if job.styles.is_empty() {
-        return Err("add at least one style image".into());
-    }
-    if job.styles.iter().any(|(_, w)| !(w.is_finite() && *w >= 0.0)) {
-        return Err("style blend weights must be numbers >= 0".into());
-    }
-    if job.styles.iter().map(|(_, w)| w).sum::<f64>() <= 0.0 {
-        return Err("the style blend weights must not all be zero".into());
-    }
-    if !(16..=imaging::MAX_SIDE).contains(&s.size) {
-        return Err(format!("the size must be between 16 and {} pixels", imaging::MAX_SIDE));
-    }
-    if !(1..=100_000).contains(&s.steps) {
-        return Err("the number of steps must be between 1 and 100000".into());
-    }
-    if !(s.style_scale.is_finite() && s.style_scale > 0.0) {
-        return Err("the style scale must be a number > 0".into());
-    }
-    for (name, w) in [("alpha (content weight)", c.content_weight), ("beta (style weight)", c.style_weight), ("gamma (TV weight)", c.tv_weight)] {
-        if !(w.is_finite() && w >= 0.0) {
-            return Err(format!("{name} must be a number >= 0"));
-        }
-    }
-    let lr = match c.optimizer {
-        Optimizer::Adam { lr } | Optimizer::Lbfgs { lr, .. } => lr,
-    };
-    if !(lr.is_finite() && lr > 0.0) {
-        return Err("the learning rate must be a number > 0".into());
-    }
-    if c.style_layers.is_empty() {
-        return Err("choose at least one style layer".into());
-    }
-    Ok(())
-}
-
 /// Steps per second over the last few steps.
 #[derive(Default)]
 pub(super) struct Rate {
@@ -169,30 +116,19 @@ async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &C
     if control.is_cancelled() {
         return Err("cancelled before it started".into());
     }
-    check_settings(&job)?;
     let s = &job.settings;
+    s.validate(&job.styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
     stage(id, 0, STAGES, "decoding the images");
     let content_img = imaging::decode(&job.content.bytes).map_err(|e| format!("{}: {e}", job.content.name))?;
-    let content_img = imaging::resize_longest(&content_img, s.size);
-    let style_side = ((s.size as f64 * s.style_scale).round() as u32).clamp(16, imaging::MAX_SIDE);
     let mut style_imgs = Vec::with_capacity(job.styles.len());
     for (img, w) in &job.styles {
         let decoded = imaging::decode(&img.bytes).map_err(|e| format!("{}: {e}", img.name))?;
-        style_imgs.push((imaging::resize_longest(&decoded, style_side), *w));
+        style_imgs.push((decoded, *w));
     }
+    // The same sizes and bound as the CLI (techniques::nst::Settings::prepare).
+    let prepared = s.prepare(&content_img, &style_imgs, vgg.first_width(), compute.info.limits.as_ref())?;
+    let (content_img, style_imgs) = (prepared.content, prepared.styles);
     let (w, h) = content_img.dimensions();
-    let max = max_pixels(compute, vgg.first_width());
-    let largest = std::iter::once((w, h)).chain(style_imgs.iter().map(|(i, _)| i.dimensions()));
-    for (iw, ih) in largest {
-        if iw as u64 * ih as u64 > max {
-            let side = ((max as f64).sqrt() as u32).max(16);
-            return Err(format!(
-                "an image of {iw}x{ih} is too large for style transfer on this device (at most about \
-                 {:.2} megapixels, e.g. {side}x{side}): choose a smaller size or style scale",
-                max as f64 / 1e6
-            ));
-        }
-    }
 
     let config = s.config.clone();
     let deepest = config.deepest();

@@ -211,4 +211,33 @@ fn size_limits_follow_the_binding_size() {
     assert!(check_size(n, n * 3 / 4, 64, Some(&limits(128))).is_ok(), "{n}");
     assert!(check_size(2048, 2048, 64, Some(&limits(1024))).is_err());
     assert!(check_size(700, 700, 64, None).is_ok() && check_size(1000, 1000, 64, None).is_err());
+    // At most 4 megapixels however large the buffers.
+    assert_eq!(max_pixels(64, Some(&limits(1 << 20))), 1 << 22);
+    let err = check_size(4096, 4096, 64, Some(&limits(1 << 20))).expect_err("beyond 4 MP");
+    assert!(err.contains("4.2 megapixels") && err.contains("choose a size of 2048"), "{err}");
+}
+
+/// `Settings::prepare`, which the CLI and the app's worker both call: the content and every
+/// style image (at `size * style_scale`) are held to the same bound, and what fits is resized
+/// with the aspect ratio kept.
+#[test]
+fn settings_prepare_resizes_and_bounds_every_image() {
+    let photo = image::RgbImage::from_pixel(400, 300, image::Rgb([1, 2, 3]));
+    let painting = image::RgbImage::from_pixel(100, 100, image::Rgb([4, 5, 6]));
+    let settings = Settings { size: 640, style_scale: 0.5, ..Settings::default() };
+    let p = settings.prepare(&photo, &[(painting.clone(), 1.0)], 64, None).expect("fits the CPU bound");
+    assert_eq!(p.content.dimensions(), (640, 480));
+    assert_eq!(p.styles[0].0.dimensions(), (320, 320));
+    // 1000x750 is over the CPU fallback's 0.5 megapixels: the message is check_size's.
+    let big = Settings { size: 1000, ..settings.clone() };
+    let err = big.prepare(&photo, &[(painting.clone(), 1.0)], 64, None).err().expect("too large");
+    assert_eq!(err, check_size(1000, 750, 64, None).unwrap_err());
+    // A style image scaled beyond the bound is refused too, and named.
+    let scaled = Settings { style_scale: 2.0, ..settings.clone() };
+    let err = scaled.prepare(&photo, &[(painting.clone(), 1.0)], 64, None).err().expect("style too large");
+    assert!(err.starts_with("style image 1: 1280x1280 is too large"), "{err}");
+    // Validation comes first.
+    assert!(settings.prepare(&photo, &[], 64, None).err().is_some_and(|e| e.contains("at least one style image")));
+    let zero = Settings { steps: 0, ..settings };
+    assert!(zero.prepare(&photo, &[(painting, 1.0)], 64, None).err().is_some_and(|e| e.contains("number of steps")));
 }
