@@ -636,12 +636,7 @@ pub fn load_vgg19(
     };
     // Only `features.*` up to the deepest layer is needed: drop the rest (deeper convs,
     // the classifier) so that they are not reported as unexpected.
-    let keep: std::collections::BTreeSet<String> = (0..up_to.convs_needed())
-        .flat_map(|k| {
-            let i = vgg::Vgg19::feature_index(k);
-            [format!("features.{i}.weight"), format!("features.{i}.bias")]
-        })
-        .collect();
+    let keep: std::collections::BTreeSet<String> = vgg::Vgg19::checkpoint_keys(up_to.convs_needed()).into_iter().collect();
     checkpoint.tensors.retain(|k, _| keep.contains(k));
     let mut builder = Builder::from_checkpoint(&mut checkpoint, device);
     let net = vgg::Vgg19::build(widths, up_to, pooling, &mut builder)?;

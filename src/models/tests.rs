@@ -251,6 +251,8 @@ fn vgg_layer_names_round_trip_and_bad_names_are_refused() {
     assert_eq!(VggLayer::all().len(), 16 * 2 + 5);
     assert_eq!("conv4_2".parse::<VggLayer>().map(VggLayer::convs_needed), Ok(10));
     assert_eq!(Vgg19::feature_index(9), 21); // conv4_2 is features.21
+    assert_eq!(Vgg19::checkpoint_keys(2), ["features.0.weight", "features.0.bias", "features.2.weight", "features.2.bias"]);
+    assert_eq!(Vgg19::checkpoint_keys(99).len(), 32, "16 convolutions at most");
     for bad in ["conv6_1", "conv1_3", "relu0_1", "pool6", "fc7", "conv4-2", ""] {
         assert!(bad.parse::<VggLayer>().is_err(), "{bad}");
     }

@@ -143,6 +143,17 @@ impl Vgg19 {
         self.convs.first().map_or(64, |c| c.weight.dims()[0])
     }
 
+    /// The checkpoint names of the first `convs` convolutions (`features.N.weight` and
+    /// `.bias`): what a network up to a layer loads, and what the app fetches of a file.
+    pub fn checkpoint_keys(convs: usize) -> Vec<String> {
+        (0..convs.min(BLOCKS.iter().sum()))
+            .flat_map(|k| {
+                let i = Self::feature_index(k);
+                [format!("features.{i}.weight"), format!("features.{i}.bias")]
+            })
+            .collect()
+    }
+
     /// torchvision's `features` index of convolution `k` (0-based over the network).
     pub fn feature_index(k: usize) -> usize {
         let mut idx = 0;

@@ -93,7 +93,7 @@ fn local_from_bytes(label: &str, bytes: &[u8]) -> Result<Checkpoint, String> {
     let looks_safetensors = bytes.get(8) == Some(&b'{') && partial::header_length(bytes).is_ok();
     if looks_safetensors {
         // Convert only the convolutions (torchvision's classifier is 85% of the file).
-        let cut = partial::extract(bytes, &partial::vgg19_keys(ALL_CONVS)).map_err(|e| format!("{label}: {e}"))?;
+        let cut = partial::extract(bytes, &Vgg19::checkpoint_keys(ALL_CONVS)).map_err(|e| format!("{label}: {e}"))?;
         let ckpt = weights::load_checkpoint(&cut).map_err(|e| format!("{label}: {e}"))?;
         if !ckpt.is_empty() {
             return Ok(ckpt);
@@ -102,7 +102,7 @@ fn local_from_bytes(label: &str, bytes: &[u8]) -> Result<Checkpoint, String> {
     }
     let mut ckpt = weights::load_state_dict(bytes).map_err(|e| format!("{label}: {e}"))?;
     vgg_arch(label, &ckpt)?;
-    let keep: BTreeSet<String> = partial::vgg19_keys(ALL_CONVS).into_iter().collect();
+    let keep: BTreeSet<String> = Vgg19::checkpoint_keys(ALL_CONVS).into_iter().collect();
     ckpt.tensors.retain(|k, _| keep.contains(k));
     Ok(ckpt)
 }
@@ -245,7 +245,7 @@ impl VggWeights {
         let header = partial::Header::parse(json).map_err(|e| format!("{label}: {e}"))?;
         let arch = vgg_arch(label, &shapes_of(&header))?;
         // Every convolution the file has must be readable (dtype, shape, offsets).
-        header.pieces(&partial::vgg19_keys(arch.0), file_len).map_err(|e| format!("{label}: {e}"))?;
+        header.pieces(&Vgg19::checkpoint_keys(arch.0), file_len).map_err(|e| format!("{label}: {e}"))?;
         Ok(VggWeights {
             label: label.to_string(),
             store: Store::Remote { url: url.to_string(), header, file_len, fetched: BTreeMap::new() },
@@ -296,7 +296,7 @@ impl VggWeights {
         let ckpt = match &mut self.store {
             Store::Local(ckpt) => ckpt.clone(),
             Store::Remote { url, header, file_len, fetched } => {
-                let keys = partial::vgg19_keys(needed);
+                let keys = Vgg19::checkpoint_keys(needed);
                 fetch_pieces(id, &label, url, header, *file_len, fetched, &keys, cancelled).await?;
                 let pieces = header.pieces(&keys, *file_len).map_err(|e| format!("{label}: {e}"))?;
                 let parts = pieces
