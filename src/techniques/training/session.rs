@@ -20,8 +20,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::adam::{Adam, Moments, param_ids};
-use super::{CycleGanTrainer, Pix2PixTrainer, Schedule};
+use super::adam::{Moments, param_ids};
+use super::{CycleGanTrainer, Gan, Network, Pix2PixTrainer, Schedule, Side};
 use crate::models::detect::Architecture;
 use crate::models::patchgan::{PatchGan, PatchGanConfig};
 use crate::models::resnet::{ResnetConfig, ResnetGenerator};
@@ -296,17 +296,13 @@ pub struct StateSummary {
     pub total_iterations: usize,
 }
 
-enum Trainer {
-    Pix2Pix(Pix2PixTrainer),
-    CycleGan(CycleGanTrainer),
-}
-
 /// A training run in progress.
 pub struct Session {
     spec: TrainSpec,
     data: TrainData,
     pre: Preprocess,
-    trainer: Trainer,
+    /// The GAN being trained; the session never asks which.
+    trainer: Box<dyn Gan>,
     /// Each network's architecture, in [`Model::network_names`] order.
     archs: Vec<Architecture>,
     rng: Rng,
@@ -419,10 +415,11 @@ impl Session {
         device: &Device,
         run_id: &str,
     ) -> Result<Session, String> {
-        let trainer = match spec.model {
+        // The one place that knows which GAN a model is.
+        let trainer: Box<dyn Gan> = match spec.model {
             Model::Pix2Pix => {
                 let (Some(g), Some(d)) = (generators.pop(), discriminators.pop()) else { return Err("no networks".into()) };
-                Trainer::Pix2Pix(Pix2PixTrainer::new(g, d, spec.lambda_l1))
+                Box::new(Pix2PixTrainer::new(g, d, spec.lambda_l1))
             }
             Model::CycleGan => {
                 let (Some(g_b), Some(g_a), Some(d_b), Some(d_a)) = (generators.pop(), generators.pop(), discriminators.pop(), discriminators.pop())
@@ -433,7 +430,7 @@ impl Session {
                 t.lambda_a = spec.lambda_cycle;
                 t.lambda_b = spec.lambda_cycle;
                 t.lambda_identity = spec.lambda_identity;
-                Trainer::CycleGan(t)
+                Box::new(t)
             }
         };
         let mut rng = Rng::new(spec.seed);
@@ -473,10 +470,7 @@ impl Session {
 
     /// Iterations done.
     pub fn iteration(&self) -> usize {
-        match &self.trainer {
-            Trainer::Pix2Pix(t) => t.iterations,
-            Trainer::CycleGan(t) => t.iterations,
-        }
+        self.trainer.iterations()
     }
 
     /// Iterations the whole run takes.
@@ -527,15 +521,11 @@ impl Session {
         let iteration = self.iteration();
         self.device.seed(self.spec.seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ iteration as u64);
         let (a, b) = (data::batch(&a, &self.device), data::batch(&b, &self.device));
-        let losses = match &mut self.trainer {
-            Trainer::Pix2Pix(t) => t.step(a, b, lr),
-            Trainer::CycleGan(t) => t.step(a, b, lr),
-        };
-        let losses = losses.read().await?;
+        let losses = self.trainer.step(a, b, lr).read().await?;
         if let Some(bad) = losses.iter().position(|v| !v.is_finite()) {
             return Err(format!(
                 "the loss {} became {} at iteration {}: lower the learning rate",
-                self.spec.model.loss_names()[bad],
+                self.trainer.loss_names()[bad],
                 losses[bad],
                 iteration + 1
             ));
@@ -551,71 +541,46 @@ impl Session {
             TrainData::Unpaired(a, b) => (&a[0], &b[0]),
         };
         let (a, b) = (self.pre.center(a), self.pre.center(b));
-        let run = |g: &Generator, img: &RgbImage| {
-            let x = data::batch(std::slice::from_ref(img), &self.device);
-            let y = (g.forward(x).detach().without_autodiff() + 1.0) / 2.0;
-            async move { crate::imaging::from_tensor(y).await.map_err(|e| format!("reading the sample failed: {e}")) }
-        };
-        Ok(match &self.trainer {
-            Trainer::Pix2Pix(t) => {
-                let out = run(&t.generator, &a).await?;
-                vec![("A".into(), a), ("G(A)".into(), out), ("B".into(), b)]
-            }
-            Trainer::CycleGan(t) => {
-                let fake_b = run(&t.generators.0, &a).await?;
-                let fake_a = run(&t.generators.1, &b).await?;
-                vec![("A".into(), a), ("G_A(A)".into(), fake_b), ("B".into(), b), ("G_B(B)".into(), fake_a)]
-            }
-        })
+        let mut panels = Vec::new();
+        for (label, side, generator) in self.trainer.sample_panels() {
+            let img = if side == Side::A { &a } else { &b };
+            let shown = match generator {
+                None => img.clone(),
+                Some(g) => {
+                    let x = data::batch(std::slice::from_ref(img), &self.device);
+                    let y = (g.forward(x).detach().without_autodiff() + 1.0) / 2.0;
+                    crate::imaging::from_tensor(y).await.map_err(|e| format!("reading the sample failed: {e}"))?
+                }
+            };
+            panels.push((label.to_string(), shown));
+        }
+        Ok(panels)
     }
 
     /// Generator `name` (see [`Model::generator_names`]) as an official `.safetensors` file.
     pub async fn export_generator(&self, name: &str) -> Result<Vec<u8>, String> {
-        let names = self.spec.model.generator_names();
-        let i = names.iter().position(|n| *n == name).ok_or_else(|| format!("no generator named {name}"))?;
+        let generator = self.trainer.networks().into_iter().enumerate().find_map(|(i, (n, _, net))| match net {
+            Network::Generator(g) if n == name => Some((i, g)),
+            _ => None,
+        });
+        let (i, g) = generator.ok_or_else(|| format!("no generator named {name}"))?;
         let layout = layout_of(&self.archs[i]).map_err(|e| e.to_string())?;
-        let g = match &self.trainer {
-            Trainer::Pix2Pix(t) => &t.generator,
-            Trainer::CycleGan(t) if i == 0 => &t.generators.0,
-            Trainer::CycleGan(t) => &t.generators.1,
-        };
         crate::models::export_safetensors(g, &layout, "").await
-    }
-
-    /// Every network with its optimiser: `(name, optimiser name, module)`.
-    fn networks(&self) -> Vec<(&'static str, &'static str, NetRef<'_>)> {
-        match &self.trainer {
-            Trainer::Pix2Pix(t) => vec![("G", "opt_G", NetRef::G(&t.generator)), ("D", "opt_D", NetRef::D(&t.discriminator))],
-            Trainer::CycleGan(t) => vec![
-                ("G_A", "opt_G", NetRef::G(&t.generators.0)),
-                ("G_B", "opt_G", NetRef::G(&t.generators.1)),
-                ("D_A", "opt_D", NetRef::D(&t.discriminators.0)),
-                ("D_B", "opt_D", NetRef::D(&t.discriminators.1)),
-            ],
-        }
-    }
-
-    fn optimizer(&self, name: &str) -> &Adam {
-        match (&self.trainer, name) {
-            (Trainer::Pix2Pix(t), "opt_G") => &t.opt_g,
-            (Trainer::Pix2Pix(t), _) => &t.opt_d,
-            (Trainer::CycleGan(t), "opt_G") => &t.opt_g,
-            (Trainer::CycleGan(t), _) => &t.opt_d,
-        }
     }
 
     /// The whole run as `.safetensors` bytes (see the module documentation). Every tensor is
     /// read asynchronously, so this works on WebGPU.
     pub async fn save_state(&self) -> Result<Vec<u8>, String> {
         let mut out = StateWriter::default();
-        for (net, opt, module) in self.networks() {
-            let layout = layout_of(&self.archs[self.index_of(net)]).map_err(|e| e.to_string())?;
+        for (i, (net, opt, module)) in self.trainer.networks().into_iter().enumerate() {
+            let layout = layout_of(&self.archs[i]).map_err(|e| e.to_string())?;
             let (tensors, ids) = match module {
-                NetRef::G(g) => (export(g, &layout).await?, param_ids(g)),
-                NetRef::D(d) => (export(d, &layout).await?, param_ids(d)),
+                Network::Generator(g) => (export(g, &layout).await?, param_ids(g)),
+                Network::Discriminator(d) => (export(d, &layout).await?, param_ids(d)),
             };
+            let optimizer = self.trainer.optimizer(opt).ok_or_else(|| format!("no optimiser {opt}"))?;
             for ((name, shape, values), id) in tensors.into_iter().zip(ids) {
-                if let Some(m) = self.optimizer(opt).moments(id) {
+                if let Some(m) = optimizer.moments(id) {
                     let key = format!("{opt}.{net}.{name}");
                     out.f32(&format!("{key}.exp_avg"), shape.clone(), read(m.exp_avg.clone(), &key).await?);
                     out.f32(&format!("{key}.exp_avg_sq"), shape.clone(), read(m.exp_avg_sq.clone(), &key).await?);
@@ -625,14 +590,12 @@ impl Session {
             }
         }
         let mut pool_rngs = Vec::new();
-        if let Trainer::CycleGan(t) = &self.trainer {
-            for (name, pool) in [("pool_A", &t.pool_a), ("pool_B", &t.pool_b)] {
-                pool_rngs.push(pool.rng);
-                for (k, img) in pool.images.iter().enumerate() {
-                    let shape = img.dims().to_vec();
-                    let n = shape.iter().product::<usize>();
-                    out.f32(&format!("{name}.{k}"), shape, read(img.clone().reshape([n]), name).await?);
-                }
+        for (name, pool) in self.trainer.pools() {
+            pool_rngs.push(pool.rng);
+            for (k, img) in pool.images.iter().enumerate() {
+                let shape = img.dims().to_vec();
+                let n = shape.iter().product::<usize>();
+                out.f32(&format!("{name}.{k}"), shape, read(img.clone().reshape([n]), name).await?);
             }
         }
         let progress = Progress {
@@ -655,19 +618,6 @@ impl Session {
         .into_iter()
         .collect();
         out.finish(meta)
-    }
-
-    fn optimizer_mut(&mut self, name: &str) -> &mut Adam {
-        match (&mut self.trainer, name) {
-            (Trainer::Pix2Pix(t), "opt_G") => &mut t.opt_g,
-            (Trainer::Pix2Pix(t), _) => &mut t.opt_d,
-            (Trainer::CycleGan(t), "opt_G") => &mut t.opt_g,
-            (Trainer::CycleGan(t), _) => &mut t.opt_d,
-        }
-    }
-
-    fn index_of(&self, net: &str) -> usize {
-        self.spec.model.network_names().iter().position(|n| *n == net).unwrap_or(0)
     }
 
     /// Continues a run from [`Session::save_state`] bytes with the same data (checked by
@@ -713,31 +663,25 @@ impl Session {
             b.finish().map_err(|e| format!("the saved {name} does not fit its architecture: {e}"))?;
         }
         let mut session = Session::assemble(spec, data, generators, discriminators, archs, device, &progress.run_id)?;
-        match &mut session.trainer {
-            Trainer::Pix2Pix(t) => t.iterations = progress.iteration,
-            Trainer::CycleGan(t) => {
-                t.iterations = progress.iteration;
-                let inner = device.clone().inner();
-                for (i, (name, pool)) in [("pool_A.", &mut t.pool_a), ("pool_B.", &mut t.pool_b)].into_iter().enumerate() {
-                    pool.rng = progress.pool_rngs.get(i).copied().unwrap_or(pool.rng);
-                    pool.images.clear();
-                    let images = part(&mut ckpt, name);
-                    for k in 0..images.tensors.len() {
-                        let entry = images.get(&k.to_string()).ok_or_else(|| format!("{name}{k} is missing"))?;
-                        let values = entry.as_f32().ok_or_else(|| format!("{name}{k} is not float"))?;
-                        pool.images.push(Tensor::<4>::from_data(TensorData::new(values.to_vec(), entry.shape.clone()), &inner).autodiff());
-                    }
-                }
+        session.trainer.set_iterations(progress.iteration);
+        let inner = device.clone().inner();
+        for (i, (name, pool)) in session.trainer.pools_mut().into_iter().enumerate() {
+            pool.rng = progress.pool_rngs.get(i).copied().unwrap_or(pool.rng);
+            pool.images.clear();
+            let images = part(&mut ckpt, &format!("{name}."));
+            for k in 0..images.tensors.len() {
+                let entry = images.get(&k.to_string()).ok_or_else(|| format!("{name}.{k} is missing"))?;
+                let values = entry.as_f32().ok_or_else(|| format!("{name}.{k} is not float"))?;
+                pool.images.push(Tensor::<4>::from_data(TensorData::new(values.to_vec(), entry.shape.clone()), &inner).autodiff());
             }
         }
         // The optimisers' moments, matched to the rebuilt parameters by official name.
-        let inner = device.clone().inner();
         let mut moments: Vec<(&str, burn::module::ParamId, Moments)> = Vec::new();
-        for (net, opt, module) in session.networks() {
-            let layout = layout_of(&session.archs[session.index_of(net)]).map_err(|e| e.to_string())?;
+        for (i, (net, opt, module)) in session.trainer.networks().into_iter().enumerate() {
+            let layout = layout_of(&session.archs[i]).map_err(|e| e.to_string())?;
             let ids = match module {
-                NetRef::G(g) => param_ids(g),
-                NetRef::D(d) => param_ids(d),
+                Network::Generator(g) => param_ids(g),
+                Network::Discriminator(d) => param_ids(d),
             };
             for ((name, shape), id) in layout.iter().zip(ids) {
                 let key = format!("{opt}.{net}.{name}");
@@ -758,7 +702,7 @@ impl Session {
             }
         }
         for (opt, id, m) in moments {
-            session.optimizer_mut(opt).set_moments(id, m);
+            session.trainer.optimizer_mut(opt).ok_or_else(|| format!("no optimiser {opt}"))?.set_moments(id, m);
         }
         session.rng = Rng::from_state(progress.rng);
         session.epoch = progress.epoch;
@@ -769,11 +713,6 @@ impl Session {
         }
         Ok(session)
     }
-}
-
-enum NetRef<'a> {
-    G(&'a Generator),
-    D(&'a PatchGan),
 }
 
 async fn read(t: Tensor<1>, what: &str) -> Result<Vec<f32>, String> {

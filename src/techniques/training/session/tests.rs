@@ -212,3 +212,31 @@ fn benchmark_runs_use_the_official_networks_and_full_batches() {
     }
     assert!(Session::for_benchmark(Model::Pix2Pix, 48, 1, &device).is_err(), "48 px has no U-Net");
 }
+
+/// The session runs either GAN through the `Gan` trait: what each trainer reports (losses,
+/// networks with their optimisers, sample panels, pools) is what the model promises the UI,
+/// the CLI and the saved state.
+#[test]
+fn each_gan_reports_what_its_model_promises() {
+    let device = device();
+    for (model, data, panels, pools) in [
+        (Model::Pix2Pix, paired(2), vec!["A", "G(A)", "B"], vec![]),
+        (Model::CycleGan, unpaired(), vec!["A", "G_A(A)", "B", "G_B(B)"], vec!["pool_A", "pool_B"]),
+    ] {
+        let session = Session::new(tiny(model), data, vec![], &device, "t").expect("session");
+        let gan = &session.trainer;
+        assert_eq!(gan.loss_names(), model.loss_names(), "{model:?}");
+        let networks: Vec<&str> = gan.networks().iter().map(|(n, _, _)| *n).collect();
+        assert_eq!(networks, model.network_names(), "{model:?}");
+        for (name, opt, net) in gan.networks() {
+            assert!(gan.optimizer(opt).is_some(), "{model:?}: {name} has no optimiser {opt}");
+            let is_generator = matches!(net, Network::Generator(_));
+            assert_eq!(is_generator, model.generator_names().contains(&name), "{model:?}: {name}");
+        }
+        assert!(gan.optimizer("opt_X").is_none());
+        let labels: Vec<&str> = gan.sample_panels().iter().map(|(l, _, _)| *l).collect();
+        assert_eq!(labels, panels, "{model:?}");
+        let names: Vec<&str> = gan.pools().iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, pools, "{model:?}");
+    }
+}
