@@ -6,11 +6,12 @@
 //! and answer with [`Event`]s. A failing job reports [`Event::Failed`] and the
 //! worker keeps serving. [`Request::Control`] (pause, resume, cancel a style transfer) is
 //! the exception: it is applied as soon as it arrives, and the running job sees it between
-//! two steps ([`stylize::RunControl`]).
+//! two steps ([`job::RunControl`]).
 
 pub mod ctors;
 mod fetch;
 mod generators;
+mod job;
 mod stylize;
 mod training;
 mod vgg;
@@ -37,7 +38,7 @@ struct State {
 
 thread_local! {
     /// The flags of the running style transfer (the worker has one thread).
-    static CONTROL: Rc<stylize::RunControl> = Rc::new(stylize::RunControl::default());
+    static CONTROL: Rc<job::RunControl> = Rc::new(job::RunControl::default());
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {

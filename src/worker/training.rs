@@ -10,7 +10,7 @@
 //! [`Request::ResumeTraining`](crate::protocol::Request) rebuilds the run from them and it
 //! continues exactly where it stopped.
 
-use super::stylize::{Rate, RunControl, sleep};
+use super::job::{RunControl, StepLoop, sleep};
 use super::{fetch, now_ms, post};
 use crate::device::Compute;
 use crate::imaging;
@@ -172,46 +172,29 @@ async fn run(
         summary: format!("{}. {summary}", session.describe()),
     });
     sample(id, &session).await?;
-    let mut rate = Rate::default();
-    rate.tick(now_ms());
-    let mut unsent: Vec<StepRecord> = Vec::new();
-    let mut sent_at = now_ms();
+    let mut steps = StepLoop::new(
+        control,
+        |steps, rate| post(&Event::TrainSteps { id, steps, rate }),
+        |paused| post(&Event::TrainPaused { id, paused }),
+    );
     let mut saved_at = now_ms();
-    let mut it_per_s = 0.0;
-    let flush = |unsent: &mut Vec<StepRecord>, sent_at: &mut f64, rate: f64| {
-        if !unsent.is_empty() {
-            post(&Event::TrainSteps { id, steps: std::mem::take(unsent), rate });
-            *sent_at = now_ms();
-        }
-    };
     let mut stopped = false;
     while !session.is_finished() {
-        if control.is_paused() && !control.is_cancelled() {
-            flush(&mut unsent, &mut sent_at, it_per_s);
+        if steps.pause_requested() {
+            steps.flush();
             save(id, &session, cache).await?;
             saved_at = now_ms();
-            post(&Event::TrainPaused { id, paused: true });
-            while control.is_paused() && !control.is_cancelled() {
-                sleep(50).await;
-            }
-            rate.times.clear();
-            rate.tick(now_ms());
-            post(&Event::TrainPaused { id, paused: false });
+            steps.wait_while_paused().await;
         }
-        if control.is_cancelled() {
+        if steps.cancelled() {
             stopped = true;
             break;
         }
-        let rec = session.step().await.map_err(|e| {
+        let rec: StepRecord = session.step().await.map_err(|e| {
             format!("{e}. The run is saved up to iteration {}; if the device ran out of memory, resume with a smaller size or batch", session.iteration())
         })?;
-        it_per_s = rate.tick(now_ms());
-        let iteration = rec.iteration;
-        unsent.push(rec);
-        let want_sample = iteration.is_multiple_of(sample_every as usize);
-        if want_sample || now_ms() - sent_at >= 100.0 {
-            flush(&mut unsent, &mut sent_at, it_per_s);
-        }
+        let want_sample = rec.iteration.is_multiple_of(sample_every as usize);
+        steps.record(rec, want_sample);
         if want_sample {
             sample(id, &session).await?;
         }
@@ -222,7 +205,7 @@ async fn run(
         // Let control messages (and everything else) through between iterations.
         sleep(0).await;
     }
-    flush(&mut unsent, &mut sent_at, it_per_s);
+    steps.flush();
     save(id, &session, cache).await?;
     sample(id, &session).await?;
     let (iteration, total) = (session.iteration(), session.total_iterations());
