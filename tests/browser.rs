@@ -237,7 +237,7 @@ async fn pix2pix_training_iterations_on_webgpu_match_pytorch() {
     use ai_art::models::detect::{Architecture, detect};
     use ai_art::models::patchgan::PatchGan;
     use ai_art::models::{Builder, Generator, export, layout_of};
-    use ai_art::techniques::training::Pix2PixTrainer;
+    use ai_art::techniques::training::{Gan, Pix2PixTrainer};
     use ai_art::weights::{Checkpoint, load_checkpoint};
     let device = gpu().await.device.autodiff();
     let spec: serde_json::Value = serde_json::from_slice(include_bytes!("fixtures/training/pix2pix.json")).unwrap();

@@ -105,21 +105,57 @@ pub enum Side {
 }
 
 /// What a training session needs of a GAN, so that it never asks which one it runs.
+/// junyanz's two optimisers, as both GANs have them (`opt_G` updates the generators, `opt_D`
+/// the discriminators), and the iterations they have taken.
+pub struct Optimizers {
+    pub g: Adam,
+    pub d: Adam,
+    pub iterations: usize,
+}
+
+impl Default for Optimizers {
+    /// Adam 2e-4 with beta1 0.5, before the first iteration.
+    fn default() -> Self {
+        Optimizers { g: Adam::gan(), d: Adam::gan(), iterations: 0 }
+    }
+}
+
 pub trait Gan {
     /// The losses [`Gan::step`] returns, in order (the model's `loss_names`).
     fn loss_names(&self) -> &'static [&'static str];
     /// Every network with the name of the optimiser that updates it, `(name, optimiser,
     /// network)`, in the model's `network_names` order.
     fn networks(&self) -> Vec<(&'static str, &'static str, Network<'_>)>;
-    /// The optimiser named `name` (`opt_G`, `opt_D`).
-    fn optimizer(&self, name: &str) -> Option<&Adam>;
-    fn optimizer_mut(&mut self, name: &str) -> Option<&mut Adam>;
     /// One iteration on a batch (`[B, C, H, W]` in `[-1, 1]`) at learning rate `lr`, in the
-    /// official update order.
+    /// official update order (`optimize_parameters`).
     fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses;
+    /// The trainer's optimisers and iteration count.
+    fn optimizers(&self) -> &Optimizers;
+    fn optimizers_mut(&mut self) -> &mut Optimizers;
+    /// The optimiser named `name` (`opt_G`, `opt_D`).
+    fn optimizer(&self, name: &str) -> Option<&Adam> {
+        let o = self.optimizers();
+        match name {
+            "opt_G" => Some(&o.g),
+            "opt_D" => Some(&o.d),
+            _ => None,
+        }
+    }
+    fn optimizer_mut(&mut self, name: &str) -> Option<&mut Adam> {
+        let o = self.optimizers_mut();
+        match name {
+            "opt_G" => Some(&mut o.g),
+            "opt_D" => Some(&mut o.d),
+            _ => None,
+        }
+    }
     /// Iterations done (restored by a resume).
-    fn iterations(&self) -> usize;
-    fn set_iterations(&mut self, iterations: usize);
+    fn iterations(&self) -> usize {
+        self.optimizers().iterations
+    }
+    fn set_iterations(&mut self, iterations: usize) {
+        self.optimizers_mut().iterations = iterations;
+    }
     /// The sample panels: a label, the training image shown, and the generator it goes
     /// through (`None`: the image itself).
     fn sample_panels(&self) -> Vec<(&'static str, Side, Option<&Generator>)>;

@@ -6,8 +6,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
-use super::adam::Adam;
-use super::{Gan, ImagePool, Network, Side, StepLosses, l1, lsgan, pack};
+use super::{Gan, Optimizers, ImagePool, Network, Side, StepLosses, l1, lsgan, pack};
 use crate::models::Generator;
 use crate::models::patchgan::PatchGan;
 
@@ -16,8 +15,8 @@ use crate::models::patchgan::PatchGan;
 pub struct CycleGanTrainer {
     pub generators: (Generator, Generator),
     pub discriminators: (PatchGan, PatchGan),
-    pub(crate) opt_g: Adam,
-    pub(crate) opt_d: Adam,
+    /// `opt_G`, `opt_D` and the iterations done.
+    pub opt: Optimizers,
     pub pool_a: ImagePool,
     pub pool_b: ImagePool,
     /// Cycle-consistency weights (10 each in the paper).
@@ -25,7 +24,6 @@ pub struct CycleGanTrainer {
     pub lambda_b: f64,
     /// Identity loss weight relative to lambda (0.5; 0 turns it off).
     pub lambda_identity: f64,
-    pub iterations: usize,
 }
 
 impl CycleGanTrainer {
@@ -37,21 +35,21 @@ impl CycleGanTrainer {
         CycleGanTrainer {
             generators,
             discriminators,
-            opt_g: Adam::gan(),
-            opt_d: Adam::gan(),
+            opt: Optimizers::default(),
             pool_a: ImagePool::new(pool_size, seed),
             pool_b: ImagePool::new(pool_size, seed.wrapping_add(1)),
             lambda_a: 10.0,
             lambda_b: 10.0,
             lambda_identity: 0.5,
-            iterations: 0,
         }
     }
+}
 
+impl Gan for CycleGanTrainer {
     /// One iteration, as `optimize_parameters`: the generators' step (adversarial, cycle and
     /// identity losses, discriminators frozen), then the discriminators' step on real images
     /// against pooled, detached fakes.
-    pub fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses {
+    fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses {
         let (g_a, g_b) = &self.generators;
         let fake_b = g_a.forward(real_a.clone());
         let rec_a = g_b.forward(fake_b.clone());
@@ -80,7 +78,7 @@ impl CycleGanTrainer {
             + loss_idt_a.clone()
             + loss_idt_b.clone();
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.generators);
-        self.generators = self.opt_g.step(lr, self.generators.clone(), grads);
+        self.generators = self.opt.g.step(lr, self.generators.clone(), grads);
 
         let fake_b = self.pool_b.query(fake_b.detach());
         let fake_a = self.pool_a.query(fake_a.detach());
@@ -88,13 +86,11 @@ impl CycleGanTrainer {
         let loss_d_a = (lsgan(d_a.forward(real_b), true) + lsgan(d_a.forward(fake_b), false)) * 0.5;
         let loss_d_b = (lsgan(d_b.forward(real_a), true) + lsgan(d_b.forward(fake_a), false)) * 0.5;
         let grads = GradientsParams::from_grads((loss_d_a.clone() + loss_d_b.clone()).backward(), &self.discriminators);
-        self.discriminators = self.opt_d.step(lr, self.discriminators.clone(), grads);
-        self.iterations += 1;
+        self.discriminators = self.opt.d.step(lr, self.discriminators.clone(), grads);
+        self.opt.iterations += 1;
         pack(vec![loss_d_a, loss_d_b, loss_g_a, loss_g_b, loss_cycle_a, loss_cycle_b, loss_idt_a, loss_idt_b, loss_g])
     }
-}
 
-impl Gan for CycleGanTrainer {
     fn loss_names(&self) -> &'static [&'static str] {
         &Self::LOSS_NAMES
     }
@@ -108,32 +104,12 @@ impl Gan for CycleGanTrainer {
         ]
     }
 
-    fn optimizer(&self, name: &str) -> Option<&Adam> {
-        match name {
-            "opt_G" => Some(&self.opt_g),
-            "opt_D" => Some(&self.opt_d),
-            _ => None,
-        }
+    fn optimizers(&self) -> &Optimizers {
+        &self.opt
     }
 
-    fn optimizer_mut(&mut self, name: &str) -> Option<&mut Adam> {
-        match name {
-            "opt_G" => Some(&mut self.opt_g),
-            "opt_D" => Some(&mut self.opt_d),
-            _ => None,
-        }
-    }
-
-    fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses {
-        CycleGanTrainer::step(self, real_a, real_b, lr)
-    }
-
-    fn iterations(&self) -> usize {
-        self.iterations
-    }
-
-    fn set_iterations(&mut self, iterations: usize) {
-        self.iterations = iterations;
+    fn optimizers_mut(&mut self) -> &mut Optimizers {
+        &mut self.opt
     }
 
     fn sample_panels(&self) -> Vec<(&'static str, Side, Option<&Generator>)> {

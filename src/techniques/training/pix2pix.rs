@@ -5,8 +5,7 @@ use burn::module::Module;
 use burn::optim::GradientsParams;
 use burn::tensor::Tensor;
 
-use super::adam::Adam;
-use super::{Gan, Network, Side, StepLosses, l1, lsgan, pack};
+use super::{Gan, Optimizers, Network, Side, StepLosses, l1, lsgan, pack};
 use crate::models::Generator;
 use crate::models::patchgan::PatchGan;
 
@@ -15,12 +14,10 @@ use crate::models::patchgan::PatchGan;
 pub struct Pix2PixTrainer {
     pub generator: Generator,
     pub discriminator: PatchGan,
-    pub(crate) opt_g: Adam,
-    pub(crate) opt_d: Adam,
+    /// `opt_G`, `opt_D` and the iterations done.
+    pub opt: Optimizers,
     /// lambda of the L1 term (100 in the paper).
     pub lambda_l1: f64,
-    /// Iterations done.
-    pub iterations: usize,
 }
 
 impl Pix2PixTrainer {
@@ -29,13 +26,15 @@ impl Pix2PixTrainer {
 
     /// Networks on an autodiff device.
     pub fn new(generator: Generator, discriminator: PatchGan, lambda_l1: f64) -> Self {
-        Pix2PixTrainer { generator, discriminator, opt_g: Adam::gan(), opt_d: Adam::gan(), lambda_l1, iterations: 0 }
+        Pix2PixTrainer { generator, discriminator, opt: Optimizers::default(), lambda_l1 }
     }
+}
 
+impl Gan for Pix2PixTrainer {
     /// One iteration on a batch (`[B, C, H, W]` in `[-1, 1]`), as `optimize_parameters`:
     /// `fake = G(A)`; the discriminator step on `(A, fake.detach())` vs `(A, B)`; then the
     /// generator step against the updated, frozen discriminator: LSGAN + lambda L1.
-    pub fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses {
+    fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses {
         let fake_b = self.generator.forward(real_a.clone());
 
         let pred_fake = self.discriminator.forward(Tensor::cat(vec![real_a.clone(), fake_b.clone().detach()], 1));
@@ -44,7 +43,7 @@ impl Pix2PixTrainer {
         let loss_d_real = lsgan(pred_real, true);
         let loss_d = (loss_d_fake.clone() + loss_d_real.clone()) * 0.5;
         let grads = GradientsParams::from_grads(loss_d.backward(), &self.discriminator);
-        self.discriminator = self.opt_d.step(lr, self.discriminator.clone(), grads);
+        self.discriminator = self.opt.d.step(lr, self.discriminator.clone(), grads);
 
         // The discriminator takes part in the graph without collecting gradients.
         let frozen = self.discriminator.clone().no_grad();
@@ -53,13 +52,11 @@ impl Pix2PixTrainer {
         let loss_g_l1 = l1(fake_b, real_b) * self.lambda_l1;
         let loss_g = loss_g_gan.clone() + loss_g_l1.clone();
         let grads = GradientsParams::from_grads(loss_g.backward(), &self.generator);
-        self.generator = self.opt_g.step(lr, self.generator.clone(), grads);
-        self.iterations += 1;
+        self.generator = self.opt.g.step(lr, self.generator.clone(), grads);
+        self.opt.iterations += 1;
         pack(vec![loss_d_fake, loss_d_real, loss_d, loss_g_gan, loss_g_l1, loss_g])
     }
-}
 
-impl Gan for Pix2PixTrainer {
     fn loss_names(&self) -> &'static [&'static str] {
         &Self::LOSS_NAMES
     }
@@ -68,32 +65,12 @@ impl Gan for Pix2PixTrainer {
         vec![("G", "opt_G", Network::Generator(&self.generator)), ("D", "opt_D", Network::Discriminator(&self.discriminator))]
     }
 
-    fn optimizer(&self, name: &str) -> Option<&Adam> {
-        match name {
-            "opt_G" => Some(&self.opt_g),
-            "opt_D" => Some(&self.opt_d),
-            _ => None,
-        }
+    fn optimizers(&self) -> &Optimizers {
+        &self.opt
     }
 
-    fn optimizer_mut(&mut self, name: &str) -> Option<&mut Adam> {
-        match name {
-            "opt_G" => Some(&mut self.opt_g),
-            "opt_D" => Some(&mut self.opt_d),
-            _ => None,
-        }
-    }
-
-    fn step(&mut self, real_a: Tensor<4>, real_b: Tensor<4>, lr: f64) -> StepLosses {
-        Pix2PixTrainer::step(self, real_a, real_b, lr)
-    }
-
-    fn iterations(&self) -> usize {
-        self.iterations
-    }
-
-    fn set_iterations(&mut self, iterations: usize) {
-        self.iterations = iterations;
+    fn optimizers_mut(&mut self) -> &mut Optimizers {
+        &mut self.opt
     }
 
     fn sample_panels(&self) -> Vec<(&'static str, Side, Option<&Generator>)> {

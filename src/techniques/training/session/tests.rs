@@ -3,6 +3,8 @@
 
 use super::*;
 use crate::models::detect::detect;
+use crate::models::unet::UnetConfig;
+use crate::weights;
 
 fn img(w: u32, h: u32, k: u32) -> RgbImage {
     RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 9 + k * 40) as u8, (y * 11 + k * 7) as u8, ((x * y + k) % 251) as u8]))

@@ -1,0 +1,288 @@
+//! Saving a run and resuming it: the state format.
+//!
+//! The saved state is one `.safetensors` file ([`Session::save_state`]):
+//! * each network's tensors under its official names, prefixed with the network
+//!   (`G.model.1.weight`, `D_A.model.0.bias`, ...), so a generator can be taken out of it
+//!   as an official checkpoint without a GPU ([`generator_from_state`]);
+//! * each optimiser's moments, `opt_G.G.model.1.weight.exp_avg` / `.exp_avg_sq` / `.step`;
+//! * the CycleGAN history pools, `pool_A.N` / `pool_B.N`;
+//! * in the header metadata, the settings, the architectures and the progress, as JSON.
+//!
+//! Resuming rebuilds everything from that file and continues bit for bit: the dropout noise
+//! is seeded from the run's seed and the iteration, so an interrupted run and an
+//! uninterrupted one take the same steps (`resumed_runs_continue_exactly` checks it).
+
+use std::collections::{BTreeMap, HashMap};
+
+use burn::tensor::{Device, Tensor, TensorData};
+use serde::{Deserialize, Serialize};
+
+use super::{Session, TrainSpec, build_discriminator, build_generator, check_data};
+use crate::models::detect::Architecture;
+use crate::models::{Builder, export, layout_of};
+use crate::techniques::data::{Rng, TrainData};
+use crate::techniques::training::Network;
+use crate::techniques::training::adam::{Moments, param_ids};
+use crate::weights::{self, Checkpoint};
+
+/// The `format` entry of a saved state's metadata.
+pub const STATE_FORMAT: &str = "ai-art-training-state/1";
+
+/// Where a run is: everything besides tensors that a resumed run needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+struct Progress {
+    run_id: String,
+    iteration: usize,
+    epoch: usize,
+    order: Vec<usize>,
+    pos: usize,
+    rng: u64,
+    pool_rngs: Vec<u64>,
+    counts: (usize, usize),
+}
+
+/// What a saved state holds, read from its header alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateSummary {
+    pub run_id: String,
+    pub spec: TrainSpec,
+    pub iteration: usize,
+    pub total_iterations: usize,
+}
+
+impl Session {
+    /// The whole run as `.safetensors` bytes (see the module documentation). Every tensor is
+    /// read asynchronously, so this works on WebGPU.
+    pub async fn save_state(&self) -> Result<Vec<u8>, String> {
+        let mut out = StateWriter::default();
+        for (i, (net, opt, module)) in self.trainer.networks().into_iter().enumerate() {
+            let layout = layout_of(&self.archs[i]).map_err(|e| e.to_string())?;
+            let (tensors, ids) = match module {
+                Network::Generator(g) => (export(g, &layout).await?, param_ids(g)),
+                Network::Discriminator(d) => (export(d, &layout).await?, param_ids(d)),
+            };
+            let optimizer = self.trainer.optimizer(opt).ok_or_else(|| format!("no optimiser {opt}"))?;
+            for ((name, shape, values), id) in tensors.into_iter().zip(ids) {
+                if let Some(m) = optimizer.moments(id) {
+                    let key = format!("{opt}.{net}.{name}");
+                    out.f32(&format!("{key}.exp_avg"), shape.clone(), read(m.exp_avg.clone(), &key).await?);
+                    out.f32(&format!("{key}.exp_avg_sq"), shape.clone(), read(m.exp_avg_sq.clone(), &key).await?);
+                    out.i64(&format!("{key}.step"), m.steps as i64);
+                }
+                out.f32(&format!("{net}.{name}"), shape, values);
+            }
+        }
+        let mut pool_rngs = Vec::new();
+        for (name, pool) in self.trainer.pools() {
+            pool_rngs.push(pool.rng);
+            for (k, img) in pool.images.iter().enumerate() {
+                let shape = img.dims().to_vec();
+                let n = shape.iter().product::<usize>();
+                out.f32(&format!("{name}.{k}"), shape, read(img.clone().reshape([n]), name).await?);
+            }
+        }
+        let progress = Progress {
+            run_id: self.run_id.clone(),
+            iteration: self.iteration(),
+            epoch: self.epoch,
+            order: self.order.clone(),
+            pos: self.pos,
+            rng: self.rng.state(),
+            pool_rngs,
+            counts: self.data.counts(),
+        };
+        let meta: HashMap<String, String> = [
+            ("format".to_string(), STATE_FORMAT.to_string()),
+            ("spec".to_string(), json(&self.spec)?),
+            ("archs".to_string(), json(&self.archs)?),
+            ("progress".to_string(), json(&progress)?),
+            ("total_iterations".to_string(), self.total_iterations().to_string()),
+        ]
+        .into_iter()
+        .collect();
+        out.finish(meta)
+    }
+
+    /// Continues a run from [`Session::save_state`] bytes with the same data (checked by
+    /// its counts). `device` must be an autodiff device.
+    pub fn resume(state: &[u8], data: TrainData, device: &Device) -> Result<Session, String> {
+        let meta = state_metadata(state)?;
+        let spec: TrainSpec = from_json(&meta, "spec")?;
+        check_data(&spec, &data)?;
+        let archs: Vec<Architecture> = from_json(&meta, "archs")?;
+        let progress: Progress = from_json(&meta, "progress")?;
+        if data.counts() != progress.counts {
+            return Err(format!(
+                "the saved run trained on {:?} images, these are {:?}: resume it with the same images",
+                progress.counts,
+                data.counts()
+            ));
+        }
+        let names = spec.model.network_names();
+        if archs.len() != names.len() {
+            return Err("the saved state does not list its networks".into());
+        }
+        let mut ckpt = weights::load_checkpoint(state).map_err(|e| format!("the saved state is unreadable: {e}"))?;
+        let part = |ckpt: &mut Checkpoint, prefix: &str| {
+            let mut part = Checkpoint { format: ckpt.format, tensors: BTreeMap::new(), nested_dicts: Default::default() };
+            let keys: Vec<String> = ckpt.tensors.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
+            for k in keys {
+                if let Some(v) = ckpt.tensors.remove(&k) {
+                    part.tensors.insert(k[prefix.len()..].to_string(), v);
+                }
+            }
+            part
+        };
+        let mut generators = Vec::new();
+        let mut discriminators = Vec::new();
+        for (name, arch) in names.iter().zip(&archs) {
+            let mut net = part(&mut ckpt, &format!("{name}."));
+            let mut b = Builder::from_checkpoint(&mut net, device);
+            if name.starts_with('G') {
+                generators.push(build_generator(arch, &mut b)?);
+            } else {
+                discriminators.push(build_discriminator(arch, &mut b)?);
+            }
+            b.finish().map_err(|e| format!("the saved {name} does not fit its architecture: {e}"))?;
+        }
+        let mut session = Session::assemble(spec, data, generators, discriminators, archs, device, &progress.run_id)?;
+        session.trainer.set_iterations(progress.iteration);
+        let inner = device.clone().inner();
+        for (i, (name, pool)) in session.trainer.pools_mut().into_iter().enumerate() {
+            pool.rng = progress.pool_rngs.get(i).copied().unwrap_or(pool.rng);
+            pool.images.clear();
+            let images = part(&mut ckpt, &format!("{name}."));
+            for k in 0..images.tensors.len() {
+                let entry = images.get(&k.to_string()).ok_or_else(|| format!("{name}.{k} is missing"))?;
+                let values = entry.as_f32().ok_or_else(|| format!("{name}.{k} is not float"))?;
+                pool.images.push(Tensor::<4>::from_data(TensorData::new(values.to_vec(), entry.shape.clone()), &inner).autodiff());
+            }
+        }
+        // The optimisers' moments, matched to the rebuilt parameters by official name.
+        let mut moments: Vec<(&str, burn::module::ParamId, Moments)> = Vec::new();
+        for (i, (net, opt, module)) in session.trainer.networks().into_iter().enumerate() {
+            let layout = layout_of(&session.archs[i]).map_err(|e| e.to_string())?;
+            let ids = match module {
+                Network::Generator(g) => param_ids(g),
+                Network::Discriminator(d) => param_ids(d),
+            };
+            for ((name, shape), id) in layout.iter().zip(ids) {
+                let key = format!("{opt}.{net}.{name}");
+                let (Some(m), Some(v), Some(step)) =
+                    (ckpt.get(&format!("{key}.exp_avg")), ckpt.get(&format!("{key}.exp_avg_sq")), ckpt.get(&format!("{key}.step")))
+                else {
+                    continue;
+                };
+                let n: usize = shape.iter().product();
+                let tensor = |e: &weights::TensorEntry| -> Result<Tensor<1>, String> {
+                    match e.as_f32() {
+                        Some(values) if values.len() == n => Ok(Tensor::from_data(TensorData::new(values.to_vec(), [n]), &inner)),
+                        _ => Err(format!("the saved optimiser state of {net}.{name} does not fit")),
+                    }
+                };
+                let steps = step.as_i64().and_then(|s| s.first().copied()).unwrap_or(0).max(0) as u32;
+                moments.push((opt, id, Moments { exp_avg: tensor(m)?, exp_avg_sq: tensor(v)?, steps }));
+            }
+        }
+        for (opt, id, m) in moments {
+            session.trainer.optimizer_mut(opt).ok_or_else(|| format!("no optimiser {opt}"))?.set_moments(id, m);
+        }
+        session.rng = Rng::from_state(progress.rng);
+        session.epoch = progress.epoch;
+        session.order = progress.order;
+        session.pos = progress.pos;
+        if session.order.len() != session.data.epoch_len() || session.pos > session.order.len() {
+            return Err("the saved position in the epoch does not fit the data".into());
+        }
+        Ok(session)
+    }
+}
+
+async fn read(t: Tensor<1>, what: &str) -> Result<Vec<f32>, String> {
+    let data = t.without_autodiff().into_data_async().await.map_err(|e| format!("reading {what} failed: {e:?}"))?;
+    data.try_into_vec::<f32>().map_err(|e| format!("reading {what} failed: {e:?}"))
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String, String> {
+    serde_json::to_string(v).map_err(|e| e.to_string())
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(meta: &HashMap<String, String>, key: &str) -> Result<T, String> {
+    let text = meta.get(key).ok_or_else(|| format!("the saved state has no `{key}`"))?;
+    serde_json::from_str(text).map_err(|e| format!("the saved state's `{key}` is unreadable: {e}"))
+}
+
+/// The metadata of a saved state; an error unless it is one.
+fn state_metadata(state: &[u8]) -> Result<HashMap<String, String>, String> {
+    let not_state = "this file is not a saved training state of this app";
+    let (_, meta) = safetensors::SafeTensors::read_metadata(state).map_err(|_| not_state.to_string())?;
+    let meta: HashMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
+    if meta.get("format").map(String::as_str) != Some(STATE_FORMAT) {
+        return Err(not_state.into());
+    }
+    Ok(meta)
+}
+
+/// What a saved state is (settings, iteration), from its header only.
+pub fn state_summary(state: &[u8]) -> Result<StateSummary, String> {
+    let meta = state_metadata(state)?;
+    let progress: Progress = from_json(&meta, "progress")?;
+    Ok(StateSummary {
+        run_id: progress.run_id,
+        spec: from_json(&meta, "spec")?,
+        iteration: progress.iteration,
+        total_iterations: meta.get("total_iterations").and_then(|t| t.parse().ok()).unwrap_or(0),
+    })
+}
+
+/// Generator `name` of a saved state, as an official `.safetensors` checkpoint (no GPU
+/// needed: the tensors are copied out of the file).
+pub fn generator_from_state(state: &[u8], name: &str) -> Result<Vec<u8>, String> {
+    state_metadata(state)?;
+    let st = safetensors::SafeTensors::deserialize(state).map_err(|e| e.to_string())?;
+    let prefix = format!("{name}.");
+    let mut out = StateWriter::default();
+    let mut names: Vec<String> = st.names().into_iter().filter(|n| n.starts_with(&prefix)).map(str::to_string).collect();
+    names.sort();
+    if names.is_empty() {
+        return Err(format!("the saved state has no generator {name}"));
+    }
+    for full in names {
+        let view = st.tensor(&full).map_err(|e| e.to_string())?;
+        let key = &full[prefix.len()..];
+        if let Some(layer) = key.strip_suffix(".running_var") {
+            out.i64(&format!("{layer}.num_batches_tracked"), 0);
+        }
+        out.raw(key, view.dtype(), view.shape().to_vec(), view.data().to_vec());
+    }
+    out.finish(HashMap::new())
+}
+
+#[derive(Default)]
+struct StateWriter(Vec<(String, safetensors::Dtype, Vec<usize>, Vec<u8>)>);
+
+impl StateWriter {
+    fn raw(&mut self, name: &str, dtype: safetensors::Dtype, shape: Vec<usize>, bytes: Vec<u8>) {
+        self.0.push((name.to_string(), dtype, shape, bytes));
+    }
+
+    fn f32(&mut self, name: &str, shape: Vec<usize>, values: Vec<f32>) {
+        self.raw(name, safetensors::Dtype::F32, shape, values.iter().flat_map(|v| v.to_le_bytes()).collect());
+    }
+
+    fn i64(&mut self, name: &str, value: i64) {
+        self.raw(name, safetensors::Dtype::I64, vec![], value.to_le_bytes().to_vec());
+    }
+
+    fn finish(self, meta: HashMap<String, String>) -> Result<Vec<u8>, String> {
+        let views = self
+            .0
+            .iter()
+            .map(|(name, dtype, shape, data)| {
+                safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).map(|v| (name.clone(), v)).map_err(|e| format!("`{name}`: {e}"))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        let meta = if meta.is_empty() { None } else { Some(meta.into_iter().collect()) };
+        safetensors::tensor::serialize(views, meta).map_err(|e| format!("writing the state failed: {e}"))
+    }
+}
