@@ -7,7 +7,7 @@
 use crate::device::{DeviceInfo, Preference};
 use crate::models::{ArchChoice, NormChoice};
 use crate::techniques::data::{DatasetFiles, NamedFile};
-use crate::techniques::nst::Losses;
+use crate::techniques::style_transfer::{self, Losses};
 use crate::techniques::training::session::{StateSummary, StepRecord, TrainSpec};
 use serde::{Deserialize, Serialize};
 
@@ -44,7 +44,7 @@ pub enum Request {
     /// when it starts.
     LoadVgg { id: JobId, source: ModelSource },
     /// Run neural style transfer with the loaded VGG19.
-    Stylize { id: JobId, job: StylizeJob },
+    StyleTransfer { id: JobId, job: StyleTransferJob },
     /// Pause, resume or cancel (stop) the running style transfer or training `id`. Not
     /// queued: it takes effect between two steps of the running job.
     Control { id: JobId, action: ControlAction },
@@ -61,6 +61,27 @@ pub enum Request {
     /// (`G`, `G_A`, `G_B`) as `.safetensors`, or the whole state. Not queued: it is answered
     /// from storage while a run goes on.
     ExportTraining { id: JobId, what: TrainExport },
+}
+
+impl Request {
+    /// The job this request starts or controls (every request but `Init`); the worker's
+    /// events about it carry the same id.
+    pub fn job_id(&self) -> Option<JobId> {
+        match self {
+            Request::Init { .. } => None,
+            Request::Roundtrip { id, .. }
+            | Request::LoadModel { id, .. }
+            | Request::Translate { id, .. }
+            | Request::LoadVgg { id, .. }
+            | Request::StyleTransfer { id, .. }
+            | Request::Control { id, .. }
+            | Request::Train { id, .. }
+            | Request::ResumeTraining { id, .. }
+            | Request::QuerySavedTraining { id }
+            | Request::DiscardTraining { id }
+            | Request::ExportTraining { id, .. } => Some(*id),
+        }
+    }
 }
 
 /// What [`Request::ExportTraining`] asks for.
@@ -102,16 +123,13 @@ pub struct NamedImage {
 
 /// A style transfer job: the images and every setting.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StylizeJob {
+pub struct StyleTransferJob {
     pub content: NamedImage,
     /// The style images with their blend weights (normalised by the worker).
     pub styles: Vec<(NamedImage, f64)>,
-    pub settings: StylizeSettings,
+    /// The technique's own settings (the CLI builds them from its options too).
+    pub settings: style_transfer::Settings,
 }
-
-/// The settings of a style transfer run: the technique's own ([`crate::techniques::nst::Settings`],
-/// which the CLI builds from its options too).
-pub type StylizeSettings = crate::techniques::nst::Settings;
 
 /// The sections that hold a generator: each has its own.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -167,7 +185,8 @@ pub struct StepLosses {
     pub losses: Losses,
 }
 
-/// A displayable image: RGBA for a canvas, PNG for the download button.
+/// A displayable image: RGBA for a canvas and, for a result the user may download, its
+/// PNG (previews and training samples have none).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ImagePayload {
     pub width: u32,
@@ -175,7 +194,7 @@ pub struct ImagePayload {
     #[serde(with = "serde_bytes")]
     pub rgba: Vec<u8>,
     #[serde(with = "serde_bytes")]
-    pub png: Vec<u8>,
+    pub png: Option<Vec<u8>>,
 }
 
 /// Worker -> UI.
@@ -185,42 +204,53 @@ pub enum Event {
     Loaded,
     /// The device is started (GPU, or the CPU with a fallback reason).
     Ready { device: DeviceInfo },
-    /// Progress of a job, `done` out of `total` stages, with a label.
-    Progress { id: JobId, stage: String, done: u32, total: u32 },
-    /// The round trip finished.
-    RoundtripDone { id: JobId, input: ImagePayload, output: ImagePayload, millis: f64 },
-    /// A model download is under way: `done` bytes of `total` (when the server says).
-    Fetching { id: JobId, done: u64, total: Option<u64> },
-    /// A generator is loaded into `slot`; `description` is its architecture in words.
-    ModelLoaded { id: JobId, slot: Slot, name: String, description: String, from_cache: bool },
-    /// A translation finished. `input` is what the generator saw (scaled down when it did
-    /// not fit the device, and then `note` says so).
-    TranslateDone {
-        id: JobId,
-        slot: Slot,
-        input: ImagePayload,
-        output: ImagePayload,
-        millis: f64,
-        note: Option<String>,
-    },
-    /// VGG19 weights are ready for style transfer. `description` says what the file holds.
-    VggLoaded { id: JobId, name: String, description: String, from_cache: bool, note: Option<String> },
-    /// A style transfer has its images and network ready and starts stepping.
-    StylizeStarted { id: JobId, width: u32, height: u32, steps: u32 },
-    /// Steps done since the last such event, each with its losses: `step` counts from 1,
-    /// the losses are those of the image before the step (unweighted terms and the weighted
-    /// total); `rate` in steps per second. Every step is reported; when steps are fast they
-    /// come in batches (about ten events a second), so the page is not flooded.
-    StylizeSteps { id: JobId, steps: Vec<StepLosses>, rate: f64 },
-    /// The image after `step` steps (its `png` is left empty: previews are not downloaded).
-    StylizePreview { id: JobId, step: u32, image: ImagePayload },
-    /// The job is paused (or running again).
-    StylizePaused { id: JobId, paused: bool },
-    /// The run ended: all steps done, or cancelled after `steps_done` (then `note` says so).
-    StylizeDone { id: JobId, image: ImagePayload, steps_done: u32, cancelled: bool, millis: f64, note: Option<String> },
-    /// A training run has its data and networks and starts (or resumes) at `iteration`.
-    TrainStarted {
-        id: JobId,
+    /// Something went wrong outside any job (the worker could not start, crashed, or got a
+    /// message it could not read): no job that was running will finish.
+    Broken { message: String },
+    /// About job `id`: the UI routes it to the section that sent the request.
+    Job { id: JobId, event: JobEvent },
+}
+
+/// What happened to one job. Grouped by technique; the first four are shared.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum JobEvent {
+    /// Progress, `done` out of `total` stages, with a label.
+    Progress { stage: String, done: u32, total: u32 },
+    /// A download is under way: `done` bytes of `total` (when the server says).
+    Fetching { done: u64, total: Option<u64> },
+    /// A stepping job (style transfer, training) is paused (or running again).
+    Paused { paused: bool },
+    /// The job failed; the message is for the user. The worker stays usable.
+    Failed { message: String },
+
+    /// Image check: the round trip finished.
+    RoundtripDone { input: ImagePayload, output: ImagePayload, millis: f64 },
+
+    /// Image to image: a generator is loaded into `slot`; `description` is its architecture
+    /// in words.
+    ModelLoaded { slot: Slot, name: String, description: String, from_cache: bool },
+    /// Image to image: a translation finished. `input` is what the generator saw (scaled
+    /// down when it did not fit the device, and then `note` says so).
+    Translated { slot: Slot, input: ImagePayload, output: ImagePayload, millis: f64, note: Option<String> },
+
+    /// Style transfer: VGG19 weights are ready. `description` says what the file holds.
+    VggLoaded { name: String, description: String, from_cache: bool, note: Option<String> },
+    /// Style transfer: the images and network are ready and the run starts stepping.
+    StyleTransferStarted { width: u32, height: u32, steps: u32 },
+    /// Style transfer: steps done since the last such event, each with its losses: `step`
+    /// counts from 1, the losses are those of the image before the step (unweighted terms
+    /// and the weighted total); `rate` in steps per second. Every step is reported; when
+    /// steps are fast they come in batches (about ten events a second), so the page is not
+    /// flooded.
+    StyleTransferSteps { steps: Vec<StepLosses>, rate: f64 },
+    /// Style transfer: the image after `step` steps (a preview: no PNG).
+    StyleTransferPreview { step: u32, image: ImagePayload },
+    /// Style transfer: the run ended, all steps done or cancelled after `steps_done` (then
+    /// `note` says so).
+    StyleTransferDone { image: ImagePayload, steps_done: u32, cancelled: bool, millis: f64, note: Option<String> },
+
+    /// Training: the run has its data and networks and starts (or resumes) at `iteration`.
+    TrainingStarted {
         spec: TrainSpec,
         loss_names: Vec<String>,
         iteration: usize,
@@ -228,33 +258,43 @@ pub enum Event {
         /// The networks and the data report, in words.
         summary: String,
     },
-    /// Iterations done since the last such event (about ten events a second at most);
-    /// `rate` in iterations per second.
-    TrainSteps { id: JobId, steps: Vec<StepRecord>, rate: f64 },
-    /// Sample translations after `iteration` (labelled panels; no PNGs).
-    TrainSample { id: JobId, iteration: usize, panels: Vec<(String, ImagePayload)> },
-    TrainPaused { id: JobId, paused: bool },
-    /// The state after `iteration` is in the browser's storage.
-    TrainSaved { id: JobId, iteration: usize },
-    /// The run ended: finished, or stopped (then it stays resumable).
-    TrainDone { id: JobId, iteration: usize, total: usize, stopped: bool, note: Option<String> },
-    /// The run kept in storage, if any.
-    SavedTraining { id: JobId, summary: Option<StateSummary> },
-    /// An exported file.
-    TrainExported {
-        id: JobId,
+    /// Training: iterations done since the last such event (about ten events a second at
+    /// most); `rate` in iterations per second.
+    TrainingSteps { steps: Vec<StepRecord>, rate: f64 },
+    /// Training: sample translations after `iteration` (labelled panels; no PNGs).
+    TrainingSample { iteration: usize, panels: Vec<(String, ImagePayload)> },
+    /// Training: the state after `iteration` is in the browser's storage.
+    TrainingSaved { iteration: usize },
+    /// Training: the run ended, finished or stopped (then it stays resumable).
+    TrainingDone { iteration: usize, total: usize, stopped: bool, note: Option<String> },
+    /// Training: the run kept in storage, if any.
+    SavedTraining { summary: Option<StateSummary> },
+    /// Training: an exported file.
+    TrainingExported {
         filename: String,
         #[serde(with = "serde_bytes")]
         bytes: Vec<u8>,
     },
-    /// A job failed; the message is for the user. The worker stays usable.
-    Failed { id: Option<JobId>, message: String },
+}
+
+impl JobEvent {
+    /// This event about job `id`.
+    pub fn about(self, id: JobId) -> Event {
+        Event::Job { id, event: self }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::techniques::nst::{InitKind, NstConfig};
+    use crate::techniques::style_transfer::{InitKind, NstConfig};
+
+    #[test]
+    fn every_request_but_init_names_its_job() {
+        assert_eq!(Request::Init { preference: Preference::Auto }.job_id(), None);
+        assert_eq!(Request::Control { id: 9, action: ControlAction::Pause }.job_id(), Some(9));
+        assert_eq!(Request::QuerySavedTraining { id: 4 }.job_id(), Some(4));
+    }
 
     #[test]
     fn messages_survive_a_serde_round_trip() {
@@ -263,7 +303,7 @@ mod tests {
         let req = Request::Roundtrip { id: 7, name: "a.png".into(), bytes: vec![1, 2, 3] };
         let json = serde_json::to_string(&req).unwrap();
         assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
-        let ev = Event::Failed { id: Some(7), message: "bad".into() };
+        let ev = JobEvent::Failed { message: "bad".into() }.about(7);
         let json = serde_json::to_string(&ev).unwrap();
         assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);
         for req in [
@@ -289,19 +329,19 @@ mod tests {
                 options: TranslateOptions { fit_to_device: false, dropout: true },
             },
             Request::LoadVgg { id: 4, source: ModelSource::Url { label: "vgg".into(), url: "https://x/v.safetensors".into() } },
-            Request::Stylize {
+            Request::StyleTransfer {
                 id: 5,
-                job: StylizeJob {
+                job: StyleTransferJob {
                     content: NamedImage { name: "c.png".into(), bytes: vec![1] },
                     styles: vec![(NamedImage { name: "s.png".into(), bytes: vec![2] }, 0.5)],
-                    settings: StylizeSettings {
+                    settings: style_transfer::Settings {
                         init: InitKind::Noise { seed: 42 },
                         config: NstConfig {
-                            optimizer: crate::techniques::nst::Optimizer::Lbfgs { lr: 1.0, history: 10 },
-                            style_weights: crate::techniques::nst::StyleWeights::Decay(0.5),
+                            optimizer: crate::techniques::style_transfer::Optimizer::Lbfgs { lr: 1.0, history: 10 },
+                            style_weights: crate::techniques::style_transfer::StyleWeights::Decay(0.5),
                             ..NstConfig::default()
                         },
-                        ..StylizeSettings::default()
+                        ..style_transfer::Settings::default()
                     },
                 },
             },
@@ -326,29 +366,30 @@ mod tests {
             assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
         }
         for ev in [
-            Event::Fetching { id: 1, done: 10, total: None },
-            Event::ModelLoaded { id: 1, slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true },
-            Event::VggLoaded { id: 2, name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) },
-            Event::StylizeSteps {
-                id: 3,
+            Event::Broken { message: "m".into() },
+            JobEvent::Fetching { done: 10, total: None }.about(1),
+            JobEvent::ModelLoaded { slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true }.about(1),
+            JobEvent::VggLoaded { name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) }.about(2),
+            JobEvent::StyleTransferSteps {
                 steps: vec![StepLosses { step: 4, losses: Losses { content: 1.0, style: 2.0, tv: 3.0, total: 4.0 } }],
                 rate: 5.5,
-            },
-            Event::StylizePaused { id: 3, paused: true },
-            Event::TrainSteps {
-                id: 4,
-                steps: vec![StepRecord { iteration: 3, epoch: 1, lr: 2e-4, losses: vec![0.5, 1.5] }],
-                rate: 2.0,
-            },
-            Event::TrainExported { id: 5, filename: "g.safetensors".into(), bytes: vec![0, 1] },
-            Event::StylizeDone {
-                id: 3,
-                image: ImagePayload { width: 1, height: 1, rgba: vec![1, 2, 3, 255], png: vec![] },
+            }
+            .about(3),
+            JobEvent::Paused { paused: true }.about(3),
+            JobEvent::TrainingSteps { steps: vec![StepRecord { iteration: 3, epoch: 1, lr: 2e-4, losses: vec![0.5, 1.5] }], rate: 2.0 }
+                .about(4),
+            JobEvent::TrainingExported { filename: "g.safetensors".into(), bytes: vec![0, 1] }.about(5),
+            // A preview has no PNG, a result has one: both survive.
+            JobEvent::StyleTransferPreview { step: 2, image: ImagePayload { width: 1, height: 1, rgba: vec![1, 2, 3, 255], png: None } }
+                .about(3),
+            JobEvent::StyleTransferDone {
+                image: ImagePayload { width: 1, height: 1, rgba: vec![1, 2, 3, 255], png: Some(vec![137, 80]) },
                 steps_done: 7,
                 cancelled: true,
                 millis: 1.5,
                 note: None,
-            },
+            }
+            .about(3),
         ] {
             let json = serde_json::to_string(&ev).unwrap();
             assert_eq!(serde_json::from_str::<Event>(&json).unwrap(), ev);

@@ -8,7 +8,7 @@
 use ai_art::device::{self, Preference};
 use ai_art::models::Builder;
 use ai_art::models::vgg::{Pooling, Vgg19, WIDTHS};
-use ai_art::techniques::nst::{NstConfig, NstRun};
+use ai_art::techniques::style_transfer::{NstConfig, NstRun};
 use burn::tensor::{Distribution, Tensor};
 use wasm_bindgen_test::*;
 

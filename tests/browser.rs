@@ -194,7 +194,7 @@ async fn unet_generator_with_batch_norm_on_webgpu_matches_pytorch() {
 async fn style_transfer_steps_on_webgpu_match_pytorch() {
     static_constructors();
     use ai_art::models::{load_vgg19, vgg::Pooling};
-    use ai_art::techniques::nst::{NstConfig, NstRun, Optimizer, StyleWeights};
+    use ai_art::techniques::style_transfer::{NstConfig, NstRun, Optimizer, StyleWeights};
     let device = gpu().await.device.autodiff();
     let spec: serde_json::Value = serde_json::from_slice(include_bytes!("fixtures/nst/nst_adam.json")).unwrap();
     let run = &spec["runs"]["run_a"];

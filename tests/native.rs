@@ -125,7 +125,7 @@ fn psnr(got: &[f32], want: &[f32]) -> f64 {
 
 fn vintagify_matches_pytorch(device: &Device, backend: &str) {
     use ai_art::models::{ArchChoice, NormChoice, load_generator};
-    use ai_art::techniques::translate;
+    use ai_art::techniques::image_to_image;
     let bytes = std::fs::read(vintagify_path()).unwrap();
     let ckpt = ai_art::weights::load_state_dict(&bytes).expect("the vintagify checkpoint loads");
     let (generator, arch) = load_generator(ckpt, ArchChoice::Auto, NormChoice::Auto, device).expect("builds");
@@ -136,13 +136,13 @@ fn vintagify_matches_pytorch(device: &Device, backend: &str) {
     let fixture = ai_art::weights::load_checkpoint(&fixture).unwrap().tensors;
     let scene = imaging::decode(&std::fs::read(root().join("tests/fixtures/images/scene.png")).unwrap()).unwrap();
     // Our preprocessing gives PyTorch's input (x / 255 * 2 - 1) to float precision.
-    let x = translate::to_network_input(&scene, 3, device).unwrap();
+    let x = image_to_image::to_network_input(&scene, 3, device).unwrap();
     let ours_in = x.clone().into_data().try_into_vec::<f32>().unwrap();
     let torch_in = fixture["input"].as_f32().unwrap();
     assert_eq!(x.dims().to_vec(), fixture["input"].shape);
     assert!(ours_in.iter().zip(torch_in).all(|(a, b)| (a - b).abs() <= 1e-6));
 
-    let y = translate::forward_any_size(&generator, x);
+    let y = image_to_image::forward_any_size(&generator, x);
     assert_eq!(y.dims().to_vec(), fixture["output"].shape);
     let y = y.into_data().try_into_vec::<f32>().unwrap();
     let want = fixture["output"].as_f32().unwrap();
@@ -263,15 +263,15 @@ fn cli_stylize_writes_the_image_and_a_loss_log_with_both_optimizers() {
 // ------------------------------------------------------------------------- training CLI -----
 
 /// The CLI refuses a style-transfer size with the very message the app's worker gives: both
-/// call `techniques::nst::Settings::prepare` (here against the CPU fallback's bound).
+/// call `techniques::style_transfer::Settings::prepare` (here against the CPU fallback's bound).
 #[test]
 fn cli_stylize_refuses_the_sizes_the_app_refuses() {
-    use ai_art::techniques::nst::Settings;
+    use ai_art::techniques::style_transfer::Settings;
     let fixtures = root().join("tests/fixtures");
     let read_image = |p: &str| imaging::decode(&std::fs::read(fixtures.join(p)).unwrap()).unwrap();
     let (content, style) = (read_image("nst/content.png"), read_image("nst/style.png"));
     let settings = Settings { size: 1000, ..Settings::default() };
-    let want = settings.prepare(&content, &[(style, 1.0)], 64, None).err().expect("1000 px is over the CPU bound");
+    let want = settings.prepare(&content, &[(style, 1.0)], 64, None).err().expect("1000 px is over the CPU bound").to_string();
     let out = cli()
         .args(["stylize", "--backend", "cpu", "--size", "1000", "--steps", "1"])
         .arg("--content")

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """PyTorch CPU reference for `scripts/bench-nst.sh`: time per style-transfer step.
 
-The same method as `src/techniques/nst.rs` (and `make_nst_fixtures.py`, where it is checked
+The same method as `src/techniques/style_transfer.rs` (and `make_nst_fixtures.py`, where it is checked
 step by step): torchvision's VGG19 features (full width, random weights: the timing does not
 depend on the values), ImageNet normalisation inside, content loss on conv4_2, Gram style loss
 on conv1_1..conv5_1 with equal weights, total variation, Adam on the [0, 1] pixels, clamp after

@@ -23,13 +23,12 @@ impl WorkerBridge {
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |msg: MessageEvent| {
             match serde_wasm_bindgen::from_value::<Event>(msg.data()) {
                 Ok(ev) => cb.emit(ev),
-                Err(e) => cb.emit(Event::Failed { id: None, message: format!("malformed worker message: {e}") }),
+                Err(e) => cb.emit(Event::Broken { message: format!("malformed worker message: {e}") }),
             }
         });
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
             e.prevent_default();
-            on_event.emit(Event::Failed {
-                id: None,
+            on_event.emit(Event::Broken {
                 message: format!("the compute worker crashed: {} (reload the page to restart it)", e.message()),
             });
         });

@@ -1,25 +1,55 @@
 //! The browser UI: a thin Yew single-page app. It shows state and forwards the
 //! user's intent to the worker ([`bridge`]); it never touches a tensor.
+//!
+//! One section per technique, each in its own module named as in the worker and the
+//! library: [`image_check`], [`style_transfer`], [`image_to_image`] (the Pix2Pix and
+//! CycleGAN tabs) and [`training`]. A section turns the user's input into a [`Request`]
+//! with a fresh job id; the app remembers which tab sent it and routes the worker's
+//! [`Event::Job`]s back by that id to the section's [`Section::on_event`].
 
 pub mod bridge;
 pub mod catalog;
-mod stylize;
+mod image_check;
+mod image_to_image;
+mod loss_chart;
+mod style_transfer;
 mod training;
-mod translate;
 mod widgets;
 
 use crate::device::{DeviceInfo, Preference};
-use crate::protocol::{Event, ImagePayload, JobId, Request, Slot};
+use crate::protocol::{Event, JobEvent, JobId, Request, Slot};
 use bridge::WorkerBridge;
-use std::rc::Rc;
-use stylize::{StyleMsg, StylePanel};
-use training::{TrainMsg, TrainPanel};
-use translate::{Panel, PanelMsg};
-use widgets::{BarAttrs, DeviceBanner, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
+use image_check::{ImageCheck, ImageCheckMsg};
+use image_to_image::{ImageToImage, ImageToImageMsg};
+use std::collections::HashMap;
+use style_transfer::{StyleTransfer, StyleTransferMsg};
+use training::{Training, TrainingMsg};
+use widgets::DeviceBanner;
 use yew::prelude::*;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Section {
+/// What every section is to the app: it takes the worker's events about the jobs it sent
+/// (routed by job id), and gives up its running job when the worker breaks. Its own
+/// messages, `update` and `view`, are its business.
+pub trait Section {
+    /// An event about job `id`, one this section sent (it may have stopped following it).
+    fn on_event(&mut self, id: JobId, event: JobEvent);
+    /// The worker broke: no running job will finish; say so with `message`.
+    fn abort(&mut self, message: &str);
+}
+
+/// Job ids, unique for the page's lifetime.
+pub struct JobIds(JobId);
+
+impl JobIds {
+    pub fn fresh(&mut self) -> JobId {
+        self.0 += 1;
+        self.0
+    }
+}
+
+/// The tabs, one per section.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
+pub enum Tab {
     ImageCheck,
     StyleTransfer,
     Pix2Pix,
@@ -27,24 +57,24 @@ pub enum Section {
     Training,
 }
 
-impl Section {
-    const ALL: [Section; 5] = [Section::ImageCheck, Section::StyleTransfer, Section::Pix2Pix, Section::CycleGan, Section::Training];
+impl Tab {
+    const ALL: [Tab; 5] = [Tab::ImageCheck, Tab::StyleTransfer, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
     fn title(self) -> &'static str {
         match self {
-            Section::ImageCheck => "Image check",
-            Section::StyleTransfer => "Style Transfer",
-            Section::Pix2Pix => "Pix2Pix",
-            Section::CycleGan => "CycleGAN",
-            Section::Training => "Training",
+            Tab::ImageCheck => "Image check",
+            Tab::StyleTransfer => "Style Transfer",
+            Tab::Pix2Pix => "Pix2Pix",
+            Tab::CycleGan => "CycleGAN",
+            Tab::Training => "Training",
         }
     }
     fn id(self) -> &'static str {
         match self {
-            Section::ImageCheck => "image-check",
-            Section::StyleTransfer => "style-transfer",
-            Section::Pix2Pix => "pix2pix",
-            Section::CycleGan => "cyclegan",
-            Section::Training => "training",
+            Tab::ImageCheck => "image-check",
+            Tab::StyleTransfer => "style-transfer",
+            Tab::Pix2Pix => "pix2pix",
+            Tab::CycleGan => "cyclegan",
+            Tab::Training => "training",
         }
     }
 }
@@ -58,34 +88,27 @@ pub enum DeviceState {
     Broken(String),
 }
 
-struct Job {
-    id: JobId,
-    name: String,
-    progress: JobProgress,
-}
-
 pub struct App {
     bridge: Option<WorkerBridge>,
     device: DeviceState,
-    section: Section,
-    next_id: JobId,
-    job: Option<Job>,
-    result: Option<(Shared<ImagePayload>, Shared<ImagePayload>, String, f64)>,
-    error: Option<String>,
-    pix2pix: Panel,
-    cyclegan: Panel,
-    stylize: StylePanel,
-    training: TrainPanel,
+    tab: Tab,
+    ids: JobIds,
+    /// The tab whose section sent each job: the worker's events about it go there.
+    routes: HashMap<JobId, Tab>,
+    image_check: ImageCheck,
+    style_transfer: StyleTransfer,
+    pix2pix: ImageToImage,
+    cyclegan: ImageToImage,
+    training: Training,
 }
 
 pub enum Msg {
     Worker(Event),
-    Panel(Slot, PanelMsg),
-    Stylize(StyleMsg),
-    Train(TrainMsg),
-    Show(Section),
-    File { name: String, bytes: Vec<u8> },
-    FileError(String),
+    Show(Tab),
+    ImageCheck(ImageCheckMsg),
+    StyleTransfer(StyleTransferMsg),
+    ImageToImage(Slot, ImageToImageMsg),
+    Training(TrainingMsg),
 }
 
 /// `?backend=cpu` (or `gpu`) in the page URL overrides the automatic choice.
@@ -112,130 +135,77 @@ impl Component for App {
         Self {
             bridge,
             device,
-            section: Section::ImageCheck,
-            next_id: 1,
-            job: None,
-            result: None,
-            error: None,
-            pix2pix: Panel::new(Slot::Pix2Pix),
-            cyclegan: Panel::new(Slot::CycleGan),
-            stylize: StylePanel::new(),
-            training: TrainPanel::new(),
+            tab: Tab::ImageCheck,
+            ids: JobIds(0),
+            routes: HashMap::new(),
+            image_check: ImageCheck::default(),
+            style_transfer: StyleTransfer::default(),
+            pix2pix: ImageToImage::new(Slot::Pix2Pix),
+            cyclegan: ImageToImage::new(Slot::CycleGan),
+            training: Training::default(),
         }
     }
 
     fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
-        // Events about a Style Transfer, Pix2Pix or CycleGAN job go to that section.
-        let msg = match msg {
-            Msg::Worker(ev) if job_of(&ev).is_some_and(|id| self.stylize.owns(id)) => {
-                self.stylize.on_event(ev);
-                return true;
-            }
-            Msg::Worker(ev) if job_of(&ev).is_some_and(|id| self.training.owns(id)) => {
-                self.training.on_event(ev);
-                return true;
-            }
-            Msg::Worker(ev) => match job_of(&ev).and_then(|id| self.panel_of_job(id)) {
-                Some(panel) => {
-                    panel.on_event(ev);
-                    return true;
-                }
-                None => Msg::Worker(ev),
-            },
-            other => other,
-        };
         match msg {
-            Msg::Stylize(m) => {
-                if let Some(req) = self.stylize.update(m, &mut self.next_id)
-                    && let Err(e) = self.try_send(&req)
-                {
-                    self.stylize.abort(&e);
-                }
-            }
-            Msg::Train(m) => {
-                if let Some(req) = self.training.update(m, &mut self.next_id)
-                    && let Err(e) = self.try_send(&req)
-                {
-                    self.training.abort(&e);
-                }
-            }
-            Msg::Panel(slot, m) => {
-                let panel = match slot {
-                    Slot::Pix2Pix => &mut self.pix2pix,
-                    Slot::CycleGan => &mut self.cyclegan,
-                };
-                if let Some(req) = panel.update(m, &mut self.next_id) {
-                    if let Err(e) = self.try_send(&req) {
-                        let panel = match slot {
-                            Slot::Pix2Pix => &mut self.pix2pix,
-                            Slot::CycleGan => &mut self.cyclegan,
-                        };
-                        panel.abort(&e);
-                    }
-                }
-            }
-            Msg::Show(s) => self.section = s,
+            Msg::Worker(Event::Job { id, event }) => match self.routes.get(&id) {
+                Some(&tab) => self.section(tab).on_event(id, event),
+                // Not a job this page sent: nothing to draw.
+                None => return false,
+            },
             Msg::Worker(Event::Loaded) => {
                 self.device = DeviceState::Starting;
-                self.send(&Request::Init { preference: preference_from_url() });
+                if let Err(e) = self.send(&Request::Init { preference: preference_from_url() }) {
+                    self.device = DeviceState::Broken(e);
+                }
             }
             Msg::Worker(Event::Ready { device }) => {
                 self.device = DeviceState::Ready(device);
                 // Is a training run kept from an earlier visit? (Offered for resuming.)
-                if let Some(req) = self.training.update(TrainMsg::Query, &mut self.next_id) {
-                    self.send(&req);
-                }
+                let req = self.training.update(TrainingMsg::Query, &mut self.ids);
+                self.dispatch(Tab::Training, req);
             }
-            Msg::Worker(ev @ Event::Progress { id, .. }) => {
-                if let Some(job) = self.job.as_mut().filter(|j| j.id == id) {
-                    job.progress.on_event(&ev);
-                }
-            }
-            Msg::Worker(Event::RoundtripDone { id, input, output, millis }) => {
-                if let Some(job) = self.job.take_if(|j| j.id == id) {
-                    self.result = Some((Shared(Rc::new(input)), Shared(Rc::new(output)), job.name, millis));
-                    self.error = None;
-                }
-            }
-            Msg::Worker(Event::Failed { id, message }) => {
-                if id.is_none() && matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
+            Msg::Worker(Event::Broken { message }) => {
+                if matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
                     self.device = DeviceState::Broken(message.clone());
                 }
-                if id.is_none() {
-                    // Not about one job (the worker crashed): no running job will finish.
-                    self.pix2pix.abort(&message);
-                    self.cyclegan.abort(&message);
-                    self.stylize.abort(&message);
-                    self.training.abort(&message);
+                for tab in Tab::ALL {
+                    self.section(tab).abort(&message);
                 }
-                if id.is_some() && self.job.as_ref().map(|j| Some(j.id)) == Some(id) {
-                    self.job = None;
-                }
-                self.error = Some(message);
             }
-            Msg::File { name, bytes } => {
-                let id = self.next_id;
-                self.next_id += 1;
-                self.error = None;
-                self.job = Some(Job { id, name: name.clone(), progress: JobProgress::sent(3) });
-                self.send(&Request::Roundtrip { id, name, bytes });
+            Msg::Show(tab) => self.tab = tab,
+            Msg::ImageCheck(m) => {
+                let req = self.image_check.update(m, &mut self.ids);
+                self.dispatch(Tab::ImageCheck, req);
             }
-            Msg::FileError(e) => self.error = Some(e),
-            // Only ever about a section's job, routed above; a stale one is dropped.
-            // A section's event for a job it no longer follows: nothing to draw.
-            Msg::Worker(_) => return false,
+            Msg::StyleTransfer(m) => {
+                let req = self.style_transfer.update(m, &mut self.ids);
+                self.dispatch(Tab::StyleTransfer, req);
+            }
+            Msg::ImageToImage(slot, m) => {
+                let tab = tab_of(slot);
+                let req = match slot {
+                    Slot::Pix2Pix => self.pix2pix.update(m, &mut self.ids),
+                    Slot::CycleGan => self.cyclegan.update(m, &mut self.ids),
+                };
+                self.dispatch(tab, req);
+            }
+            Msg::Training(m) => {
+                let req = self.training.update(m, &mut self.ids);
+                self.dispatch(Tab::Training, req);
+            }
         }
         true
     }
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
-        let tabs = Section::ALL.iter().map(|&s| {
-            let class = classes!("tab", (s == self.section).then_some("active"));
+        let tabs = Tab::ALL.iter().map(|&t| {
+            let class = classes!("tab", (t == self.tab).then_some("active"));
             html! {
-                <button {class} id={format!("tab-{}", s.id())} role="tab"
-                    aria-selected={(s == self.section).to_string()}
-                    onclick={link.callback(move |_| Msg::Show(s))}>{ s.title() }</button>
+                <button {class} id={format!("tab-{}", t.id())} role="tab"
+                    aria-selected={(t == self.tab).to_string()}
+                    onclick={link.callback(move |_| Msg::Show(t))}>{ t.title() }</button>
             }
         });
         html! {
@@ -246,7 +216,7 @@ impl Component for App {
                     <DeviceBanner state={self.device.clone()} />
                 </header>
                 <nav role="tablist">{ for tabs }</nav>
-                <main id={format!("section-{}", self.section.id())}>
+                <main id={format!("section-{}", self.tab.id())}>
                     { self.view_section(ctx) }
                 </main>
             </div>
@@ -254,101 +224,52 @@ impl Component for App {
     }
 }
 
-/// The job an event is about.
-fn job_of(ev: &Event) -> Option<JobId> {
-    match ev {
-        Event::Progress { id, .. }
-        | Event::RoundtripDone { id, .. }
-        | Event::Fetching { id, .. }
-        | Event::ModelLoaded { id, .. }
-        | Event::TranslateDone { id, .. }
-        | Event::VggLoaded { id, .. }
-        | Event::StylizeStarted { id, .. }
-        | Event::StylizeSteps { id, .. }
-        | Event::StylizePreview { id, .. }
-        | Event::StylizePaused { id, .. }
-        | Event::StylizeDone { id, .. }
-        | Event::TrainStarted { id, .. }
-        | Event::TrainSteps { id, .. }
-        | Event::TrainSample { id, .. }
-        | Event::TrainPaused { id, .. }
-        | Event::TrainSaved { id, .. }
-        | Event::TrainDone { id, .. }
-        | Event::SavedTraining { id, .. }
-        | Event::TrainExported { id, .. } => Some(*id),
-        Event::Failed { id, .. } => *id,
-        Event::Loaded | Event::Ready { .. } => None,
+fn tab_of(slot: Slot) -> Tab {
+    match slot {
+        Slot::Pix2Pix => Tab::Pix2Pix,
+        Slot::CycleGan => Tab::CycleGan,
     }
 }
 
 impl App {
-    fn panel_of_job(&mut self, id: JobId) -> Option<&mut Panel> {
-        [&mut self.pix2pix, &mut self.cyclegan].into_iter().find(|p| p.owns(id))
+    fn section(&mut self, tab: Tab) -> &mut dyn Section {
+        match tab {
+            Tab::ImageCheck => &mut self.image_check,
+            Tab::StyleTransfer => &mut self.style_transfer,
+            Tab::Pix2Pix => &mut self.pix2pix,
+            Tab::CycleGan => &mut self.cyclegan,
+            Tab::Training => &mut self.training,
+        }
     }
 
-    fn try_send(&self, req: &Request) -> Result<(), String> {
+    fn send(&self, req: &Request) -> Result<(), String> {
         match &self.bridge {
             Some(b) => b.send(req),
             None => Err("the compute worker is not running".into()),
         }
     }
 
-    fn send(&mut self, req: &Request) {
-        if let Err(e) = self.try_send(req) {
-            self.error = Some(e);
-            self.job = None;
+    /// Sends a section's request, remembering which tab sent it; a request that cannot be
+    /// sent ends the section's job with the reason.
+    fn dispatch(&mut self, tab: Tab, req: Option<Request>) {
+        let Some(req) = req else { return };
+        if let Some(id) = req.job_id() {
+            self.routes.insert(id, tab);
+        }
+        if let Err(e) = self.send(&req) {
+            self.section(tab).abort(&e);
         }
     }
 
     fn view_section(&self, ctx: &Context<Self>) -> Html {
         let ready = matches!(self.device, DeviceState::Ready(_));
-        match self.section {
-            Section::ImageCheck => self.view_image_check(ctx),
-            Section::StyleTransfer => self.stylize.view(ready, ctx.link().callback(Msg::Stylize)),
-            Section::Pix2Pix => {
-                self.pix2pix.view(ready, ctx.link().callback(|m| Msg::Panel(Slot::Pix2Pix, m)))
-            }
-            Section::CycleGan => {
-                self.cyclegan.view(ready, ctx.link().callback(|m| Msg::Panel(Slot::CycleGan, m)))
-            }
-            Section::Training => self.training.view(ready, ctx.link().callback(Msg::Train)),
-        }
-    }
-
-    fn view_image_check(&self, ctx: &Context<Self>) -> Html {
-        let ready = matches!(self.device, DeviceState::Ready(_));
-        let busy = self.job.is_some();
-        let progress = self.job.as_ref().map(|j| {
-            j.progress.bar(BarAttrs { id: Some("progress".into()), ..BarAttrs::default() }, format!("{}: {}", j.name, j.progress.stage))
-        });
-        let result = self.result.as_ref().map(|(input, output, name, millis)| {
-            let stem = name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name);
-            html! {
-                <div class="result">
-                    <div class="pair">
-                        <figure><ImageCanvas id="input-canvas" image={input.clone()} />
-                            <figcaption>{ format!("Input, {}x{}", input.0.width, input.0.height) }</figcaption></figure>
-                        <figure><ImageCanvas id="output-canvas" image={output.clone()} />
-                            <figcaption>{ format!("After the device round trip ({millis:.0} ms)") }</figcaption></figure>
-                    </div>
-                    <DownloadLink id="download" png={output.clone()} filename={format!("{stem}-roundtrip.png")} />
-                </div>
-            }
-        });
-        html! {
-            <section class="panel">
-                <h2>{ "Image check" }</h2>
-                <p>{ "Pick or drop an image (PNG, JPEG or WebP). The worker decodes it, uploads it to the compute device, \
-                      normalises it the way the networks expect, maps it back and reads it out again. \
-                      The output should look exactly like the input: this checks your device before any network runs." }</p>
-                <DropZone id="image-input" disabled={!ready || busy}
-                    on_file={ctx.link().callback(|(name, bytes)| Msg::File { name, bytes })}
-                    on_error={ctx.link().callback(Msg::FileError)} />
-                if !ready { <p class="hint">{ "Waiting for the compute device..." }</p> }
-                { for progress }
-                if let Some(e) = &self.error { <p class="error" id="error" role="alert">{ e }</p> }
-                { for result }
-            </section>
+        let link = ctx.link();
+        match self.tab {
+            Tab::ImageCheck => self.image_check.view(ready, link.callback(Msg::ImageCheck)),
+            Tab::StyleTransfer => self.style_transfer.view(ready, link.callback(Msg::StyleTransfer)),
+            Tab::Pix2Pix => self.pix2pix.view(ready, link.callback(|m| Msg::ImageToImage(Slot::Pix2Pix, m))),
+            Tab::CycleGan => self.cyclegan.view(ready, link.callback(|m| Msg::ImageToImage(Slot::CycleGan, m))),
+            Tab::Training => self.training.view(ready, link.callback(Msg::Training)),
         }
     }
 }

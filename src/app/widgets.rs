@@ -2,7 +2,7 @@
 
 use super::DeviceState;
 use crate::device::DeviceInfo;
-use crate::protocol::{Event as WorkerEvent, ImagePayload};
+use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, Request};
 use std::rc::Rc;
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, DragEvent, File, HtmlCanvasElement, HtmlInputElement};
@@ -20,7 +20,7 @@ impl<T> PartialEq for Shared<T> {
 fn human_bytes(b: u64) -> String {
     const GIB: u64 = 1 << 30;
     const MIB: u64 = 1 << 20;
-    if b >= GIB && b % GIB == 0 {
+    if b >= GIB && b.is_multiple_of(GIB) {
         format!("{} GiB", b / GIB)
     } else if b >= MIB {
         format!("{:.0} MiB", b as f64 / MIB as f64)
@@ -222,12 +222,12 @@ pub struct DownloadLinkProps {
     pub filename: AttrValue,
 }
 
-/// An `<a download>` pointing at an object URL of the PNG; the URL is revoked
-/// when the image changes or the link goes away.
+/// An `<a download>` pointing at an object URL of the PNG (none for an image without one);
+/// the URL is revoked when the image changes or the link goes away.
 #[function_component]
 pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
     let png = props.png.clone();
-    let url = use_object_url(props.png.clone(), move || blob_url(&png.0.png, "image/png"));
+    let url = use_object_url(props.png.clone(), move || png.0.png.as_deref().and_then(|png| blob_url(png, "image/png")));
     match &*url {
         Some(href) => html! {
             <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
@@ -329,13 +329,13 @@ impl JobProgress {
 
     /// Takes a `Progress` or `Fetching` event (the caller checked it is this job's); false
     /// for any other event.
-    pub fn on_event(&mut self, ev: &WorkerEvent) -> bool {
+    pub fn on_event(&mut self, ev: &JobEvent) -> bool {
         match ev {
-            WorkerEvent::Progress { stage, done, total, .. } => {
+            JobEvent::Progress { stage, done, total } => {
                 (self.stage, self.done, self.total) = (stage.clone(), *done, *total);
                 true
             }
-            WorkerEvent::Fetching { done, total, .. } => {
+            JobEvent::Fetching { done, total } => {
                 self.fetched = Some((*done, *total));
                 true
             }
@@ -380,4 +380,74 @@ pub struct BarAttrs {
     pub id: Option<String>,
     pub testid: Option<&'static str>,
     pub state: Option<&'static str>,
+}
+
+/// Pause, Resume and Cancel of a running job that steps (style transfer, training): what
+/// the user asked for and what the worker confirmed ([`JobEvent::Paused`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct JobControl {
+    /// Pause asked for (the button shows Resume until Resume is asked for).
+    pub pause_requested: bool,
+    /// The worker says the job is paused.
+    pub paused: bool,
+    /// Cancel (Stop) asked for: the job ends after its current step.
+    pub cancel_requested: bool,
+}
+
+/// What a section calls its control buttons: the `data-testid`s of Pause, Resume and
+/// Cancel, and the word for Cancel ("Cancel" for a style transfer, "Stop" for training,
+/// which stays resumable).
+pub struct ControlNames {
+    pub pause: &'static str,
+    pub resume: &'static str,
+    pub cancel: &'static str,
+    pub cancel_label: &'static str,
+    pub cancelling_label: &'static str,
+}
+
+impl JobControl {
+    /// Records the user's `action` on job `id`; the request that carries it to the worker.
+    pub fn request(&mut self, id: JobId, action: ControlAction) -> Request {
+        match action {
+            ControlAction::Pause => self.pause_requested = true,
+            ControlAction::Resume => self.pause_requested = false,
+            ControlAction::Cancel => self.cancel_requested = true,
+        }
+        Request::Control { id, action }
+    }
+
+    /// The worker paused (or resumed) the job.
+    pub fn on_paused(&mut self, paused: bool) {
+        self.paused = paused;
+        self.pause_requested = paused;
+    }
+
+    /// The Pause (or Resume) and Cancel buttons.
+    pub fn buttons(&self, names: &ControlNames, on_action: Callback<ControlAction>) -> Html {
+        let button = |testid: &'static str, action: ControlAction, label: &'static str, class: &'static str| {
+            html! {
+                <button class={classes!("button", class)} data-testid={testid} disabled={self.cancel_requested}
+                    onclick={on_action.reform(move |_| action)}>{ label }</button>
+            }
+        };
+        html! {
+            <>
+                if self.pause_requested {
+                    { button(names.resume, ControlAction::Resume, "Resume", "") }
+                } else {
+                    { button(names.pause, ControlAction::Pause, "Pause", "") }
+                }
+                { button(names.cancel, ControlAction::Cancel,
+                    if self.cancel_requested { names.cancelling_label } else { names.cancel_label }, "secondary") }
+            </>
+        }
+    }
+}
+
+/// The `value` of the element an input or change event came from (a select, an input).
+pub fn event_value(e: &Event) -> String {
+    e.target()
+        .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
+        .and_then(|v| v.as_string())
+        .unwrap_or_default()
 }

@@ -200,7 +200,7 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize, ops: &[String]) ->
 pub fn nst(device: &Device, sizes: &[usize], steps: usize) -> Result<String, String> {
     use crate::models::Builder;
     use crate::models::vgg::{Pooling, Vgg19, WIDTHS};
-    use crate::techniques::nst::{NstConfig, NstRun};
+    use crate::techniques::style_transfer::{NstConfig, NstRun};
     let device = device.clone().autodiff();
     let config = NstConfig::default();
     let mut out = String::new();
@@ -210,12 +210,12 @@ pub fn nst(device: &Device, sizes: &[usize], steps: usize) -> Result<String, Str
         let vgg = Vgg19::build(WIDTHS, config.deepest(), Pooling::Max, &mut b).map_err(|e| e.to_string())?;
         let content = Tensor::<4>::random([1, 3, h, size], Distribution::Uniform(0.0, 1.0), &device);
         let style = Tensor::<4>::random([1, 3, h, size], Distribution::Uniform(0.0, 1.0), &device);
-        let mut run = NstRun::new(vgg, content.clone(), &[(style, 1.0)], content, config.clone())?;
-        pollster::block_on(run.step())?;
+        let mut run = NstRun::new(vgg, content.clone(), &[(style, 1.0)], content, config.clone()).map_err(|e| e.to_string())?;
+        pollster::block_on(run.step()).map_err(|e| e.to_string())?;
         let mut samples = Vec::with_capacity(steps);
         for _ in 0..steps {
             let t = Instant::now();
-            pollster::block_on(run.step())?;
+            pollster::block_on(run.step()).map_err(|e| e.to_string())?;
             samples.push(t.elapsed().as_secs_f64());
         }
         let ms = median(samples) * 1e3;

@@ -3,7 +3,7 @@
 
 mod bench;
 pub mod profile;
-mod stylize;
+mod style_transfer;
 mod train;
 
 use crate::device::{self, Preference};
@@ -34,7 +34,7 @@ pub enum Command {
     Translate(TranslateArgs),
     /// Neural style transfer (Gatys et al.): optimise an image so that its VGG19 features match
     /// the content image and its Gram matrices the style image(s).
-    Stylize(stylize::StylizeArgs),
+    Stylize(style_transfer::StylizeArgs),
     /// Train Pix2Pix (aligned pairs) or CycleGAN (two unpaired sets) from image folders; writes
     /// the networks as .safetensors with official key names, and losses.csv.
     Train {
@@ -181,7 +181,7 @@ pub fn main() -> ExitCode {
             profile::run(&compute.device, &workload, size, batch, warmup).map(|p| print!("{}", p.table()))
         }),
         Command::Train { model, args } => train::run(&model, &args),
-        Command::Stylize(args) => stylize::run(&args),
+        Command::Stylize(args) => style_transfer::run(&args),
         Command::Translate(args) => translate(&args),
     };
     match result {
@@ -199,7 +199,7 @@ fn start(backend: Preference) -> Result<device::Compute, String> {
 }
 
 fn translate(args: &TranslateArgs) -> Result<(), String> {
-    use crate::techniques::translate as tr;
+    use crate::techniques::image_to_image as tr;
     let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let ckpt_bytes = read(&args.checkpoint)?;
     let img_bytes = read(&args.input)?;

@@ -189,18 +189,18 @@ pub fn run(device: &Device, workload: &str, size: usize, batch: usize, warmup: u
         "nst" => {
             use crate::models::Builder;
             use crate::models::vgg::{Pooling, Vgg19, WIDTHS};
-            use crate::techniques::nst::{NstConfig, NstRun};
+            use crate::techniques::style_transfer::{NstConfig, NstRun};
             let config = NstConfig::default();
             let h = size * 3 / 4;
             let mut b = Builder::init(&device, 0.02);
             let vgg = Vgg19::build(WIDTHS, config.deepest(), Pooling::Max, &mut b).map_err(|e| e.to_string())?;
             let content = Tensor::<4>::random([1, 3, h, size], Distribution::Uniform(0.0, 1.0), &device);
             let style = Tensor::<4>::random([1, 3, h, size], Distribution::Uniform(0.0, 1.0), &device);
-            let mut run = NstRun::new(vgg, content.clone(), &[(style, 1.0)], content, config)?;
+            let mut run = NstRun::new(vgg, content.clone(), &[(style, 1.0)], content, config).map_err(|e| e.to_string())?;
             for _ in 0..warmup {
-                pollster::block_on(run.step())?;
+                pollster::block_on(run.step()).map_err(|e| e.to_string())?;
             }
-            profile_step(format!("style-transfer step {size}x{h}"), &device, || pollster::block_on(run.step()).map(drop))
+            profile_step(format!("style-transfer step {size}x{h}"), &device, || pollster::block_on(run.step()).map(drop).map_err(|e| e.to_string()))
         }
         "pix2pix" | "cyclegan" => {
             use crate::techniques::training::session::{Model, Session};

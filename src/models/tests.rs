@@ -130,7 +130,7 @@ fn generator_parity(name: &str, device: &Device) {
     let io = io(&case);
     let x = to_tensor(&io["input"], device);
     let y = if case.get("pipeline").is_some() {
-        crate::techniques::translate::forward_any_size(&generator, x)
+        crate::techniques::image_to_image::forward_any_size(&generator, x)
     } else {
         generator.forward(x)
     };

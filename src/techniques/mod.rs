@@ -1,12 +1,12 @@
 //! The studio's techniques: neural style transfer, Pix2Pix and CycleGAN.
 //!
-//! * [`translate`]: inference with a trained Pix2Pix or CycleGAN generator (any image
-//!   size, junyanz's pre- and post-processing);
-//! * [`nst`]: neural style transfer (Gatys et al.), Adam on the pixels;
+//! * [`image_to_image`]: Pix2Pix and CycleGAN inference, translating an image with a
+//!   trained generator (any image size, junyanz's pre- and post-processing);
+//! * [`style_transfer`]: neural style transfer (Gatys et al.), Adam or L-BFGS on the pixels;
 //! * [`training`]: Pix2Pix and CycleGAN training steps (the official update order);
 //! * [`data`]: training images from the user's files, prepared as the official loaders do.
 
 pub mod data;
-pub mod nst;
+pub mod image_to_image;
+pub mod style_transfer;
 pub mod training;
-pub mod translate;

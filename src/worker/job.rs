@@ -9,8 +9,8 @@
 //! already do, but on the CPU backend they resolve at once, and without the yield no message
 //! (and so no Pause or Cancel) would be delivered until the run ended.
 
-use super::now_ms;
-use crate::protocol::{ControlAction, JobId};
+use super::{now_ms, post_job};
+use crate::protocol::{ControlAction, JobEvent, JobId};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
 use wasm_bindgen::prelude::*;
@@ -110,7 +110,7 @@ const REPORT_EVERY_MS: f64 = 100.0;
 /// Pause (waiting, with the time paused left out of the rate) and Cancel.
 ///
 /// ```ignore
-/// let mut steps = StepLoop::new(control, post_steps, post_paused);
+/// let mut steps = StepLoop::new(id, control, |steps, rate| JobEvent::...Steps { steps, rate });
 /// while more {
 ///     if steps.pause_requested() {
 ///         steps.flush();
@@ -125,9 +125,9 @@ const REPORT_EVERY_MS: f64 = 100.0;
 /// steps.flush();
 /// ```
 pub struct StepLoop<'a, T> {
+    id: JobId,
     control: &'a RunControl,
-    post_steps: Box<dyn Fn(Vec<T>, f64) + 'a>,
-    post_paused: Box<dyn Fn(bool) + 'a>,
+    steps_event: Box<dyn Fn(Vec<T>, f64) -> JobEvent + 'a>,
     rate: Rate,
     rate_now: f64,
     unsent: Vec<T>,
@@ -135,13 +135,13 @@ pub struct StepLoop<'a, T> {
 }
 
 impl<'a, T> StepLoop<'a, T> {
-    /// `post_steps(steps, steps_per_second)` and `post_paused(paused)` post the job's own
-    /// events.
-    pub fn new(control: &'a RunControl, post_steps: impl Fn(Vec<T>, f64) + 'a, post_paused: impl Fn(bool) + 'a) -> Self {
+    /// The loop of job `id`; `steps_event(steps, steps_per_second)` is the job's own event
+    /// for a batch of steps.
+    pub fn new(id: JobId, control: &'a RunControl, steps_event: impl Fn(Vec<T>, f64) -> JobEvent + 'a) -> Self {
         let mut rate = Rate::default();
         let now = now_ms();
         rate.tick(now);
-        StepLoop { control, post_steps: Box::new(post_steps), post_paused: Box::new(post_paused), rate, rate_now: 0.0, unsent: Vec::new(), sent_at: now }
+        StepLoop { id, control, steps_event: Box::new(steps_event), rate, rate_now: 0.0, unsent: Vec::new(), sent_at: now }
     }
 
     /// Pause was asked for (and the job is not cancelled): do what must happen before
@@ -154,12 +154,12 @@ impl<'a, T> StepLoop<'a, T> {
     /// not count in the rate.
     pub async fn wait_while_paused(&mut self) {
         self.flush();
-        (self.post_paused)(true);
+        post_job(self.id, JobEvent::Paused { paused: true });
         while self.pause_requested() {
             sleep(50).await;
         }
         self.rate.restart(now_ms());
-        (self.post_paused)(false);
+        post_job(self.id, JobEvent::Paused { paused: false });
     }
 
     pub fn cancelled(&self) -> bool {
@@ -179,7 +179,7 @@ impl<'a, T> StepLoop<'a, T> {
     /// Posts the steps not yet reported.
     pub fn flush(&mut self) {
         if !self.unsent.is_empty() {
-            (self.post_steps)(std::mem::take(&mut self.unsent), self.rate_now);
+            post_job(self.id, (self.steps_event)(std::mem::take(&mut self.unsent), self.rate_now));
             self.sent_at = now_ms();
         }
     }

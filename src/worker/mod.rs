@@ -3,22 +3,25 @@
 //!
 //! Requests arrive as [`Request`]s and are queued; jobs run one at a time, in
 //! order (a job that awaits a download or the GPU does not let the next one start),
-//! and answer with [`Event`]s. A failing job reports [`Event::Failed`] and the
-//! worker keeps serving. [`Request::Control`] (pause, resume, cancel a style transfer) is
-//! the exception: it is applied as soon as it arrives, and the running job sees it between
-//! two steps ([`job::RunControl`]).
+//! and answer with [`Event::Job`]s carrying the request's job id. A failing job reports
+//! [`JobEvent::Failed`] and the worker keeps serving. [`Request::Control`] (pause, resume,
+//! cancel a style transfer or a training run) is the exception: it is applied as soon as it
+//! arrives, and the running job sees it between two steps ([`job::RunControl`]).
+//!
+//! One module per technique, as in the UI (`src/app/`) and the library
+//! (`src/techniques/`): [`style_transfer`], [`image_to_image`], [`training`].
 
 pub mod ctors;
 mod fetch;
-mod generators;
+mod image_to_image;
 mod job;
-mod stylize;
+mod style_transfer;
 mod training;
 mod vgg;
 
 use crate::device::{self, Compute};
 use crate::imaging;
-use crate::protocol::{Event, ImagePayload, JobId, Request, Slot};
+use crate::protocol::{Event, ImagePayload, JobEvent, JobId, Request, Slot};
 use std::cell::RefCell;
 use std::collections::{HashMap, VecDeque};
 use std::rc::Rc;
@@ -28,7 +31,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 struct State {
     compute: Option<Compute>,
     /// The generator each section has loaded.
-    generators: HashMap<Slot, generators::Loaded>,
+    generators: HashMap<Slot, image_to_image::Loaded>,
     /// The VGG19 weights style transfer uses.
     vgg: Option<vgg::VggWeights>,
     queue: VecDeque<Request>,
@@ -43,6 +46,21 @@ thread_local! {
 
 fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
+}
+
+/// Sends an event about job `id` to the UI thread.
+pub fn post_job(id: JobId, event: JobEvent) {
+    post(&event.about(id));
+}
+
+/// Job `id` is at stage `done` of `total`, doing `label`.
+pub fn progress(id: JobId, done: u32, total: u32, label: &str) {
+    post_job(id, JobEvent::Progress { stage: label.into(), done, total });
+}
+
+/// Job `id` has downloaded `done` bytes of `total`.
+pub fn fetching(id: JobId, done: u64, total: Option<u64>) {
+    post_job(id, JobEvent::Fetching { done, total });
 }
 
 /// Sends an event to the UI thread.
@@ -83,10 +101,7 @@ pub fn run() {
             Ok(Request::Control { id, action }) => CONTROL.with(|c| c.apply(id, action)),
             // Not queued: answered from storage while a training run holds the queue.
             Ok(Request::ExportTraining { id, what }) => wasm_bindgen_futures::spawn_local(async move {
-                match training::export(id, what).await {
-                    Ok(ev) => post(&ev),
-                    Err(message) => post(&Event::Failed { id: Some(id), message }),
-                }
+                post_job(id, training::export(what).await.unwrap_or_else(|message| JobEvent::Failed { message }));
             }),
             Ok(req) => {
                 let start = {
@@ -98,7 +113,7 @@ pub fn run() {
                     wasm_bindgen_futures::spawn_local(drain(state.clone()));
                 }
             }
-            Err(e) => post(&Event::Failed { id: None, message: format!("malformed request: {e}") }),
+            Err(e) => post(&Event::Broken { message: format!("malformed request: {e}") }),
         }
     });
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
@@ -124,144 +139,100 @@ async fn drain(state: Rc<RefCell<State>>) {
     }
 }
 
-fn device_of(state: &RefCell<State>) -> Option<Compute> {
-    state.borrow().compute.clone()
-}
-
 async fn handle(state: &RefCell<State>, req: Request) {
-    match req {
-        Request::Init { preference } => {
-            // With Preference::Auto this cannot fail: the CPU stands in.
-            let compute = match device::start(preference).await {
-                Ok(c) => c,
-                Err(e) => Compute::cpu(Some(e.to_string())),
-            };
-            log::info!("compute device: {}", compute.info.summary());
-            let info = compute.info.clone();
-            state.borrow_mut().compute = Some(compute);
-            post(&Event::Ready { device: info });
+    match req.job_id() {
+        Some(id) => {
+            let event = run_job(state, req).await.unwrap_or_else(|message| JobEvent::Failed { message });
+            post_job(id, event);
         }
-        Request::Roundtrip { id, name, bytes } => {
-            let Some(compute) = device_of(state) else {
-                return not_ready(id);
-            };
-            match roundtrip(id, &bytes, &compute.device).await {
-                Ok(ev) => post(&ev),
-                Err(message) => post(&Event::Failed { id: Some(id), message: format!("{name}: {message}") }),
+        None => {
+            if let Request::Init { preference } = req {
+                // With Preference::Auto this cannot fail: the CPU stands in.
+                let compute = match device::start(preference).await {
+                    Ok(c) => c,
+                    Err(e) => Compute::cpu(Some(e.to_string())),
+                };
+                log::info!("compute device: {}", compute.info.summary());
+                let info = compute.info.clone();
+                state.borrow_mut().compute = Some(compute);
+                post(&Event::Ready { device: info });
             }
         }
-        Request::LoadModel { id, slot, source, arch, norm } => {
-            let Some(compute) = device_of(state) else {
-                return not_ready(id);
-            };
-            match generators::load(id, slot, source, arch, norm, &compute).await {
-                Ok((loaded, ev)) => {
-                    // Replacing the old generator drops it, which frees its weights.
-                    state.borrow_mut().generators.insert(slot, loaded);
-                    post(&ev);
-                }
-                Err(message) => post(&Event::Failed { id: Some(id), message }),
-            }
-        }
-        Request::Translate { id, slot, name, bytes, options } => {
-            let Some(compute) = device_of(state) else {
-                return not_ready(id);
-            };
-            // Taken out for the job (jobs never overlap) and put back whatever happens.
-            let Some(mut loaded) = state.borrow_mut().generators.remove(&slot) else {
-                post(&Event::Failed { id: Some(id), message: "load a model first".into() });
-                return;
-            };
-            let res = generators::translate(id, slot, &mut loaded, &bytes, options, &compute).await;
-            state.borrow_mut().generators.insert(slot, loaded);
-            match res {
-                Ok(ev) => post(&ev),
-                Err(message) => post(&Event::Failed { id: Some(id), message: format!("{name}: {message}") }),
-            }
-        }
-        Request::LoadVgg { id, source } => {
-            if device_of(state).is_none() {
-                return not_ready(id);
-            }
-            match vgg::VggWeights::load(id, source).await {
-                Ok((weights, ev)) => {
-                    // Replacing the old weights drops them (and their network).
-                    state.borrow_mut().vgg = Some(weights);
-                    post(&ev);
-                }
-                Err(message) => post(&Event::Failed { id: Some(id), message }),
-            }
-        }
-        Request::Stylize { id, job } => {
-            let Some(compute) = device_of(state) else {
-                return not_ready(id);
-            };
-            // Taken out for the job (jobs never overlap) and put back whatever happens.
-            let Some(mut weights) = state.borrow_mut().vgg.take() else {
-                post(&Event::Failed { id: Some(id), message: "load the VGG19 weights first".into() });
-                return;
-            };
-            let control = CONTROL.with(Rc::clone);
-            let res = stylize::run(id, job, &mut weights, &compute, &control).await;
-            state.borrow_mut().vgg = Some(weights);
-            match res {
-                Ok(ev) => post(&ev),
-                Err(message) => post(&Event::Failed { id: Some(id), message }),
-            }
-        }
-        Request::Train { id, job } => {
-            let Some(compute) = device_of(state) else {
-                return not_ready(id);
-            };
-            let control = CONTROL.with(Rc::clone);
-            match training::start(id, job, &compute, &control).await {
-                Ok(ev) => post(&ev),
-                Err(message) => post(&Event::Failed { id: Some(id), message }),
-            }
-        }
-        Request::ResumeTraining { id, save_every_s, sample_every } => {
-            let Some(compute) = device_of(state) else {
-                return not_ready(id);
-            };
-            let control = CONTROL.with(Rc::clone);
-            match training::resume(id, &compute, &control, save_every_s, sample_every).await {
-                Ok(ev) => post(&ev),
-                Err(message) => post(&Event::Failed { id: Some(id), message }),
-            }
-        }
-        Request::QuerySavedTraining { id } => post(&training::query(id).await),
-        Request::DiscardTraining { id } => post(&training::discard(id).await),
-        // Applied in `onmessage`, never queued.
-        Request::Control { id, action } => CONTROL.with(|c| c.apply(id, action)),
-        Request::ExportTraining { id, what } => match training::export(id, what).await {
-            Ok(ev) => post(&ev),
-            Err(message) => post(&Event::Failed { id: Some(id), message }),
-        },
     }
 }
 
-fn not_ready(id: JobId) {
-    post(&Event::Failed { id: Some(id), message: "the compute device is not ready yet".into() });
+/// The compute device, once `Init` has started it.
+fn compute(state: &RefCell<State>) -> Result<Compute, String> {
+    state.borrow().compute.clone().ok_or_else(|| "the compute device is not ready yet".to_string())
 }
 
+/// Runs one job; its last event (the result, or the failure) is posted by [`handle`].
+async fn run_job(state: &RefCell<State>, req: Request) -> Result<JobEvent, String> {
+    match req {
+        Request::Roundtrip { id, name, bytes } => {
+            roundtrip(id, &bytes, &compute(state)?.device).await.map_err(|message| format!("{name}: {message}"))
+        }
+        Request::LoadModel { id, slot, source, arch, norm } => {
+            let (loaded, ev) = image_to_image::load(id, slot, source, arch, norm, &compute(state)?).await?;
+            // Replacing the old generator drops it, which frees its weights.
+            state.borrow_mut().generators.insert(slot, loaded);
+            Ok(ev)
+        }
+        Request::Translate { id, slot, name, bytes, options } => {
+            let compute = compute(state)?;
+            // Taken out for the job (jobs never overlap) and put back whatever happens.
+            let mut loaded = state.borrow_mut().generators.remove(&slot).ok_or("load a model first")?;
+            let res = image_to_image::translate(id, slot, &mut loaded, &bytes, options, &compute).await;
+            state.borrow_mut().generators.insert(slot, loaded);
+            res.map_err(|message| format!("{name}: {message}"))
+        }
+        Request::LoadVgg { id, source } => {
+            compute(state)?;
+            let (weights, ev) = vgg::VggWeights::load(id, source).await?;
+            // Replacing the old weights drops them (and their network).
+            state.borrow_mut().vgg = Some(weights);
+            Ok(ev)
+        }
+        Request::StyleTransfer { id, job } => {
+            let compute = compute(state)?;
+            // Taken out for the job (jobs never overlap) and put back whatever happens.
+            let mut weights = state.borrow_mut().vgg.take().ok_or("load the VGG19 weights first")?;
+            let control = CONTROL.with(Rc::clone);
+            let res = style_transfer::run(id, job, &mut weights, &compute, &control).await;
+            state.borrow_mut().vgg = Some(weights);
+            res
+        }
+        Request::Train { id, job } => training::start(id, job, &compute(state)?, &CONTROL.with(Rc::clone)).await,
+        Request::ResumeTraining { id, save_every_s, sample_every } => {
+            training::resume(id, &compute(state)?, &CONTROL.with(Rc::clone), save_every_s, sample_every).await
+        }
+        Request::QuerySavedTraining { .. } => Ok(training::query().await),
+        Request::DiscardTraining { .. } => Ok(training::discard().await),
+        Request::ExportTraining { what, .. } => training::export(what).await,
+        // Applied in `onmessage`, never queued; Init has no job id.
+        Request::Control { .. } | Request::Init { .. } => Err("not a job".into()),
+    }
+}
+
+/// An image to show only (a preview, a training sample): RGBA, no PNG.
+pub(crate) fn preview(img: &image::RgbImage) -> ImagePayload {
+    ImagePayload { width: img.width(), height: img.height(), rgba: imaging::to_rgba(img), png: None }
+}
+
+/// An image to show and to download: RGBA and PNG.
 pub(crate) fn payload(img: &image::RgbImage) -> Result<ImagePayload, String> {
-    Ok(ImagePayload {
-        width: img.width(),
-        height: img.height(),
-        rgba: imaging::to_rgba(img),
-        png: imaging::encode_png(img).map_err(|e| e.to_string())?,
-    })
+    Ok(ImagePayload { png: Some(imaging::encode_png(img).map_err(|e| e.to_string())?), ..preview(img) })
 }
 
-async fn roundtrip(id: JobId, bytes: &[u8], device: &burn::tensor::Device) -> Result<Event, String> {
-    let stage = |done, label: &str| post(&Event::Progress { id, stage: label.into(), done, total: 3 });
+async fn roundtrip(id: JobId, bytes: &[u8], device: &burn::tensor::Device) -> Result<JobEvent, String> {
+    let stage = |done, label: &str| progress(id, done, 3, label);
     let t0 = now_ms();
     stage(0, "decoding");
     let img = imaging::decode(bytes).map_err(|e| e.to_string())?;
     stage(1, "running on the device");
     let out = imaging::roundtrip(&img, device).await.map_err(|e| e.to_string())?;
     stage(2, "encoding");
-    let ev = Event::RoundtripDone { id, input: payload(&img)?, output: payload(&out)?, millis: now_ms() - t0 };
+    let ev = JobEvent::RoundtripDone { input: payload(&img)?, output: payload(&out)?, millis: now_ms() - t0 };
     stage(3, "done");
     Ok(ev)
 }

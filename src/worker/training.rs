@@ -11,10 +11,9 @@
 //! continues exactly where it stopped.
 
 use super::job::{RunControl, StepLoop, sleep};
-use super::{fetch, now_ms, post};
+use super::{fetch, now_ms, post_job, preview, progress};
 use crate::device::Compute;
-use crate::imaging;
-use crate::protocol::{Event, ImagePayload, JobId, TrainExport, TrainJob};
+use crate::protocol::{JobEvent, JobId, TrainExport, TrainJob};
 use crate::techniques::data::{Preprocess, TrainData};
 use crate::techniques::training::session::{self, Session, StepRecord};
 use crate::weights;
@@ -23,10 +22,6 @@ use crate::weights;
 pub const CACHE: &str = "ai-art-training-v1";
 const STATE_KEY: &str = "training/state.safetensors";
 const DATA_KEY: &str = "training/data.safetensors";
-
-fn stage(id: JobId, done: u32, total: u32, label: &str) {
-    post(&Event::Progress { id, stage: label.into(), done, total });
-}
 
 async fn storage() -> Result<fetch::ModelCache, String> {
     fetch::open_named(CACHE).await.ok_or_else(|| {
@@ -40,48 +35,44 @@ async fn saved_state() -> Result<Option<Vec<u8>>, String> {
 }
 
 /// What run is kept, for the page to offer resuming it.
-pub async fn query(id: JobId) -> Event {
+pub async fn query() -> JobEvent {
     let summary = match saved_state().await {
         Ok(Some(state)) => session::state_summary(&state).ok(),
         _ => None,
     };
-    Event::SavedTraining { id, summary }
+    JobEvent::SavedTraining { summary }
 }
 
 /// Forgets the kept run.
-pub async fn discard(id: JobId) -> Event {
+pub async fn discard() -> JobEvent {
     if let Ok(cache) = storage().await {
         cache.delete(&fetch::absolute(STATE_KEY)).await;
         cache.delete(&fetch::absolute(DATA_KEY)).await;
     }
-    Event::SavedTraining { id, summary: None }
+    JobEvent::SavedTraining { summary: None }
 }
 
 /// A file from the kept run (generators are copied out of the state, no GPU needed).
-pub async fn export(id: JobId, what: TrainExport) -> Result<Event, String> {
+pub async fn export(what: TrainExport) -> Result<JobEvent, String> {
     let state = saved_state().await?.ok_or("no training run is saved yet: train for a while first")?;
     let summary = session::state_summary(&state)?;
     let stem = format!("{}-{}-iter{}", summary.spec.model.label().to_lowercase(), summary.run_id, summary.iteration);
     Ok(match what {
-        TrainExport::State => Event::TrainExported { id, filename: format!("{stem}-state.safetensors"), bytes: state },
+        TrainExport::State => JobEvent::TrainingExported { filename: format!("{stem}-state.safetensors"), bytes: state },
         TrainExport::Generator(name) => {
             let bytes = session::generator_from_state(&state, &name)?;
-            Event::TrainExported { id, filename: format!("{stem}-{name}.safetensors"), bytes }
+            JobEvent::TrainingExported { filename: format!("{stem}-{name}.safetensors"), bytes }
         }
     })
 }
 
-fn sample_payload(img: &image::RgbImage) -> ImagePayload {
-    ImagePayload { width: img.width(), height: img.height(), rgba: imaging::to_rgba(img), png: Vec::new() }
-}
-
 /// Starts a new run from the user's files; keeps its images, then trains.
-pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunControl) -> Result<Event, String> {
+pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunControl) -> Result<JobEvent, String> {
     control.start(id);
     let res = async {
         const STAGES: u32 = 3;
         job.spec.check()?;
-        stage(id, 0, STAGES, "decoding the images");
+        progress(id, 0, STAGES, "decoding the images");
         let (data, report) = job.files.decode(Preprocess::for_crop(job.spec.size).load_size)?;
         let mut init = Vec::new();
         for file in job.init {
@@ -90,11 +81,11 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
                 None => None,
             });
         }
-        stage(id, 1, STAGES, "building the networks");
+        progress(id, 1, STAGES, "building the networks");
         let run_id = format!("{:x}", js_sys::Date::now() as u64);
         let device = compute.device.clone().autodiff();
         let session = Session::new(job.spec, data, init, &device, &run_id)?;
-        stage(id, 2, STAGES, "keeping the images in the browser's storage");
+        progress(id, 2, STAGES, "keeping the images in the browser's storage");
         let cache = storage().await?;
         // A new run replaces the kept one: its state goes first, so a reload in between
         // never pairs the old state with the new images.
@@ -104,7 +95,7 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
             .try_put(&fetch::absolute(DATA_KEY), &bytes)
             .await
             .map_err(|e| format!("could not keep the training images in the browser's storage ({e}); use fewer or smaller images"))?;
-        stage(id, STAGES, STAGES, "training");
+        progress(id, STAGES, STAGES, "training");
         run(id, session, report.summary(), job.save_every_s, job.sample_every.max(1), control, &cache).await
     }
     .await;
@@ -113,10 +104,10 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
 }
 
 /// Continues the kept run.
-pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_every_s: u32, sample_every: u32) -> Result<Event, String> {
+pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_every_s: u32, sample_every: u32) -> Result<JobEvent, String> {
     control.start(id);
     let res = async {
-        stage(id, 0, 2, "reading the saved run");
+        progress(id, 0, 2, "reading the saved run");
         let cache = storage().await?;
         let state = cache.get(&fetch::absolute(STATE_KEY)).await.ok_or("no saved training run to resume")?;
         let data = cache.get(&fetch::absolute(DATA_KEY)).await.ok_or("the saved run's images are missing from the browser's storage")?;
@@ -125,7 +116,7 @@ pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_eve
         if data_run != summary.run_id {
             return Err("the saved images belong to another run: start a new one".into());
         }
-        stage(id, 1, 2, "rebuilding the networks and optimisers");
+        progress(id, 1, 2, "rebuilding the networks and optimisers");
         let device = compute.device.clone().autodiff();
         let session = Session::resume(&state, data, &device)?;
         let note = format!("resumed at iteration {} of {}", session.iteration(), session.total_iterations());
@@ -142,14 +133,14 @@ async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache) -> Result
         .try_put(&fetch::absolute(STATE_KEY), &state)
         .await
         .map_err(|e| format!("could not save the training state in the browser's storage ({e})"))?;
-    post(&Event::TrainSaved { id, iteration: session.iteration() });
+    post_job(id, JobEvent::TrainingSaved { iteration: session.iteration() });
     Ok(())
 }
 
 async fn sample(id: JobId, session: &Session) -> Result<(), String> {
     let panels = session.sample().await?;
-    let panels = panels.iter().map(|(label, img)| (label.clone(), sample_payload(img))).collect();
-    post(&Event::TrainSample { id, iteration: session.iteration(), panels });
+    let panels = panels.iter().map(|(label, img)| (label.clone(), preview(img))).collect();
+    post_job(id, JobEvent::TrainingSample { iteration: session.iteration(), panels });
     Ok(())
 }
 
@@ -161,22 +152,20 @@ async fn run(
     sample_every: u32,
     control: &RunControl,
     cache: &fetch::ModelCache,
-) -> Result<Event, String> {
+) -> Result<JobEvent, String> {
     let spec = session.spec().clone();
-    post(&Event::TrainStarted {
+    post_job(
         id,
+        JobEvent::TrainingStarted {
         spec: spec.clone(),
         loss_names: spec.model.loss_names().iter().map(|s| s.to_string()).collect(),
         iteration: session.iteration(),
         total: session.total_iterations(),
         summary: format!("{}. {summary}", session.describe()),
-    });
-    sample(id, &session).await?;
-    let mut steps = StepLoop::new(
-        control,
-        |steps, rate| post(&Event::TrainSteps { id, steps, rate }),
-        |paused| post(&Event::TrainPaused { id, paused }),
+        },
     );
+    sample(id, &session).await?;
+    let mut steps = StepLoop::new(id, control, |steps, rate| JobEvent::TrainingSteps { steps, rate });
     let mut saved_at = now_ms();
     let mut stopped = false;
     while !session.is_finished() {
@@ -210,5 +199,5 @@ async fn run(
     sample(id, &session).await?;
     let (iteration, total) = (session.iteration(), session.total_iterations());
     let note = stopped.then(|| format!("Stopped at iteration {iteration} of {total}; the run is saved and can be resumed."));
-    Ok(Event::TrainDone { id, iteration, total, stopped, note })
+    Ok(JobEvent::TrainingDone { iteration, total, stopped, note })
 }

@@ -14,12 +14,12 @@
 //! The network is built on the autodiff device up to the deepest layer asked for and kept,
 //! so the next run with the same or shallower layers starts at once.
 
-use super::{fetch, post};
+use super::{fetch, fetching, progress};
 use crate::device::Compute;
 use crate::models::detect::{self, Architecture};
 use crate::models::vgg::{Pooling, Vgg19, VggLayer};
 use crate::models;
-use crate::protocol::{Event, JobId, ModelSource};
+use crate::protocol::{JobEvent, JobId, ModelSource};
 use crate::weights::{self, Checkpoint, CheckpointFormat, TensorEntry, TensorValues, partial};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -48,10 +48,6 @@ enum Store {
         /// Pieces fetched but not (or not yet) in the cache.
         fetched: BTreeMap<String, Vec<u8>>,
     },
-}
-
-fn stage(id: JobId, done: u32, total: u32, label: &str) {
-    post(&Event::Progress { id, stage: label.into(), done, total });
 }
 
 fn human_mb(b: u64) -> String {
@@ -130,13 +126,12 @@ impl VggWeights {
     }
 
     /// Loads weights from a dropped file or a URL; returns them and the event to post.
-    pub async fn load(id: JobId, source: ModelSource) -> Result<(VggWeights, Event), String> {
+    pub async fn load(id: JobId, source: ModelSource) -> Result<(VggWeights, JobEvent), String> {
         match source {
             ModelSource::File { name, bytes } => {
-                stage(id, 1, 2, "reading the VGG19 weights");
+                progress(id, 1, 2, "reading the VGG19 weights");
                 let v = Self::local(name.clone(), local_from_bytes(&name, &bytes)?)?;
-                let ev = Event::VggLoaded {
-                    id,
+                let ev = JobEvent::VggLoaded {
                     name,
                     description: describe(v.arch),
                     from_cache: false,
@@ -152,17 +147,17 @@ impl VggWeights {
         }
     }
 
-    async fn load_url(id: JobId, label: String, url: String) -> Result<(VggWeights, Event), String> {
+    async fn load_url(id: JobId, label: String, url: String) -> Result<(VggWeights, JobEvent), String> {
         let cache = fetch::open_cache().await;
         let loaded = |v: VggWeights, from_cache: bool, note: Option<String>| {
             let description = describe(v.arch);
-            (v, Event::VggLoaded { id, name: label.clone(), description, from_cache, note })
+            (v, JobEvent::VggLoaded { name: label.clone(), description, from_cache, note })
         };
         // 1. The whole file, cached by an earlier visit.
         if let Some(c) = &cache
             && let Some(bytes) = c.get(&url).await
         {
-            stage(id, 1, 2, "reading the VGG19 weights (from the cache)");
+            progress(id, 1, 2, "reading the VGG19 weights (from the cache)");
             match local_from_bytes(&label, &bytes).and_then(|ck| Self::local(label.clone(), ck)) {
                 Ok(v) => return Ok(loaded(v, true, None)),
                 Err(e) => {
@@ -172,9 +167,9 @@ impl VggWeights {
             }
         }
         if !is_safetensors_url(&url) {
-            stage(id, 0, 2, "downloading");
-            let bytes = fetch::download(&url, &label, |done, total| post(&Event::Fetching { id, done, total })).await?;
-            stage(id, 1, 2, "reading the VGG19 weights");
+            progress(id, 0, 2, "downloading");
+            let bytes = fetch::download(&url, &label, |done, total| fetching(id, done, total)).await?;
+            progress(id, 1, 2, "reading the VGG19 weights");
             let v = Self::local(label.clone(), local_from_bytes(&label, &bytes)?)?;
             if let Some(c) = &cache {
                 c.put(&url, &bytes).await;
@@ -198,12 +193,12 @@ impl VggWeights {
             }
         }
         // 3. The header with two range requests: its length, then the JSON.
-        stage(id, 0, 2, "reading the file's header (HTTP range request)");
+        progress(id, 0, 2, "reading the file's header (HTTP range request)");
         let first = fetch::request(&url, &label, Some(0..partial::PREFIX_BYTES)).await?;
         if first.status() != 206 {
             // The server ignores Range and is sending the whole file.
-            let bytes = first.bytes(fetch::MAX_BYTES, |done, total| post(&Event::Fetching { id, done, total })).await?;
-            stage(id, 1, 2, "reading the VGG19 weights");
+            let bytes = first.bytes(fetch::MAX_BYTES, |done, total| fetching(id, done, total)).await?;
+            progress(id, 1, 2, "reading the VGG19 weights");
             let v = Self::local(label.clone(), local_from_bytes(&label, &bytes)?)?;
             if let Some(c) = &cache {
                 c.put(&url, &bytes).await;
@@ -312,7 +307,7 @@ impl VggWeights {
                 ckpt
             }
         };
-        stage(id, 2, 3, &format!("building VGG19 up to {up_to}"));
+        progress(id, 2, 3, &format!("building VGG19 up to {up_to}"));
         let net = models::load_vgg19(ckpt, up_to, pooling, &device).map_err(|e| format!("{label}: {e}"))?;
         self.built = Some(net.clone());
         Ok(net)
@@ -373,16 +368,16 @@ async fn fetch_pieces(
         missing.push(p);
     }
     if from_cache > 0 {
-        stage(id, 1, 3, "reading VGG19 layers from the cache");
+        progress(id, 1, 3, "reading VGG19 layers from the cache");
     }
     if missing.is_empty() {
         return Ok(());
     }
     let ranges = partial::coalesce(&missing);
     let total: u64 = ranges.iter().map(|r| r.end - r.start).sum();
-    stage(id, 1, 3, &format!("downloading the {} VGG19 tensors needed ({})", missing.len(), human_mb(total)));
+    progress(id, 1, 3, &format!("downloading the {} VGG19 tensors needed ({})", missing.len(), human_mb(total)));
     let mut done = 0u64;
-    post(&Event::Fetching { id, done, total: Some(total) });
+    fetching(id, done, Some(total));
     for range in ranges {
         if cancelled() {
             return Err("cancelled while downloading the VGG19 weights".into());
@@ -390,15 +385,15 @@ async fn fetch_pieces(
         let len = range.end - range.start;
         let resp = fetch::request(url, label, Some(range.clone())).await?;
         let (block_start, block) = if resp.status() == 206 {
-            let block = resp.bytes(len, |d, _| post(&Event::Fetching { id, done: done + d, total: Some(total) })).await?;
+            let block = resp.bytes(len, |d, _| fetching(id, done + d, Some(total))).await?;
             if block.len() as u64 != len {
                 return Err(format!("{label}: the server sent {} bytes for a {len}-byte range", block.len()));
             }
             (range.start, block)
         } else {
             // The server now ignores Range: the whole file it is, once, for every piece.
-            stage(id, 1, 3, "the server ignored the range request: downloading the whole file");
-            let whole = resp.bytes(fetch::MAX_BYTES, |d, t| post(&Event::Fetching { id, done: d, total: t })).await?;
+            progress(id, 1, 3, "the server ignored the range request: downloading the whole file");
+            let whole = resp.bytes(fetch::MAX_BYTES, |d, t| fetching(id, d, t)).await?;
             for p in &missing {
                 let b = partial::slice_piece(p, 0, &whole).map_err(|e| format!("{label}: {e}"))?;
                 fetched.insert(p.name.clone(), b.to_vec());
@@ -411,7 +406,7 @@ async fn fetch_pieces(
             fetched.insert(p.name.clone(), b.to_vec());
         }
     }
-    post(&Event::Fetching { id, done: total, total: Some(total) });
+    fetching(id, total, Some(total));
     if let Some(c) = &cache {
         for p in &missing {
             if let Some(b) = fetched.get(&p.name) {

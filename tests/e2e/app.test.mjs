@@ -68,7 +68,7 @@ test('with WebGPU: shows the adapter, round-trips an image, downloads it, surviv
     assert.match(await page.textContent('#limit-max-storage-buffer-binding-size'), /\d+ (MiB|GiB)/);
     assert.equal(await page.$('#cpu-fallback'), null, 'no fallback notice on WebGPU');
 
-    // Every section is built (their own tests: stylize.test.mjs, translate.test.mjs).
+    // Every section is built (their own tests: style_transfer.test.mjs, image_to_image.test.mjs, training.test.mjs).
     for (const tab of ['style-transfer', 'pix2pix', 'cyclegan']) {
       await page.click(`#tab-${tab}`);
       assert.doesNotMatch(await page.textContent(`#section-${tab}`), /Not built yet/);

@@ -1,10 +1,12 @@
-//! The Pix2Pix and CycleGAN sections: pick or drop a pretrained generator, drop an image,
-//! see input and output side by side. The state lives here; every job runs in the worker.
+//! The image-to-image sections, Pix2Pix and CycleGAN (one each, told apart by their
+//! [`Slot`]): pick or drop a pretrained generator, drop an image, see input and output side
+//! by side. The state lives here; every job runs in the worker
+//! (`src/worker/image_to_image.rs`, on `src/techniques/image_to_image.rs`).
 
-use super::catalog;
-use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
+use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared, event_value};
+use super::{JobIds, Section, catalog};
 use crate::models::{ArchChoice, NormChoice};
-use crate::protocol::{Event, ImagePayload, JobId, ModelSource, Request, Slot, TranslateOptions};
+use crate::protocol::{ImagePayload, JobEvent, JobId, ModelSource, Request, Slot, TranslateOptions};
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -39,8 +41,8 @@ struct Output {
     note: Option<String>,
 }
 
-/// One section's state.
-pub struct Panel {
+/// One image-to-image section's state.
+pub struct ImageToImage {
     slot: Slot,
     /// `builtin` or `catalog:{name}`.
     source: String,
@@ -56,7 +58,7 @@ pub struct Panel {
     error: Option<String>,
 }
 
-pub enum PanelMsg {
+pub enum ImageToImageMsg {
     Source(String),
     Arch(String),
     Norm(String),
@@ -70,14 +72,7 @@ pub enum PanelMsg {
     FileError(String),
 }
 
-fn select_value(e: &web_sys::Event) -> String {
-    e.target()
-        .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
-        .and_then(|v| v.as_string())
-        .unwrap_or_default()
-}
-
-impl Panel {
+impl ImageToImage {
     pub fn new(slot: Slot) -> Self {
         let source = match catalog::built_in(slot) {
             Some(_) => BUILTIN.to_string(),
@@ -105,37 +100,20 @@ impl Panel {
         }
     }
 
-    /// True when job `id` is this panel's.
-    pub fn owns(&self, id: JobId) -> bool {
-        self.job.as_ref().is_some_and(|j| j.id == id)
-    }
-
-    /// Ends the running job with an error that is not about it (the worker failed).
-    pub fn abort(&mut self, message: &str) {
-        if self.job.take().is_some() {
-            self.error = Some(message.to_string());
-        }
-    }
-
     fn options(&self) -> TranslateOptions {
         TranslateOptions { fit_to_device: self.fit, dropout: self.slot == Slot::Pix2Pix && self.dropout }
     }
 
     /// Handles the user's input; returns the request to send to the worker, if any.
-    pub fn update(&mut self, msg: PanelMsg, next_id: &mut JobId) -> Option<Request> {
-        let mut new_id = || {
-            let id = *next_id;
-            *next_id += 1;
-            id
-        };
+    pub fn update(&mut self, msg: ImageToImageMsg, ids: &mut JobIds) -> Option<Request> {
         match msg {
-            PanelMsg::Source(s) => self.source = s,
-            PanelMsg::Arch(a) => self.arch = a,
-            PanelMsg::Norm(n) => self.norm = n,
-            PanelMsg::Fit(f) => self.fit = f,
-            PanelMsg::Dropout(d) => self.dropout = d,
-            PanelMsg::FileError(e) => self.error = Some(e),
-            PanelMsg::LoadChosen => {
+            ImageToImageMsg::Source(s) => self.source = s,
+            ImageToImageMsg::Arch(a) => self.arch = a,
+            ImageToImageMsg::Norm(n) => self.norm = n,
+            ImageToImageMsg::Fit(f) => self.fit = f,
+            ImageToImageMsg::Dropout(d) => self.dropout = d,
+            ImageToImageMsg::FileError(e) => self.error = Some(e),
+            ImageToImageMsg::LoadChosen => {
                 let (label, url) = if self.source == BUILTIN {
                     let b = catalog::built_in(self.slot)?;
                     (b.label.to_string(), b.url.to_string())
@@ -143,14 +121,14 @@ impl Panel {
                     let name = self.source.strip_prefix(CATALOG)?;
                     (format!("{name} (official)"), catalog::url(self.slot, name))
                 };
-                return self.load(new_id(), ModelSource::Url { label, url });
+                return self.load(ids.fresh(), ModelSource::Url { label, url });
             }
-            PanelMsg::ModelFile { name, bytes } => return self.load(new_id(), ModelSource::File { name, bytes }),
-            PanelMsg::Image { name, bytes } => {
+            ImageToImageMsg::ModelFile { name, bytes } => return self.load(ids.fresh(), ModelSource::File { name, bytes }),
+            ImageToImageMsg::Image { name, bytes } => {
                 self.image = Some((name, Rc::new(bytes)));
-                return self.translate(new_id());
+                return self.translate(ids.fresh());
             }
-            PanelMsg::Again => return self.translate(new_id()),
+            ImageToImageMsg::Again => return self.translate(ids.fresh()),
         }
         None
     }
@@ -185,40 +163,7 @@ impl Panel {
         Some(Request::Translate { id, slot: self.slot, name, bytes: (*bytes).clone(), options: self.options() })
     }
 
-    /// Takes a worker event about this panel's job (the caller checked [`Self::owns`]).
-    pub fn on_event(&mut self, ev: Event) {
-        if let Some(j) = self.job.as_mut()
-            && j.progress.on_event(&ev)
-        {
-            return;
-        }
-        match ev {
-            Event::ModelLoaded { name, description, from_cache, .. } => {
-                self.job = None;
-                self.error = None;
-                self.model = Some(ModelInfo { name, description, from_cache });
-            }
-            Event::TranslateDone { input, output, millis, note, .. } => {
-                let name = self.job.take().map(|j| j.name).unwrap_or_default();
-                self.error = None;
-                self.result = Some(Output {
-                    input: Shared(Rc::new(input)),
-                    output: Shared(Rc::new(output)),
-                    name,
-                    millis,
-                    note,
-                });
-            }
-            Event::Failed { message, .. } => {
-                self.job = None;
-                self.error = Some(message);
-            }
-            // Events of other sections' jobs never reach this one.
-            _ => {}
-        }
-    }
-
-    pub fn view(&self, ready: bool, cb: Callback<PanelMsg>) -> Html {
+    pub fn view(&self, ready: bool, cb: Callback<ImageToImageMsg>) -> Html {
         let p = self.prefix();
         let busy = self.job.is_some();
         let (title, intro) = match self.slot {
@@ -250,7 +195,7 @@ impl Panel {
         }
     }
 
-    fn view_model(&self, ready: bool, busy: bool, cb: &Callback<PanelMsg>) -> Html {
+    fn view_model(&self, ready: bool, busy: bool, cb: &Callback<ImageToImageMsg>) -> Html {
         let p = self.prefix();
         let disabled = !ready || busy;
         let builtin = catalog::built_in(self.slot).map(|b| {
@@ -276,9 +221,9 @@ impl Panel {
                 }
             })
         };
-        let on_source = cb.reform(|e: web_sys::Event| PanelMsg::Source(select_value(&e)));
-        let on_arch = cb.reform(|e: web_sys::Event| PanelMsg::Arch(select_value(&e)));
-        let on_norm = cb.reform(|e: web_sys::Event| PanelMsg::Norm(select_value(&e)));
+        let on_source = cb.reform(|e: web_sys::Event| ImageToImageMsg::Source(event_value(&e)));
+        let on_arch = cb.reform(|e: web_sys::Event| ImageToImageMsg::Arch(event_value(&e)));
+        let on_norm = cb.reform(|e: web_sys::Event| ImageToImageMsg::Norm(event_value(&e)));
         let option = |value: &'static str, label: &'static str, current: &str| {
             html! { <option {value} selected={current == value}>{ label }</option> }
         };
@@ -305,13 +250,13 @@ impl Panel {
                         { for entries }
                     </select>
                     <button class="button" id={format!("{p}-load-model")} data-testid="load-model" disabled={disabled}
-                        onclick={cb.reform(|_| PanelMsg::LoadChosen)}>{ "Load" }</button>
+                        onclick={cb.reform(|_| ImageToImageMsg::LoadChosen)}>{ "Load" }</button>
                 </div>
                 { for about }
                 <DropZone id={format!("{p}-model-file")} testid="model-file" disabled={disabled}
                     accept=".pth,.pt,.safetensors" label="Or choose a generator checkpoint (.pth or .safetensors), or drop one here"
-                    on_file={cb.reform(|(name, bytes)| PanelMsg::ModelFile { name, bytes })}
-                    on_error={cb.reform(PanelMsg::FileError)} />
+                    on_file={cb.reform(|(name, bytes)| ImageToImageMsg::ModelFile { name, bytes })}
+                    on_error={cb.reform(ImageToImageMsg::FileError)} />
                 <details data-testid="advanced">
                     <summary>{ "Advanced: architecture and norm" }</summary>
                     <p class="hint">{ "Auto reads both from the checkpoint; set them for checkpoints with unusual key names." }</p>
@@ -338,12 +283,12 @@ impl Panel {
         }
     }
 
-    fn view_image(&self, ready: bool, busy: bool, cb: &Callback<PanelMsg>) -> Html {
+    fn view_image(&self, ready: bool, busy: bool, cb: &Callback<ImageToImageMsg>) -> Html {
         let p = self.prefix();
         let has_model = self.model.is_some();
-        let on_fit = cb.reform(|e: web_sys::Event| PanelMsg::Fit(e.target_unchecked_into::<HtmlInputElement>().checked()));
+        let on_fit = cb.reform(|e: web_sys::Event| ImageToImageMsg::Fit(e.target_unchecked_into::<HtmlInputElement>().checked()));
         let on_dropout =
-            cb.reform(|e: web_sys::Event| PanelMsg::Dropout(e.target_unchecked_into::<HtmlInputElement>().checked()));
+            cb.reform(|e: web_sys::Event| ImageToImageMsg::Dropout(e.target_unchecked_into::<HtmlInputElement>().checked()));
         html! {
             <fieldset class="image-source">
                 <legend>{ "Image" }</legend>
@@ -356,12 +301,12 @@ impl Panel {
                     }
                 </div>
                 <DropZone id={format!("{p}-image-input")} testid="image-input" disabled={!ready || busy || !has_model}
-                    on_file={cb.reform(|(name, bytes)| PanelMsg::Image { name, bytes })}
-                    on_error={cb.reform(PanelMsg::FileError)} />
+                    on_file={cb.reform(|(name, bytes)| ImageToImageMsg::Image { name, bytes })}
+                    on_error={cb.reform(ImageToImageMsg::FileError)} />
                 if !has_model { <p class="hint">{ "Load a model first." }</p> }
                 if self.image.is_some() && has_model {
                     <button class="button" id={format!("{p}-again")} data-testid="translate-again" disabled={!ready || busy}
-                        onclick={cb.reform(|_| PanelMsg::Again)}>{ "Translate again" }</button>
+                        onclick={cb.reform(|_| ImageToImageMsg::Again)}>{ "Translate again" }</button>
                 }
             </fieldset>
         }
@@ -403,6 +348,39 @@ impl Panel {
                 <DownloadLink id={format!("{p}-download")} testid="download" png={r.output.clone()}
                     filename={format!("{stem}-{p}.png")} />
             </div>
+        }
+    }
+}
+
+impl Section for ImageToImage {
+    fn on_event(&mut self, id: JobId, ev: JobEvent) {
+        let Some(job) = self.job.as_mut().filter(|j| j.id == id) else { return };
+        if job.progress.on_event(&ev) {
+            return;
+        }
+        match ev {
+            JobEvent::ModelLoaded { name, description, from_cache, .. } => {
+                self.job = None;
+                self.error = None;
+                self.model = Some(ModelInfo { name, description, from_cache });
+            }
+            JobEvent::Translated { input, output, millis, note, .. } => {
+                let name = self.job.take().map(|j| j.name).unwrap_or_default();
+                self.error = None;
+                self.result = Some(Output { input: Shared(Rc::new(input)), output: Shared(Rc::new(output)), name, millis, note });
+            }
+            JobEvent::Failed { message } => {
+                self.job = None;
+                self.error = Some(message);
+            }
+            // Not sent for this section's jobs.
+            _ => {}
+        }
+    }
+
+    fn abort(&mut self, message: &str) {
+        if self.job.take().is_some() {
+            self.error = Some(message.to_string());
         }
     }
 }

@@ -7,7 +7,7 @@ use std::time::Instant;
 use crate::device::{self, Preference};
 use crate::imaging;
 use crate::models::vgg::{Pooling, VggLayer};
-use crate::techniques::nst::{InitKind, NstConfig, NstRun, Optimizer, Settings, StyleWeights, initial_image};
+use crate::techniques::style_transfer::{InitKind, NstConfig, NstRun, Optimizer, Settings, StyleWeights, initial_image};
 
 /// Options of `ai-art stylize`.
 #[derive(clap::Args, Debug)]
@@ -149,7 +149,7 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
         let img = imaging::decode(&read(&path)?).map_err(|e| format!("{}: {e}", path.display()))?;
         styles_img.push((img, weight));
     }
-    settings.validate(&styles_img.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
+    settings.validate(&styles_img.iter().map(|(_, w)| *w).collect::<Vec<_>>()).map_err(|e| e.to_string())?;
 
     let compute = pollster::block_on(device::start(args.backend)).map_err(|e| e.to_string())?;
     eprintln!("device: {}", compute.info.summary());
@@ -158,12 +158,12 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
     let vgg = crate::models::load_vgg19(ckpt, settings.config.deepest(), settings.pooling, &device)
         .map_err(|e| format!("{}: {e}", args.vgg.display()))?;
     // The same sizes and bound as the app's worker.
-    let prepared = settings.prepare(&content_img, &styles_img, vgg.first_width(), compute.info.limits.as_ref())?;
+    let prepared = settings.prepare(&content_img, &styles_img, vgg.first_width(), compute.info.limits.as_ref()).map_err(|e| e.to_string())?;
     let (content_img, styles_img) = (prepared.content, prepared.styles);
     let content = imaging::to_tensor(&content_img, &device);
     let styles: Vec<_> = styles_img.iter().map(|(img, w)| (imaging::to_tensor(img, &device), *w)).collect();
     let init = initial_image(settings.init, &content, &styles[0].0);
-    let mut nst = NstRun::new(vgg, content, &styles, init, settings.config.clone())?;
+    let mut nst = NstRun::new(vgg, content, &styles, init, settings.config.clone()).map_err(|e| e.to_string())?;
     let (w, h) = content_img.dimensions();
     eprintln!("stylizing {w}x{h}, {} steps, {}", settings.steps, args.optimizer);
 

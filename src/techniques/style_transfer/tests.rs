@@ -205,15 +205,17 @@ fn size_limits_follow_the_binding_size() {
     assert_eq!(max_pixels(64, Some(&limits(128))), (128 << 20) / 2 / 256);
     assert!(check_size(512, 512, 64, Some(&limits(128))).is_ok());
     let err = check_size(1024, 768, 64, Some(&limits(128))).expect_err("too large");
-    assert!(err.contains("1024x768") && err.contains("128 MiB") && err.contains("choose a size of"), "{err}");
-    // The suggested size fits.
-    let n: u32 = err.rsplit("size of ").next().and_then(|t| t.split_whitespace().next()).and_then(|t| t.parse().ok()).expect("size");
-    assert!(check_size(n, n * 3 / 4, 64, Some(&limits(128))).is_ok(), "{n}");
+    let text = err.to_string();
+    assert!(text.contains("1024x768") && text.contains("128 MiB") && text.contains("choose a size of"), "{text}");
+    // The suggested size fits, keeps the aspect ratio, and is what the message says.
+    let StyleTransferError::TooLarge { fits: (fw, fh), longest: n, .. } = err else { panic!("{err:?}") };
+    assert!(check_size(fw, fh, 64, Some(&limits(128))).is_ok() && fw * 3 / 4 == fh, "{fw}x{fh}");
+    assert!(check_size(n, n * 3 / 4, 64, Some(&limits(128))).is_ok() && text.contains(&format!("choose a size of {n} ")), "{n}");
     assert!(check_size(2048, 2048, 64, Some(&limits(1024))).is_err());
     assert!(check_size(700, 700, 64, None).is_ok() && check_size(1000, 1000, 64, None).is_err());
     // At most 4 megapixels however large the buffers.
     assert_eq!(max_pixels(64, Some(&limits(1 << 20))), 1 << 22);
-    let err = check_size(4096, 4096, 64, Some(&limits(1 << 20))).expect_err("beyond 4 MP");
+    let err = check_size(4096, 4096, 64, Some(&limits(1 << 20))).expect_err("beyond 4 MP").to_string();
     assert!(err.contains("4.2 megapixels") && err.contains("choose a size of 2048"), "{err}");
 }
 
@@ -235,9 +237,13 @@ fn settings_prepare_resizes_and_bounds_every_image() {
     // A style image scaled beyond the bound is refused too, and named.
     let scaled = Settings { style_scale: 2.0, ..settings.clone() };
     let err = scaled.prepare(&photo, &[(painting.clone(), 1.0)], 64, None).err().expect("style too large");
-    assert!(err.starts_with("style image 1: 1280x1280 is too large"), "{err}");
+    assert!(matches!(err, StyleTransferError::StyleTooLarge { index: 1, .. }), "{err:?}");
+    assert!(err.to_string().starts_with("style image 1: 1280x1280 is too large"), "{err}");
     // Validation comes first.
-    assert!(settings.prepare(&photo, &[], 64, None).err().is_some_and(|e| e.contains("at least one style image")));
-    let zero = Settings { steps: 0, ..settings };
-    assert!(zero.prepare(&photo, &[(painting, 1.0)], 64, None).err().is_some_and(|e| e.contains("number of steps")));
+    let refused = |s: &Settings, styles: &[(image::RgbImage, f64)]| match s.prepare(&photo, styles, 64, None) {
+        Err(StyleTransferError::Setting(why)) => why,
+        other => panic!("{:?}", other.err()),
+    };
+    assert!(refused(&settings, &[]).contains("at least one style image"));
+    assert!(refused(&Settings { steps: 0, ..settings }, &[(painting, 1.0)]).contains("number of steps"));
 }

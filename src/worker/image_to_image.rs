@@ -1,12 +1,12 @@
 //! The Pix2Pix and CycleGAN jobs: loading a generator (from dropped bytes or a URL, with
 //! the Cache API) and translating images with it.
 
-use super::{fetch, now_ms, payload, post};
+use super::{fetch, fetching, now_ms, payload, progress};
 use crate::device::Compute;
 use crate::imaging;
 use crate::models::{self, ArchChoice, Generator, NormChoice};
-use crate::protocol::{Event, JobId, ModelSource, Slot, TranslateOptions};
-use crate::techniques::translate;
+use crate::protocol::{JobEvent, JobId, ModelSource, Slot, TranslateOptions};
+use crate::techniques::image_to_image;
 use crate::weights;
 
 /// A section's generator.
@@ -14,9 +14,6 @@ pub struct Loaded {
     pub generator: Generator,
 }
 
-fn stage(id: JobId, done: u32, total: u32, label: &str) {
-    post(&Event::Progress { id, stage: label.into(), done, total });
-}
 
 /// Reads and builds the generator in `bytes`; errors name the model.
 fn build(label: &str, bytes: &[u8], arch: ArchChoice, norm: NormChoice, compute: &Compute) -> Result<(Generator, String), String> {
@@ -34,12 +31,12 @@ pub async fn load(
     arch: ArchChoice,
     norm: NormChoice,
     compute: &Compute,
-) -> Result<(Loaded, Event), String> {
+) -> Result<(Loaded, JobEvent), String> {
     const STAGES: u32 = 3;
     let label = source.label().to_string();
     let (generator, description, from_cache) = match source {
         ModelSource::File { bytes, .. } => {
-            stage(id, 1, STAGES, "reading the checkpoint");
+            progress(id, 1, STAGES, "reading the checkpoint");
             let (g, d) = build(&label, &bytes, arch, norm, compute)?;
             (g, d, false)
         }
@@ -52,7 +49,7 @@ pub async fn load(
             }
             let from_cache = match cached {
                 Some(bytes) => {
-                    stage(id, 1, STAGES, "reading the checkpoint (from the cache)");
+                    progress(id, 1, STAGES, "reading the checkpoint (from the cache)");
                     match build(&label, &bytes, arch, norm, compute) {
                         Ok(built) => Some(built),
                         Err(e) => {
@@ -70,13 +67,13 @@ pub async fn load(
             match from_cache {
                 Some((g, d)) => (g, d, true),
                 None => {
-                    stage(id, 0, STAGES, "downloading");
-                    let bytes = fetch::download(&url, &label, |done, total| post(&Event::Fetching { id, done, total })).await?;
-                    stage(id, 1, STAGES, "reading the checkpoint");
+                    progress(id, 0, STAGES, "downloading");
+                    let bytes = fetch::download(&url, &label, |done, total| fetching(id, done, total)).await?;
+                    progress(id, 1, STAGES, "reading the checkpoint");
                     let (g, d) = build(&label, &bytes, arch, norm, compute)?;
                     // Cached only once it is known to load, so a bad file is never kept.
                     if let Some(c) = &cache {
-                        stage(id, 2, STAGES, "saving to the cache");
+                        progress(id, 2, STAGES, "saving to the cache");
                         c.put(&url, &bytes).await;
                     }
                     (g, d, false)
@@ -84,8 +81,8 @@ pub async fn load(
             }
         }
     };
-    stage(id, STAGES, STAGES, "loaded");
-    Ok((Loaded { generator }, Event::ModelLoaded { id, slot, name: label, description, from_cache }))
+    progress(id, STAGES, STAGES, "loaded");
+    Ok((Loaded { generator }, JobEvent::ModelLoaded { slot, name: label, description, from_cache }))
 }
 
 /// Translates the image in `bytes` with `loaded`'s generator.
@@ -96,23 +93,23 @@ pub async fn translate(
     bytes: &[u8],
     options: TranslateOptions,
     compute: &Compute,
-) -> Result<Event, String> {
+) -> Result<JobEvent, String> {
     const STAGES: u32 = 3;
     let t0 = now_ms();
-    stage(id, 0, STAGES, "decoding");
+    progress(id, 0, STAGES, "decoding");
     let img = imaging::decode(bytes).map_err(|e| e.to_string())?;
     let generator = &mut loaded.generator;
-    let max = translate::max_pixels(generator, compute.info.limits.as_ref());
+    let max = image_to_image::max_pixels(generator, compute.info.limits.as_ref());
     let (w, h) = img.dimensions();
     let mut note = None;
     let img = if options.fit_to_device {
-        let (fw, fh) = translate::fit_within(generator, w, h, max);
+        let (fw, fh) = image_to_image::fit_within(generator, w, h, max);
         if (fw, fh) != (w, h) {
             note = Some(format!(
                 "Scaled down from {w}x{h} to {fw}x{fh} (aspect ratio kept) to fit this device's limits."
             ));
-            stage(id, 0, STAGES, "scaling down to fit the device");
-            translate::resize(&img, fw, fh)
+            progress(id, 0, STAGES, "scaling down to fit the device");
+            image_to_image::resize(&img, fw, fh)
         } else {
             img
         }
@@ -120,10 +117,10 @@ pub async fn translate(
         img
     };
     generator.set_dropout_at_inference(options.dropout);
-    stage(id, 1, STAGES, "running the generator");
-    let out = translate::translate(generator, &img, max, &compute.device).await.map_err(|e| e.to_string())?;
-    stage(id, 2, STAGES, "encoding");
-    let ev = Event::TranslateDone { id, slot, input: payload(&img)?, output: payload(&out)?, millis: now_ms() - t0, note };
-    stage(id, STAGES, STAGES, "done");
+    progress(id, 1, STAGES, "running the generator");
+    let out = image_to_image::translate(generator, &img, max, &compute.device).await.map_err(|e| e.to_string())?;
+    progress(id, 2, STAGES, "encoding");
+    let ev = JobEvent::Translated { slot, input: payload(&img)?, output: payload(&out)?, millis: now_ms() - t0, note };
+    progress(id, STAGES, STAGES, "done");
     Ok(ev)
 }

@@ -4,53 +4,49 @@
 
 use super::job::{RunControl, StepLoop, sleep};
 use super::vgg::VggWeights;
-use super::{now_ms, payload, post};
+use super::{now_ms, payload, post_job, preview, progress};
 use crate::device::Compute;
 use crate::imaging;
-use crate::protocol::{Event, ImagePayload, JobId, StepLosses, StylizeJob};
-use crate::techniques::nst::{InitKind, NstRun, initial_image};
-
-fn stage(id: JobId, done: u32, total: u32, label: &str) {
-    post(&Event::Progress { id, stage: label.into(), done, total });
-}
+use crate::protocol::{JobEvent, JobId, StepLosses, StyleTransferJob};
+use crate::techniques::style_transfer::{InitKind, NstRun, initial_image};
 
 /// Runs a style transfer job; returns the final event (or an error for the user).
-pub async fn run(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &Compute, control: &RunControl) -> Result<Event, String> {
+pub async fn run(id: JobId, job: StyleTransferJob, vgg: &mut VggWeights, compute: &Compute, control: &RunControl) -> Result<JobEvent, String> {
     control.start(id);
     let res = run_inner(id, job, vgg, compute, control).await;
     control.finish();
     res
 }
 
-async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &Compute, control: &RunControl) -> Result<Event, String> {
+async fn run_inner(id: JobId, job: StyleTransferJob, vgg: &mut VggWeights, compute: &Compute, control: &RunControl) -> Result<JobEvent, String> {
     const STAGES: u32 = 3;
     let t0 = now_ms();
     if control.is_cancelled() {
         return Err("cancelled before it started".into());
     }
     let s = &job.settings;
-    s.validate(&job.styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
-    stage(id, 0, STAGES, "decoding the images");
+    s.validate(&job.styles.iter().map(|(_, w)| *w).collect::<Vec<_>>()).map_err(|e| e.to_string())?;
+    progress(id, 0, STAGES, "decoding the images");
     let content_img = imaging::decode(&job.content.bytes).map_err(|e| format!("{}: {e}", job.content.name))?;
     let mut style_imgs = Vec::with_capacity(job.styles.len());
     for (img, w) in &job.styles {
         let decoded = imaging::decode(&img.bytes).map_err(|e| format!("{}: {e}", img.name))?;
         style_imgs.push((decoded, *w));
     }
-    // The same sizes and bound as the CLI (techniques::nst::Settings::prepare).
-    let prepared = s.prepare(&content_img, &style_imgs, vgg.first_width(), compute.info.limits.as_ref())?;
+    // The same sizes and bound as the CLI (techniques::style_transfer::Settings::prepare).
+    let prepared = s.prepare(&content_img, &style_imgs, vgg.first_width(), compute.info.limits.as_ref()).map_err(|e| e.to_string())?;
     let (content_img, style_imgs) = (prepared.content, prepared.styles);
     let (w, h) = content_img.dimensions();
 
     let config = s.config.clone();
     let deepest = config.deepest();
-    stage(id, 1, STAGES, &format!("loading VGG19 up to {deepest}"));
+    progress(id, 1, STAGES, &format!("loading VGG19 up to {deepest}"));
     let net = vgg.network(id, deepest, s.pooling, compute, &|| control.is_cancelled()).await?;
     if control.is_cancelled() {
         return Err("cancelled before the first step".into());
     }
 
-    stage(id, 2, STAGES, "computing the style and content targets");
+    progress(id, 2, STAGES, "computing the style and content targets");
     let device = compute.device.clone().autodiff();
     let content = imaging::to_tensor(&content_img, &device);
     let styles: Vec<_> = style_imgs.iter().map(|(img, w)| (imaging::to_tensor(img, &device), *w)).collect();
@@ -58,11 +54,11 @@ async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &C
         InitKind::Style => initial_image(InitKind::Style, &content, &styles[0].0),
         other => initial_image(other, &content, &content),
     };
-    let mut nst = NstRun::new(net, content, &styles, init, config)?;
-    stage(id, STAGES, STAGES, "running");
-    post(&Event::StylizeStarted { id, width: w, height: h, steps: s.steps });
+    let mut nst = NstRun::new(net, content, &styles, init, config).map_err(|e| e.to_string())?;
+    progress(id, STAGES, STAGES, "running");
+    post_job(id, JobEvent::StyleTransferStarted { width: w, height: h, steps: s.steps });
 
-    let preview = |nst: &NstRun, with_png: bool| {
+    let image_at = |nst: &NstRun, with_png: bool| {
         let image = nst.image();
         let content_img = &content_img;
         let preserve = s.preserve_colors;
@@ -71,22 +67,14 @@ async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &C
             if preserve {
                 out = imaging::preserve_colors(&out, content_img);
             }
-            if with_png {
-                payload(&out)
-            } else {
-                Ok(ImagePayload { width: out.width(), height: out.height(), rgba: imaging::to_rgba(&out), png: Vec::new() })
-            }
+            if with_png { payload(&out) } else { Ok(preview(&out)) }
         }
     };
     if s.preview_every > 0 {
-        post(&Event::StylizePreview { id, step: 0, image: preview(&nst, false).await? });
+        post_job(id, JobEvent::StyleTransferPreview { step: 0, image: image_at(&nst, false).await? });
     }
 
-    let mut steps = StepLoop::new(
-        control,
-        |steps, rate| post(&Event::StylizeSteps { id, steps, rate }),
-        |paused| post(&Event::StylizePaused { id, paused }),
-    );
+    let mut steps = StepLoop::new(id, control, |steps, rate| JobEvent::StyleTransferSteps { steps, rate });
     let mut done = 0u32;
     let mut cancelled = false;
     for step in 0..s.steps {
@@ -113,7 +101,7 @@ async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &C
         let want_preview = s.preview_every > 0 && done.is_multiple_of(s.preview_every) && done < s.steps;
         steps.record(StepLosses { step: done, losses }, want_preview);
         if want_preview {
-            post(&Event::StylizePreview { id, step: done, image: preview(&nst, false).await? });
+            post_job(id, JobEvent::StyleTransferPreview { step: done, image: image_at(&nst, false).await? });
         }
         // Let control messages (and everything else) through between steps.
         sleep(0).await;
@@ -123,7 +111,7 @@ async fn run_inner(id: JobId, job: StylizeJob, vgg: &mut VggWeights, compute: &C
         // Cancelled during the last step: it finished anyway.
         cancelled = done < s.steps;
     }
-    let image = preview(&nst, true).await?;
+    let image = image_at(&nst, true).await?;
     let note = cancelled.then(|| format!("Cancelled at step {done} of {}: this is the image at that step.", s.steps));
-    Ok(Event::StylizeDone { id, image, steps_done: done, cancelled, millis: now_ms() - t0, note })
+    Ok(JobEvent::StyleTransferDone { image, steps_done: done, cancelled, millis: now_ms() - t0, note })
 }

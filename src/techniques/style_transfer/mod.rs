@@ -29,6 +29,46 @@ use serde::{Deserialize, Serialize};
 use crate::kernels::gram;
 use crate::models::vgg::{Vgg19, VggLayer};
 
+mod lbfgs;
+mod settings;
+
+use lbfgs::Lbfgs;
+pub use settings::{Prepared, Settings, check_size, max_pixels};
+
+/// What can stop a style transfer, in words for the user (its `Display`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StyleTransferError {
+    /// A setting out of its range; the message names it and the range.
+    #[error("{0}")]
+    Setting(String),
+    /// An image too large for this device, with the largest size of the same aspect ratio
+    /// that fits (`fits`) and its longer side.
+    #[error(
+        "{width}x{height} is too large for style transfer on this device ({why}); the largest that \
+         fits is about {}x{}: choose a size of {longest} or less", fits.0, fits.1
+    )]
+    TooLarge { width: u32, height: u32, fits: (u32, u32), longest: u32, why: String },
+    /// Style image `index` (from 1) is too large at the style scale.
+    #[error("style image {index}: {source} (or a smaller style scale)")]
+    StyleTooLarge { index: usize, source: Box<StyleTransferError> },
+    /// The loaded VGG19 stops before a layer the settings use.
+    #[error("VGG19 is loaded up to {loaded}; the chosen layers need {needed}")]
+    VggTooShallow { loaded: VggLayer, needed: VggLayer },
+    /// A value could not be read back from the device (it was lost, or ran out of memory).
+    #[error("reading {what} from the device failed: {detail}")]
+    Readback { what: &'static str, detail: String },
+    /// The backward pass produced no gradient for the image (a bug, not the user's input).
+    #[error("no gradient reached the image")]
+    NoGradient,
+}
+
+/// Reads a tensor back as `f32`s, asynchronously (the only way on WebGPU).
+async fn read_back(t: Tensor<1>, what: &'static str) -> Result<Vec<f32>, StyleTransferError> {
+    let failed = |e: String| StyleTransferError::Readback { what, detail: e };
+    let data = t.into_data_async().await.map_err(|e| failed(format!("{e:?}")))?;
+    data.try_into_vec::<f32>().map_err(|e| failed(format!("{e:?}")))
+}
+
 /// How the style layers are weighted.
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub enum StyleWeights {
@@ -135,12 +175,11 @@ pub struct Losses {
 
 impl LossTensors {
     /// Reads the four numbers with one asynchronous transfer.
-    pub async fn read(self) -> Result<Losses, String> {
-        let data = self.packed.into_data_async().await.map_err(|e| format!("reading the losses failed: {e:?}"))?;
-        let v = data.try_into_vec::<f32>().map_err(|e| format!("reading the losses failed: {e:?}"))?;
+    pub async fn read(self) -> Result<Losses, StyleTransferError> {
+        let v = read_back(self.packed, "the losses").await?;
         match v.as_slice() {
             [c, s, t, j] => Ok(Losses { content: *c as f64, style: *s as f64, tv: *t as f64, total: *j as f64 }),
-            _ => Err(format!("expected 4 loss values, got {}", v.len())),
+            _ => Err(StyleTransferError::Readback { what: "the losses", detail: format!("expected 4 values, got {}", v.len()) }),
         }
     }
 }
@@ -199,12 +238,12 @@ impl NstRun {
         styles: &[(Tensor<4>, f64)],
         init: Tensor<4>,
         config: NstConfig,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, StyleTransferError> {
         if styles.is_empty() {
-            return Err("style transfer needs at least one style image".into());
+            return Err(StyleTransferError::Setting("style transfer needs at least one style image".into()));
         }
         if vgg.convs.len() < config.deepest().convs_needed() {
-            return Err(format!("VGG19 is loaded up to {}; the chosen layers need {}", vgg.deepest(), config.deepest()));
+            return Err(StyleTransferError::VggTooShallow { loaded: vgg.deepest(), needed: config.deepest() });
         }
         let device = content.device().without_autodiff();
         let vgg = vgg.no_grad();
@@ -212,17 +251,17 @@ impl NstRun {
         let content_target = vgg
             .forward(content, &[config.content_layer])
             .remove(&config.content_layer)
-            .ok_or("content layer missing")?
+            .ok_or(StyleTransferError::VggTooShallow { loaded: vgg.deepest(), needed: config.content_layer })?
             .detach();
         let blend_sum: f64 = styles.iter().map(|(_, w)| w.max(0.0)).sum();
         if blend_sum <= 0.0 {
-            return Err("the style blend weights must not all be zero".into());
+            return Err(StyleTransferError::Setting("the style blend weights must not all be zero".into()));
         }
         let mut style_targets: Vec<Tensor<3>> = Vec::new();
         for (style, w) in styles {
             let acts = vgg.forward(style.clone(), &layers);
             for (k, layer) in config.style_layers.iter().enumerate() {
-                let g = gram_of(acts.get(layer).ok_or("style layer missing")?.clone()).detach() * (w.max(0.0) / blend_sum);
+                let g = gram_of(acts.get(layer).ok_or(StyleTransferError::VggTooShallow { loaded: vgg.deepest(), needed: *layer })?.clone()).detach() * (w.max(0.0) / blend_sum);
                 if k < style_targets.len() {
                     style_targets[k] = style_targets[k].clone() + g;
                 } else {
@@ -274,12 +313,12 @@ impl NstRun {
     /// One optimisation step. Returns the losses at the image before the step (as PyTorch's
     /// loop reports them). Asynchronous: every value the step needs from the device is read
     /// with `into_data_async`, so it runs on WebGPU.
-    pub async fn step(&mut self) -> Result<Losses, String> {
+    pub async fn step(&mut self) -> Result<Losses, StyleTransferError> {
         let x = self.image.clone().autodiff().require_grad();
         let [content, style, tv, total] = self.losses(x.clone());
         let grads = total.clone().backward();
         let packed = Tensor::cat(vec![content.detach(), style.detach(), tv.detach(), total.detach()], 0).without_autodiff();
-        let grad = x.grad(&grads).ok_or("no gradient reached the image")?;
+        let grad = x.grad(&grads).ok_or(StyleTransferError::NoGradient)?;
         match &mut self.optimizer {
             OptimizerState::Adam { lr, adam, state } => {
                 let (next, next_state) = adam.step(*lr, self.image.clone(), grad, state.take());
@@ -317,264 +356,6 @@ impl NstRun {
     /// The configuration.
     pub fn config(&self) -> &NstConfig {
         &self.config
-    }
-}
-
-// ---------------------------------------------------------------------------------------
-// A run's settings: validated, bounded and prepared in one place for the CLI and the worker.
-// ---------------------------------------------------------------------------------------
-
-/// The settings of a style-transfer run: the CLI's `ai-art stylize` options and the app's
-/// form (the protocol's `StylizeSettings`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Settings {
-    /// Longer side of the result in pixels (the content's aspect ratio is kept).
-    pub size: u32,
-    /// Style images are resized to this fraction of `size`.
-    pub style_scale: f64,
-    pub steps: u32,
-    /// Loss, layers and optimiser.
-    pub config: NstConfig,
-    pub pooling: crate::models::vgg::Pooling,
-    pub init: InitKind,
-    /// Keep the content's colours (luminance-only transfer).
-    pub preserve_colors: bool,
-    /// A preview image every this many steps (0: none until the end; the app's option).
-    pub preview_every: u32,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Settings {
-            size: 384,
-            style_scale: 1.0,
-            steps: 300,
-            config: NstConfig::default(),
-            pooling: crate::models::vgg::Pooling::Average,
-            init: InitKind::Content,
-            preserve_colors: false,
-            preview_every: 10,
-        }
-    }
-}
-
-/// The images a run starts from, resized as [`Settings`] say and checked against the device.
-pub struct Prepared {
-    pub content: image::RgbImage,
-    /// With their blend weights.
-    pub styles: Vec<(image::RgbImage, f64)>,
-}
-
-impl Settings {
-    /// Every check that needs neither the images nor the device; `style_weights` are the
-    /// style images' blend weights (one per style image).
-    pub fn validate(&self, style_weights: &[f64]) -> Result<(), String> {
-        let c = &self.config;
-        if style_weights.is_empty() {
-            return Err("add at least one style image".into());
-        }
-        if style_weights.iter().any(|w| !(w.is_finite() && *w >= 0.0)) {
-            return Err("style blend weights must be numbers >= 0".into());
-        }
-        if style_weights.iter().sum::<f64>() <= 0.0 {
-            return Err("the style blend weights must not all be zero".into());
-        }
-        if !(16..=crate::imaging::MAX_SIDE).contains(&self.size) {
-            return Err(format!("the size must be between 16 and {} pixels", crate::imaging::MAX_SIDE));
-        }
-        if !(1..=100_000).contains(&self.steps) {
-            return Err("the number of steps must be between 1 and 100000".into());
-        }
-        if !(self.style_scale.is_finite() && self.style_scale > 0.0) {
-            return Err("the style scale must be a number > 0".into());
-        }
-        for (name, w) in [("alpha (content weight)", c.content_weight), ("beta (style weight)", c.style_weight), ("gamma (TV weight)", c.tv_weight)] {
-            if !(w.is_finite() && w >= 0.0) {
-                return Err(format!("{name} must be a number >= 0"));
-            }
-        }
-        let lr = match c.optimizer {
-            Optimizer::Adam { lr } | Optimizer::Lbfgs { lr, .. } => lr,
-        };
-        if !(lr.is_finite() && lr > 0.0) {
-            return Err("the learning rate must be a number > 0".into());
-        }
-        if let Optimizer::Lbfgs { history: 0, .. } = c.optimizer {
-            return Err("L-BFGS needs a history of at least 1".into());
-        }
-        if c.style_layers.is_empty() {
-            return Err("choose at least one style layer".into());
-        }
-        Ok(())
-    }
-
-    /// The style images' longer side: `size * style_scale`, within the decoder's bounds.
-    pub fn style_side(&self) -> u32 {
-        ((self.size as f64 * self.style_scale).round() as u32).clamp(16, crate::imaging::MAX_SIDE)
-    }
-
-    /// Validates, resizes the content (longer side `size`) and the style images (`size *
-    /// style_scale`), and checks each against [`max_pixels`] for VGG19 with `first_width`
-    /// channels on a device with `limits` (`None`: the CPU backend).
-    pub fn prepare(
-        &self,
-        content: &image::RgbImage,
-        styles: &[(image::RgbImage, f64)],
-        first_width: usize,
-        limits: Option<&crate::device::GpuLimits>,
-    ) -> Result<Prepared, String> {
-        self.validate(&styles.iter().map(|(_, w)| *w).collect::<Vec<_>>())?;
-        let content = crate::imaging::resize_longest(content, self.size);
-        let (w, h) = content.dimensions();
-        check_size(w, h, first_width, limits)?;
-        let side = self.style_side();
-        let mut resized = Vec::with_capacity(styles.len());
-        for (i, (img, weight)) in styles.iter().enumerate() {
-            let img = crate::imaging::resize_longest(img, side);
-            let (sw, sh) = img.dimensions();
-            check_size(sw, sh, first_width, limits).map_err(|e| format!("style image {}: {e} (or a smaller style scale)", i + 1))?;
-            resized.push((img, *weight));
-        }
-        Ok(Prepared { content, styles: resized })
-    }
-}
-
-/// Most pixels of a style-transfer image on a device with `limits` (`None`: the CPU backend);
-/// the one bound the CLI and the app share.
-///
-/// On a GPU the bound is one buffer: VGG19's first block keeps `first_width` (64) channels at
-/// full resolution, 4 bytes each, and Burn's wgpu runtime cannot allocate a buffer beyond the
-/// adapter's `maxStorageBufferBindingSize` (it already requests the adapter's highest
-/// limits). Measured on lavapipe (128 MiB): 1024x768 fails allocating exactly
-/// `64 * 1024 * 768 * 4` bytes; half of the limit is kept as the bound to leave room for the
-/// backward pass's temporaries of the same size, and 4 megapixels at most (the activations
-/// and gradients of every layer then take about 5 GB). On the CPU backend the bound is memory:
-/// the saved activations and im2col buffers take about 4 KB per pixel, so 0.5 megapixels
-/// (about 2 GB) keeps a browser tab (4 GB of wasm memory at most) alive.
-pub fn max_pixels(first_width: usize, limits: Option<&crate::device::GpuLimits>) -> u64 {
-    const CPU_MAX_PIXELS: u64 = 1 << 19;
-    const GPU_MAX_PIXELS: u64 = 1 << 22;
-    match limits {
-        None => CPU_MAX_PIXELS,
-        Some(l) => (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 2 / (4 * first_width.max(1) as u64)).min(GPU_MAX_PIXELS),
-    }
-}
-
-/// Checks a `width x height` style-transfer image against [`max_pixels`]; the error says the
-/// largest size with the same aspect ratio.
-pub fn check_size(width: u32, height: u32, first_width: usize, limits: Option<&crate::device::GpuLimits>) -> Result<(), String> {
-    let max = max_pixels(first_width, limits);
-    let px = width as u64 * height as u64;
-    if px <= max {
-        return Ok(());
-    }
-    let scale = (max as f64 / px as f64).sqrt();
-    let (fw, fh) = ((width as f64 * scale).floor() as u32, (height as f64 * scale).floor() as u32);
-    let longest = fw.max(fh);
-    let why = match limits {
-        Some(l) if max == (l.max_storage_buffer_binding_size.min(l.max_buffer_size) / 2 / (4 * first_width.max(1) as u64)) => format!(
-            "this GPU allows {} MiB per buffer and VGG19's first layers need {} bytes per pixel in one",
-            l.max_storage_buffer_binding_size.min(l.max_buffer_size) >> 20,
-            4 * first_width
-        ),
-        Some(_) => format!("the studio runs style transfer up to {:.1} megapixels", max as f64 / 1e6),
-        None => "on the CPU fallback the optimisation needs about 4 KB of memory per pixel".to_string(),
-    };
-    Err(format!(
-        "{width}x{height} is too large for style transfer on this device ({why}); the largest that \
-         fits is about {fw}x{fh}: choose a size of {longest} or less"
-    ))
-}
-
-/// L-BFGS exactly as PyTorch's `torch.optim.LBFGS` with `max_iter = 1` and no line search,
-/// one iteration per call: the curvature pairs `(s, y)` are kept when `y.s > 1e-10` (at most
-/// `history`), `H_diag = y.s / y.y`, the direction comes from the two-loop recursion, and the
-/// step is `t d` with `t = min(1, 1 / |g|_1) lr` on the very first iteration and `lr` after.
-/// Like PyTorch it takes no step when `max |g| <= 1e-7` (converged) or when the directional
-/// derivative `g.d > -1e-9`. The pixel clamp happens outside, so `s` is the unclamped step
-/// and the next `y` the gradient difference at the clamped point, as in a PyTorch loop that
-/// clamps after `optimizer.step`.
-struct Lbfgs {
-    lr: f64,
-    history: usize,
-    iterations: usize,
-    /// `y` vectors (PyTorch's `old_dirs`), `s` vectors (`old_stps`), `1 / y.s`.
-    ys: std::collections::VecDeque<(Tensor<1>, Tensor<1>, f64)>,
-    h_diag: f64,
-    prev_grad: Option<Tensor<1>>,
-    /// The last step `t d` (PyTorch's `d` and `t`).
-    prev_step: Option<Tensor<1>>,
-}
-
-const LBFGS_TOLERANCE_GRAD: f64 = 1e-7;
-const LBFGS_TOLERANCE_CHANGE: f64 = 1e-9;
-
-async fn scalar(t: Tensor<1>) -> Result<f64, String> {
-    let v = t.into_data_async().await.map_err(|e| format!("reading a scalar failed: {e:?}"))?;
-    let v = v.try_into_vec::<f32>().map_err(|e| format!("reading a scalar failed: {e:?}"))?;
-    v.first().map(|x| *x as f64).ok_or_else(|| "empty scalar".to_string())
-}
-
-async fn dot(a: &Tensor<1>, b: &Tensor<1>) -> Result<f64, String> {
-    scalar((a.clone() * b.clone()).sum()).await
-}
-
-impl Lbfgs {
-    fn new(lr: f64, history: usize) -> Self {
-        Lbfgs { lr, history, iterations: 0, ys: Default::default(), h_diag: 1.0, prev_grad: None, prev_step: None }
-    }
-
-    /// The update `t d` for gradient `g`, or `None` when PyTorch would not move.
-    async fn direction(&mut self, g: Tensor<1>) -> Result<Option<Tensor<1>>, String> {
-        if scalar(g.clone().abs().max()).await? <= LBFGS_TOLERANCE_GRAD {
-            return Ok(None);
-        }
-        self.iterations += 1;
-        let d = if self.iterations == 1 {
-            self.ys.clear();
-            self.h_diag = 1.0;
-            -g.clone()
-        } else {
-            if let (Some(prev_g), Some(s)) = (&self.prev_grad, &self.prev_step) {
-                let y = g.clone() - prev_g.clone();
-                let ys = dot(&y, s).await?;
-                if ys > 1e-10 {
-                    if self.ys.len() == self.history {
-                        self.ys.pop_front();
-                    }
-                    self.h_diag = ys / dot(&y, &y).await?;
-                    self.ys.push_back((y, s.clone(), 1.0 / ys));
-                }
-            }
-            // Two-loop recursion.
-            let mut q = -g.clone();
-            let mut alphas = vec![0.0; self.ys.len()];
-            for (i, (y, s, rho)) in self.ys.iter().enumerate().rev() {
-                alphas[i] = dot(s, &q).await? * rho;
-                q = q - y.clone() * alphas[i];
-            }
-            let mut r = q * self.h_diag;
-            for (i, (y, s, rho)) in self.ys.iter().enumerate() {
-                let beta = dot(y, &r).await? * rho;
-                r = r + s.clone() * (alphas[i] - beta);
-            }
-            r
-        };
-        let t = if self.iterations == 1 {
-            (1.0 / scalar(g.clone().abs().sum()).await?).min(1.0) * self.lr
-        } else {
-            self.lr
-        };
-        let gtd = dot(&g, &d).await?;
-        self.prev_grad = Some(g);
-        if gtd > -LBFGS_TOLERANCE_CHANGE {
-            // PyTorch breaks before moving, keeping d and t for the next pair.
-            self.prev_step = Some(d * t);
-            return Ok(None);
-        }
-        let step = d * t;
-        self.prev_step = Some(step.clone());
-        Ok(Some(step))
     }
 }
 

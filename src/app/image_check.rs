@@ -1,0 +1,115 @@
+//! The Image check section: an image goes to the worker, through the compute device and
+//! back (decode, upload, normalise, map back, read out), and both are shown side by side.
+//! It checks the device before any network runs.
+
+use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
+use super::{JobIds, Section};
+use crate::protocol::{ImagePayload, JobEvent, JobId, Request};
+use std::rc::Rc;
+use yew::prelude::*;
+
+struct Job {
+    id: JobId,
+    name: String,
+    progress: JobProgress,
+}
+
+struct Output {
+    input: Shared<ImagePayload>,
+    output: Shared<ImagePayload>,
+    name: String,
+    millis: f64,
+}
+
+pub enum ImageCheckMsg {
+    File { name: String, bytes: Vec<u8> },
+    FileError(String),
+}
+
+/// The Image check section's state.
+#[derive(Default)]
+pub struct ImageCheck {
+    job: Option<Job>,
+    result: Option<Output>,
+    error: Option<String>,
+}
+
+impl ImageCheck {
+    /// Handles the user's input; returns the request to send to the worker, if any.
+    pub fn update(&mut self, msg: ImageCheckMsg, ids: &mut JobIds) -> Option<Request> {
+        match msg {
+            ImageCheckMsg::File { name, bytes } => {
+                let id = ids.fresh();
+                self.error = None;
+                self.job = Some(Job { id, name: name.clone(), progress: JobProgress::sent(3) });
+                Some(Request::Roundtrip { id, name, bytes })
+            }
+            ImageCheckMsg::FileError(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+
+    pub fn view(&self, ready: bool, cb: Callback<ImageCheckMsg>) -> Html {
+        let busy = self.job.is_some();
+        let progress = self.job.as_ref().map(|j| {
+            j.progress.bar(BarAttrs { id: Some("progress".into()), ..BarAttrs::default() }, format!("{}: {}", j.name, j.progress.stage))
+        });
+        let result = self.result.as_ref().map(|r| {
+            let stem = r.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&r.name);
+            html! {
+                <div class="result">
+                    <div class="pair">
+                        <figure><ImageCanvas id="input-canvas" image={r.input.clone()} />
+                            <figcaption>{ format!("Input, {}x{}", r.input.0.width, r.input.0.height) }</figcaption></figure>
+                        <figure><ImageCanvas id="output-canvas" image={r.output.clone()} />
+                            <figcaption>{ format!("After the device round trip ({:.0} ms)", r.millis) }</figcaption></figure>
+                    </div>
+                    <DownloadLink id="download" png={r.output.clone()} filename={format!("{stem}-roundtrip.png")} />
+                </div>
+            }
+        });
+        html! {
+            <section class="panel">
+                <h2>{ "Image check" }</h2>
+                <p>{ "Pick or drop an image (PNG, JPEG or WebP). The worker decodes it, uploads it to the compute device, \
+                      normalises it the way the networks expect, maps it back and reads it out again. \
+                      The output should look exactly like the input: this checks your device before any network runs." }</p>
+                <DropZone id="image-input" disabled={!ready || busy}
+                    on_file={cb.reform(|(name, bytes)| ImageCheckMsg::File { name, bytes })}
+                    on_error={cb.reform(ImageCheckMsg::FileError)} />
+                if !ready { <p class="hint">{ "Waiting for the compute device..." }</p> }
+                { for progress }
+                if let Some(e) = &self.error { <p class="error" id="error" role="alert">{ e }</p> }
+                { for result }
+            </section>
+        }
+    }
+}
+
+impl Section for ImageCheck {
+    fn on_event(&mut self, id: JobId, ev: JobEvent) {
+        let Some(job) = self.job.as_mut().filter(|j| j.id == id) else { return };
+        if job.progress.on_event(&ev) {
+            return;
+        }
+        match ev {
+            JobEvent::RoundtripDone { input, output, millis } => {
+                let name = self.job.take().map(|j| j.name).unwrap_or_default();
+                self.result = Some(Output { input: Shared(Rc::new(input)), output: Shared(Rc::new(output)), name, millis });
+                self.error = None;
+            }
+            JobEvent::Failed { message } => {
+                self.job = None;
+                self.error = Some(message);
+            }
+            _ => {}
+        }
+    }
+
+    fn abort(&mut self, message: &str) {
+        self.job = None;
+        self.error = Some(message.to_string());
+    }
+}

@@ -1,0 +1,265 @@
+//! The Style Transfer section: content and style images, VGG19 weights (a dropped file or a
+//! URL read with range requests), the settings of `ai-art stylize` ([`form`]), and a live
+//! view of the run ([`view`]: step, losses, speed, preview, a loss chart) with Pause, Resume
+//! and Cancel. Every tensor operation runs in the worker (`src/worker/style_transfer.rs`,
+//! on `src/techniques/style_transfer.rs`); this holds the state.
+
+mod form;
+mod view;
+
+use super::widgets::{JobControl, JobProgress, Shared};
+use super::{JobIds, Section};
+use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, ModelSource, NamedImage, Request, StyleTransferJob};
+use crate::techniques::style_transfer::Losses;
+use form::{Field, Form, parse_f64};
+use std::rc::Rc;
+
+struct VggInfo {
+    name: String,
+    description: String,
+    from_cache: bool,
+    note: Option<String>,
+}
+
+struct StyleEntry {
+    name: String,
+    bytes: Shared<Vec<u8>>,
+    weight: String,
+}
+
+#[derive(PartialEq)]
+enum JobKind {
+    LoadVgg,
+    Run,
+}
+
+struct Job {
+    id: JobId,
+    kind: JobKind,
+    progress: JobProgress,
+    control: JobControl,
+}
+
+/// What a run shows while it goes and after it ends.
+struct RunView {
+    width: u32,
+    height: u32,
+    steps: u32,
+    step: u32,
+    losses: Option<Losses>,
+    rate: f64,
+    /// (step, losses) of every step.
+    history: Vec<(u32, Losses)>,
+    /// alpha, beta, gamma of the run (the chart shows weighted terms).
+    weights: [f64; 3],
+    preview: Option<(u32, Shared<ImagePayload>)>,
+}
+
+struct Output {
+    image: Shared<ImagePayload>,
+    name: String,
+    steps_done: u32,
+    millis: f64,
+    note: Option<String>,
+    cancelled: bool,
+}
+
+pub enum StyleTransferMsg {
+    Content { name: String, bytes: Vec<u8> },
+    AddStyle { name: String, bytes: Vec<u8> },
+    RemoveStyle(usize),
+    StyleWeight(usize, String),
+    VggFile { name: String, bytes: Vec<u8> },
+    VggUrl(String),
+    LoadVggUrl,
+    Set(Field, String),
+    Preserve(bool),
+    Start,
+    Control(ControlAction),
+    FileError(String),
+}
+
+/// The Style Transfer section's state.
+#[derive(Default)]
+pub struct StyleTransfer {
+    content: Option<(String, Shared<Vec<u8>>)>,
+    styles: Vec<StyleEntry>,
+    vgg_url: String,
+    vgg: Option<VggInfo>,
+    form: Form,
+    job: Option<Job>,
+    run: Option<RunView>,
+    result: Option<Output>,
+    error: Option<String>,
+}
+
+/// The file name of a URL, for the user.
+fn url_label(url: &str) -> String {
+    let path = url.split(['?', '#']).next().unwrap_or(url).trim_end_matches('/');
+    path.rsplit('/').next().filter(|s| !s.is_empty()).unwrap_or(url).to_string()
+}
+
+impl StyleTransfer {
+    fn new_job(&mut self, id: JobId, kind: JobKind, stage: &str) {
+        self.error = None;
+        self.job = Some(Job { id, kind, progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) }, control: JobControl::default() });
+    }
+
+    /// Handles the user's input; returns the request to send to the worker, if any.
+    pub fn update(&mut self, msg: StyleTransferMsg, ids: &mut JobIds) -> Option<Request> {
+        match msg {
+            StyleTransferMsg::Content { name, bytes } => self.content = Some((name, Shared(Rc::new(bytes)))),
+            StyleTransferMsg::AddStyle { name, bytes } => {
+                self.styles.push(StyleEntry { name, bytes: Shared(Rc::new(bytes)), weight: "1".into() })
+            }
+            StyleTransferMsg::RemoveStyle(i) => {
+                if i < self.styles.len() {
+                    self.styles.remove(i);
+                }
+            }
+            StyleTransferMsg::StyleWeight(i, w) => {
+                if let Some(s) = self.styles.get_mut(i) {
+                    s.weight = w;
+                }
+            }
+            StyleTransferMsg::VggUrl(u) => self.vgg_url = u,
+            StyleTransferMsg::VggFile { name, bytes } => {
+                let id = ids.fresh();
+                self.new_job(id, JobKind::LoadVgg, "sending to the worker");
+                return Some(Request::LoadVgg { id, source: ModelSource::File { name, bytes } });
+            }
+            StyleTransferMsg::LoadVggUrl => {
+                let url = self.vgg_url.trim().to_string();
+                if url.is_empty() {
+                    self.error = Some("paste the URL of VGG19 weights first".into());
+                    return None;
+                }
+                let id = ids.fresh();
+                self.new_job(id, JobKind::LoadVgg, "sending to the worker");
+                return Some(Request::LoadVgg { id, source: ModelSource::Url { label: url_label(&url), url } });
+            }
+            StyleTransferMsg::Set(field, v) => self.form.set(field, v),
+            StyleTransferMsg::Preserve(p) => self.form.preserve = p,
+            StyleTransferMsg::FileError(e) => self.error = Some(e),
+            StyleTransferMsg::Start => return self.start(ids.fresh()),
+            StyleTransferMsg::Control(action) => {
+                let job = self.job.as_mut().filter(|j| j.kind == JobKind::Run)?;
+                return Some(job.control.request(job.id, action));
+            }
+        }
+        None
+    }
+
+    fn start(&mut self, id: JobId) -> Option<Request> {
+        let result = (|| {
+            let (name, bytes) = self.content.clone().ok_or("choose a content image first")?;
+            if self.styles.is_empty() {
+                return Err("add at least one style image".to_string());
+            }
+            if self.vgg.is_none() {
+                return Err("load the VGG19 weights first".to_string());
+            }
+            let styles = self
+                .styles
+                .iter()
+                .map(|s| {
+                    let w = parse_f64(&format!("weight of {}", s.name), &s.weight, None)?;
+                    Ok((NamedImage { name: s.name.clone(), bytes: (*s.bytes.0).clone() }, w))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            let settings = self.form.settings()?;
+            Ok((StyleTransferJob { content: NamedImage { name, bytes: (*bytes.0).clone() }, styles, settings }, bytes))
+        })();
+        match result {
+            Ok((job, _)) => {
+                let c = &job.settings.config;
+                let weights = [c.content_weight, c.style_weight, c.tv_weight];
+                self.new_job(id, JobKind::Run, "sending to the worker");
+                self.run = Some(RunView {
+                    width: 0,
+                    height: 0,
+                    steps: job.settings.steps,
+                    step: 0,
+                    losses: None,
+                    rate: 0.0,
+                    history: Vec::new(),
+                    weights,
+                    preview: None,
+                });
+                Some(Request::StyleTransfer { id, job })
+            }
+            Err(e) => {
+                self.error = Some(e);
+                None
+            }
+        }
+    }
+}
+
+impl Section for StyleTransfer {
+    fn on_event(&mut self, id: JobId, ev: JobEvent) {
+        let Some(job) = self.job.as_mut().filter(|j| j.id == id) else { return };
+        if job.progress.on_event(&ev) {
+            return;
+        }
+        match ev {
+            JobEvent::VggLoaded { name, description, from_cache, note, .. } => {
+                self.job = None;
+                self.error = None;
+                self.vgg = Some(VggInfo { name, description, from_cache, note });
+            }
+            JobEvent::StyleTransferStarted { width, height, steps, .. } => {
+                if let Some(j) = self.job.as_mut() {
+                    j.progress.fetched = None;
+                }
+                if let Some(r) = self.run.as_mut() {
+                    r.width = width;
+                    r.height = height;
+                    r.steps = steps;
+                }
+            }
+            JobEvent::StyleTransferSteps { steps, rate, .. } => {
+                if let Some(r) = self.run.as_mut() {
+                    if let Some(last) = steps.last() {
+                        r.step = last.step;
+                        r.losses = Some(last.losses);
+                    }
+                    r.rate = rate;
+                    r.history.extend(steps.iter().map(|s| (s.step, s.losses)));
+                }
+            }
+            JobEvent::StyleTransferPreview { step, image, .. } => {
+                if let Some(r) = self.run.as_mut() {
+                    r.preview = Some((step, Shared(Rc::new(image))));
+                }
+            }
+            JobEvent::Paused { paused } => {
+                if let Some(j) = self.job.as_mut() {
+                    j.control.on_paused(paused);
+                }
+            }
+            JobEvent::StyleTransferDone { image, steps_done, cancelled, millis, note, .. } => {
+                self.job = None;
+                self.error = None;
+                let image = Shared(Rc::new(image));
+                if let Some(r) = self.run.as_mut() {
+                    r.preview = Some((steps_done, image.clone()));
+                }
+                let name = self.content.as_ref().map(|(n, _)| n.clone()).unwrap_or_default();
+                self.result = Some(Output { image, name, steps_done, millis, note, cancelled });
+            }
+            JobEvent::Failed { message } => {
+                self.job = None;
+                self.error = Some(message);
+            }
+            // Not sent for this section's jobs.
+            _ => {}
+        }
+    }
+
+    fn abort(&mut self, message: &str) {
+        if self.job.take().is_some() {
+            self.error = Some(message.to_string());
+        }
+    }
+}

@@ -1,0 +1,254 @@
+//! What the Style Transfer section shows: the images, the VGG19 weights, the controls,
+//! and the run (step, losses, speed, preview, the loss chart) and its result.
+
+use super::{JobKind, StyleTransfer, StyleTransferMsg};
+use crate::app::loss_chart::LossChart;
+use crate::app::widgets::{BarAttrs, BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas};
+use crate::techniques::style_transfer::Losses;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// torchvision's VGG19, where to get it.
+const VGG_PTH_URL: &str = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth";
+
+fn stem(name: &str) -> &str {
+    name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name)
+}
+
+/// Pause, Resume and Cancel as the tests know them.
+const CONTROLS: ControlNames =
+    ControlNames { pause: "pause", resume: "resume", cancel: "cancel", cancel_label: "Cancel", cancelling_label: "Cancelling..." };
+
+/// log10 of the total loss and its weighted terms over the steps.
+fn chart(history: &[(u32, Losses)], weights: [f64; 3]) -> Html {
+    let series = ["total", "content", "style", "tv"].map(String::from);
+    let look = LossChart { testid: "loss-chart", label: "loss over the steps (log scale)", width: 320.0, height: 140.0, series: &series, legend: true };
+    look.view(
+        history,
+        |(step, _)| *step as usize,
+        |(_, l), i| match i {
+            0 => l.total,
+            1 => l.content * weights[0],
+            2 => l.style * weights[1],
+            _ => l.tv * weights[2],
+        },
+    )
+}
+
+impl StyleTransfer {
+    pub fn view(&self, ready: bool, cb: Callback<StyleTransferMsg>) -> Html {
+        let busy = self.job.is_some();
+        html! {
+            <section class="panel stylize" data-testid="stylize-panel">
+                <h2>{ "Neural style transfer (Gatys et al.)" }</h2>
+                <p>{ "Paints a content image in the style of one or more style images: the picture is optimised, \
+                      step by step, so that its VGG19 features match the content image and the Gram matrices of \
+                      its features match the style images'. It runs on your device; nothing is uploaded." }</p>
+                { self.view_images(ready, busy, &cb) }
+                { self.view_vgg(ready, busy, &cb) }
+                { self.form.view(busy, &cb) }
+                { self.view_controls(ready, &cb) }
+                { self.view_job() }
+                if let Some(e) = &self.error {
+                    <p class="error" id="stylize-error" data-testid="stylize-error" role="alert">{ e }</p>
+                }
+                { self.view_run() }
+                { self.view_result() }
+            </section>
+        }
+    }
+
+    fn view_images(&self, ready: bool, busy: bool, cb: &Callback<StyleTransferMsg>) -> Html {
+        let disabled = !ready || busy;
+        let content = self.content.as_ref().map(|(name, bytes)| {
+            html! {
+                <figure class="thumb-figure">
+                    <BlobImage bytes={bytes.clone()} testid="content-preview" alt={format!("content: {name}")} />
+                    <figcaption data-testid="content-name">{ name }</figcaption>
+                </figure>
+            }
+        });
+        let styles = self.styles.iter().enumerate().map(|(i, s)| {
+            let on_weight =
+                cb.reform(move |e: InputEvent| StyleTransferMsg::StyleWeight(i, e.target_unchecked_into::<HtmlInputElement>().value()));
+            html! {
+                <figure class="thumb-figure" data-testid="style-item">
+                    <BlobImage bytes={s.bytes.clone()} testid={format!("style-preview-{i}")} alt={format!("style: {}", s.name)} />
+                    <figcaption>{ &s.name }</figcaption>
+                    <label>{ "Blend weight " }
+                        <input type="number" min="0" step="0.1" class="small" data-testid={format!("style-weight-{i}")}
+                            value={s.weight.clone()} disabled={busy} oninput={on_weight} />
+                    </label>
+                    <button class="link" data-testid={format!("style-remove-{i}")} disabled={busy}
+                        onclick={cb.reform(move |_| StyleTransferMsg::RemoveStyle(i))}>{ "Remove" }</button>
+                </figure>
+            }
+        });
+        html! {
+            <div class="images-grid">
+                <fieldset>
+                    <legend>{ "Content image" }</legend>
+                    <DropZone id="stylize-content-input" testid="content-input" disabled={disabled}
+                        label="Choose the content image (the picture to repaint), or drop it here"
+                        on_file={cb.reform(|(name, bytes)| StyleTransferMsg::Content { name, bytes })}
+                        on_error={cb.reform(StyleTransferMsg::FileError)} />
+                    { for content }
+                </fieldset>
+                <fieldset>
+                    <legend>{ "Style images" }</legend>
+                    <DropZone id="stylize-style-input" testid="style-input" disabled={disabled}
+                        label="Add a style image (a painting...), or drop one here; add several to blend them"
+                        on_file={cb.reform(|(name, bytes)| StyleTransferMsg::AddStyle { name, bytes })}
+                        on_error={cb.reform(StyleTransferMsg::FileError)} />
+                    <div class="thumbs">{ for styles }</div>
+                </fieldset>
+            </div>
+        }
+    }
+
+    fn view_vgg(&self, ready: bool, busy: bool, cb: &Callback<StyleTransferMsg>) -> Html {
+        let disabled = !ready || busy;
+        let status = match &self.vgg {
+            Some(v) => html! {
+                <div class="model" data-testid="vgg-description" data-state="loaded" data-from-cache={v.from_cache.to_string()}>
+                    <strong>{ &v.name }</strong>{ ": " }{ &v.description }
+                    if v.from_cache { <span class="hint">{ " (from cache)" }</span> }
+                    if let Some(n) = &v.note { <p class="hint" data-testid="vgg-note">{ n }</p> }
+                </div>
+            },
+            None => html! {
+                <p class="model hint" data-testid="vgg-description" data-state="none">{ "No VGG19 weights loaded yet." }</p>
+            },
+        };
+        let on_url_input = cb.reform(|e: InputEvent| StyleTransferMsg::VggUrl(e.target_unchecked_into::<HtmlInputElement>().value()));
+        html! {
+            <fieldset class="vgg-source">
+                <legend>{ "VGG19 weights" }</legend>
+                <p class="hint">
+                    { "Style transfer reads its features from VGG19, trained on ImageNet. Its weights are not bundled \
+                       with the studio (548 MB). Get torchvision's " }
+                    <a href={VGG_PTH_URL} target="_blank" rel="noopener">{ "vgg19-dcbb9e9d.pth" }</a>
+                    { " (from download.pytorch.org) and drop it below, or paste the URL of a .safetensors conversion \
+                       (for example on Hugging Face). From a .safetensors URL only the layers a run needs are \
+                       downloaded (HTTP range requests: 52 MB up to conv5_1, 80 MB for all 16 convolutions, instead \
+                       of 548 MB) and kept in this browser's cache; from a file, only those layers are moved to \
+                       the device." }
+                </p>
+                <DropZone id="stylize-vgg-file" testid="vgg-file" disabled={disabled} accept=".pth,.pt,.safetensors"
+                    label="Choose VGG19 weights (.pth or .safetensors, torchvision layout), or drop them here"
+                    on_file={cb.reform(|(name, bytes)| StyleTransferMsg::VggFile { name, bytes })}
+                    on_error={cb.reform(StyleTransferMsg::FileError)} />
+                <div class="row">
+                    <input type="url" class="url" data-testid="vgg-url" placeholder="https://.../vgg19.safetensors"
+                        value={self.vgg_url.clone()} disabled={disabled} oninput={on_url_input} />
+                    <button class="button" data-testid="vgg-load-url" disabled={disabled || self.vgg_url.trim().is_empty()}
+                        onclick={cb.reform(|_| StyleTransferMsg::LoadVggUrl)}>{ "Load from URL" }</button>
+                </div>
+                { status }
+            </fieldset>
+        }
+    }
+
+    fn view_controls(&self, ready: bool, cb: &Callback<StyleTransferMsg>) -> Html {
+        let running = self.job.as_ref().filter(|j| j.kind == JobKind::Run);
+        let can_start = ready && self.job.is_none() && self.content.is_some() && !self.styles.is_empty() && self.vgg.is_some();
+        let hint = if self.job.is_some() {
+            None
+        } else if self.content.is_none() {
+            Some("Choose a content image.")
+        } else if self.styles.is_empty() {
+            Some("Add a style image.")
+        } else if self.vgg.is_none() {
+            Some("Load the VGG19 weights.")
+        } else {
+            None
+        };
+        html! {
+            <div class="row controls">
+                <button class="button" data-testid="start" disabled={!can_start} onclick={cb.reform(|_| StyleTransferMsg::Start)}>{ "Start" }</button>
+                if let Some(j) = running {
+                    { j.control.buttons(&CONTROLS, cb.reform(StyleTransferMsg::Control)) }
+                }
+                if let Some(h) = hint { <span class="hint" data-testid="start-hint">{ h }</span> }
+            </div>
+        }
+    }
+
+    fn view_job(&self) -> Html {
+        let Some(j) = &self.job else { return html! {} };
+        let state = match (&j.kind, j.control.paused, j.control.cancel_requested) {
+            (JobKind::LoadVgg, ..) => "loading",
+            (_, _, true) => "cancelling",
+            (_, true, _) => "paused",
+            _ => "running",
+        };
+        let what = if j.kind == JobKind::LoadVgg { "Loading VGG19" } else { "Style transfer" };
+        let stage = if j.control.paused { "paused" } else { j.progress.stage.as_str() };
+        html! {
+            <>
+                { j.progress.download_bar(BarAttrs { testid: Some("vgg-download-progress"), ..BarAttrs::default() }) }
+                { j.progress.bar(BarAttrs { testid: Some("stylize-status"), state: Some(state), ..BarAttrs::default() }, format!("{what}: {stage}")) }
+            </>
+        }
+    }
+
+    fn view_run(&self) -> Html {
+        let Some(r) = &self.run else { return html! {} };
+        if r.width == 0 && r.history.is_empty() && r.preview.is_none() {
+            return html! {};
+        }
+        let loss = |testid: &'static str, label: &'static str, v: Option<f64>| {
+            let text = v.map(|v| format!("{v:.4e}")).unwrap_or_else(|| "-".into());
+            html! {
+                <span class="loss" data-testid={testid} data-value={v.map(|v| v.to_string()).unwrap_or_default()}>
+                    { label }{ ": " }{ text }
+                </span>
+            }
+        };
+        let l = r.losses;
+        html! {
+            <div class="run" data-testid="stylize-run">
+                <div class="row">
+                    <span data-testid="stylize-step" data-step={r.step.to_string()} data-steps={r.steps.to_string()}>
+                        { format!("Step {} of {}", r.step, r.steps) }
+                    </span>
+                    <progress data-testid="stylize-progress" max={r.steps.max(1).to_string()} value={r.step.to_string()} />
+                    <span data-testid="stylize-rate" data-value={r.rate.to_string()}>{ format!("{:.2} it/s", r.rate) }</span>
+                    if r.width > 0 { <span class="hint">{ format!("{}x{}", r.width, r.height) }</span> }
+                </div>
+                <div class="row losses">
+                    { loss("loss-content", "content", l.map(|l| l.content)) }
+                    { loss("loss-style", "style", l.map(|l| l.style)) }
+                    { loss("loss-tv", "tv", l.map(|l| l.tv)) }
+                    { loss("loss-total", "total", l.map(|l| l.total)) }
+                </div>
+                <div class="pair">
+                    if let Some((step, img)) = &r.preview {
+                        <figure data-testid="preview-figure" data-step={step.to_string()}>
+                            <ImageCanvas id="stylize-preview" testid="stylize-preview" image={img.clone()} />
+                            <figcaption>{ if self.job.is_none() && self.result.is_some() { format!("Result, after step {step}") } else { format!("After step {step}") } }</figcaption>
+                        </figure>
+                    }
+                    <figure>{ chart(&r.history, r.weights) }
+                        <figcaption>{ "log10 of the loss over the steps: total and its weighted terms" }</figcaption></figure>
+                </div>
+            </div>
+        }
+    }
+
+    fn view_result(&self) -> Html {
+        let Some(r) = &self.result else { return html! {} };
+        let stem = stem(&r.name);
+        html! {
+            <div class="result" data-testid="stylize-result" data-cancelled={r.cancelled.to_string()}
+                data-steps-done={r.steps_done.to_string()}>
+                if let Some(note) = &r.note { <p class="notice" data-testid="stylize-note">{ note }</p> }
+                <p class="hint" data-testid="stylize-result-caption">
+                    { format!("Result, {}x{}, {} steps in {:.1} s", r.image.0.width, r.image.0.height, r.steps_done, r.millis / 1000.0) }
+                </p>
+                <DownloadLink id="stylize-download" testid="stylize-download" png={r.image.clone()}
+                    filename={format!("{stem}-stylized.png")} />
+            </div>
+        }
+    }
+}

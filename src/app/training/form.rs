@@ -1,0 +1,181 @@
+//! The training settings as the user types them (the options of `ai-art train`) and their
+//! parsing into the technique's [`TrainSpec`].
+
+use super::TrainingMsg;
+use crate::models::ArchChoice;
+use crate::techniques::training::session::{Model, TrainSpec};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Field {
+    Size,
+    Batch,
+    Epochs,
+    EpochsDecay,
+    MaxIterations,
+    Lr,
+    Netg,
+    Ngf,
+    Ndf,
+    LayersD,
+    LambdaL1,
+    LambdaCycle,
+    LambdaIdentity,
+    Pool,
+    Seed,
+    SaveEvery,
+    SampleEvery,
+}
+
+fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
+    s.trim().parse().map_err(|_| format!("{what}: `{s}` is not a valid number"))
+}
+
+/// The settings as typed (validated on Start).
+pub struct Form {
+    size: String,
+    batch: String,
+    epochs: String,
+    epochs_decay: String,
+    max_iterations: String,
+    lr: String,
+    netg: String,
+    ngf: String,
+    ndf: String,
+    layers_d: String,
+    lambda_l1: String,
+    lambda_cycle: String,
+    lambda_identity: String,
+    pool: String,
+    seed: String,
+    save_every: String,
+    sample_every: String,
+    pub dropout: bool,
+}
+
+impl Form {
+    /// Small enough to see the losses move within a minute on most GPUs.
+    pub fn for_model(model: Model) -> Self {
+        let s = TrainSpec::new(model);
+        Form {
+            size: "128".into(),
+            batch: "1".into(),
+            epochs: "100".into(),
+            epochs_decay: "100".into(),
+            max_iterations: String::new(),
+            lr: s.lr.to_string(),
+            netg: "auto".into(),
+            ngf: "32".into(),
+            ndf: "32".into(),
+            layers_d: s.n_layers_d.to_string(),
+            lambda_l1: s.lambda_l1.to_string(),
+            lambda_cycle: s.lambda_cycle.to_string(),
+            lambda_identity: s.lambda_identity.to_string(),
+            pool: s.pool_size.to_string(),
+            seed: "0".into(),
+            save_every: "30".into(),
+            sample_every: "10".into(),
+            dropout: s.dropout,
+        }
+    }
+
+    /// The run's settings for `model`, checked.
+    pub fn spec(&self, model: Model) -> Result<TrainSpec, String> {
+        let f = self;
+        let max: Option<usize> = if f.max_iterations.trim().is_empty() { None } else { Some(parse("iterations", &f.max_iterations)?) };
+        let spec = TrainSpec {
+            size: parse("size", &f.size)?,
+            batch_size: parse("batch size", &f.batch)?,
+            epochs: parse("epochs", &f.epochs)?,
+            epochs_decay: parse("decay epochs", &f.epochs_decay)?,
+            max_iterations: max,
+            lr: parse("learning rate", &f.lr)?,
+            netg: f.netg.parse::<ArchChoice>()?,
+            ngf: parse("ngf", &f.ngf)?,
+            ndf: parse("ndf", &f.ndf)?,
+            n_layers_d: parse("PatchGAN layers", &f.layers_d)?,
+            dropout: f.dropout,
+            lambda_l1: parse("lambda L1", &f.lambda_l1)?,
+            lambda_cycle: parse("lambda cycle", &f.lambda_cycle)?,
+            lambda_identity: parse("lambda identity", &f.lambda_identity)?,
+            pool_size: parse("pool size", &f.pool)?,
+            seed: parse("seed", &f.seed)?,
+            ..TrainSpec::new(model)
+        };
+        spec.check()?;
+        Ok(spec)
+    }
+
+    /// Save every (seconds), sample every (iterations).
+    pub fn intervals(&self) -> Result<(u32, u32), String> {
+        Ok((parse("save interval", &self.save_every)?, parse("sample interval", &self.sample_every)?))
+    }
+
+    /// The user typed `v` into `field`.
+    pub fn set(&mut self, field: Field, v: String) {
+        let f = self;
+        let slot = match field {
+            Field::Size => &mut f.size,
+            Field::Batch => &mut f.batch,
+            Field::Epochs => &mut f.epochs,
+            Field::EpochsDecay => &mut f.epochs_decay,
+            Field::MaxIterations => &mut f.max_iterations,
+            Field::Lr => &mut f.lr,
+            Field::Netg => &mut f.netg,
+            Field::Ngf => &mut f.ngf,
+            Field::Ndf => &mut f.ndf,
+            Field::LayersD => &mut f.layers_d,
+            Field::LambdaL1 => &mut f.lambda_l1,
+            Field::LambdaCycle => &mut f.lambda_cycle,
+            Field::LambdaIdentity => &mut f.lambda_identity,
+            Field::Pool => &mut f.pool,
+            Field::Seed => &mut f.seed,
+            Field::SaveEvery => &mut f.save_every,
+            Field::SampleEvery => &mut f.sample_every,
+        };
+        *slot = v;
+    }
+
+    /// The settings' inputs for `model`.
+    pub fn view(&self, model: Model, busy: bool, cb: &Callback<TrainingMsg>) -> Html {
+        let f = self;
+        let input = |field: Field, label: &'static str, value: &str, testid: &'static str| {
+            let oninput = cb.reform(move |e: InputEvent| TrainingMsg::Set(field, e.target_unchecked_into::<HtmlInputElement>().value()));
+            html! {
+                <label class="setting">{ label }
+                    <input type="text" size="6" data-testid={testid} value={value.to_string()} disabled={busy} {oninput} />
+                </label>
+            }
+        };
+        let on_dropout = cb.reform(|e: web_sys::Event| TrainingMsg::Dropout(e.target_unchecked_into::<HtmlInputElement>().checked()));
+        html! {
+            <details class="group" open=true>
+                <summary>{ "Settings" }</summary>
+                <div class="settings">
+                    { input(Field::Size, "Size (px) ", &f.size, "train-size") }
+                    { input(Field::Batch, "Batch ", &f.batch, "train-batch") }
+                    { input(Field::Epochs, "Epochs ", &f.epochs, "train-epochs") }
+                    { input(Field::EpochsDecay, "Decay epochs ", &f.epochs_decay, "train-epochs-decay") }
+                    { input(Field::MaxIterations, "Stop after (iterations, optional) ", &f.max_iterations, "train-max-iterations") }
+                    { input(Field::Lr, "Learning rate ", &f.lr, "train-lr") }
+                    { input(Field::Netg, "Generator (auto, unet_128, resnet_9blocks...) ", &f.netg, "train-netg") }
+                    { input(Field::Ngf, "ngf ", &f.ngf, "train-ngf") }
+                    { input(Field::Ndf, "ndf ", &f.ndf, "train-ndf") }
+                    { input(Field::LayersD, "PatchGAN layers ", &f.layers_d, "train-layers-d") }
+                    if model == Model::Pix2Pix {
+                        { input(Field::LambdaL1, "lambda L1 ", &f.lambda_l1, "train-lambda-l1") }
+                    } else {
+                        { input(Field::LambdaCycle, "lambda cycle ", &f.lambda_cycle, "train-lambda-cycle") }
+                        { input(Field::LambdaIdentity, "identity (x lambda, 0 = off) ", &f.lambda_identity, "train-lambda-identity") }
+                        { input(Field::Pool, "History pool ", &f.pool, "train-pool") }
+                    }
+                    { input(Field::Seed, "Seed ", &f.seed, "train-seed") }
+                    { input(Field::SaveEvery, "Save every (s) ", &f.save_every, "train-save-every") }
+                    { input(Field::SampleEvery, "Sample every (iterations) ", &f.sample_every, "train-sample-every") }
+                    <label class="setting"><input type="checkbox" checked={f.dropout} disabled={busy} onchange={on_dropout} />{ " Dropout 0.5" }</label>
+                </div>
+            </details>
+        }
+    }
+}

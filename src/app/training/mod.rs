@@ -1,0 +1,303 @@
+//! The Training section: the user's images (Pix2Pix: side-by-side AB images or two sets
+//! matched by name; CycleGAN: two unpaired sets), the settings of `ai-art train`
+//! ([`form`]), optional pretrained generators to fine-tune, and a live view of the run
+//! ([`view`]: iteration, it/s, each loss term on a chart, sample translations) with Pause,
+//! Resume and Stop. The run is kept in the browser's storage by the worker
+//! (`src/worker/training.rs`, on `src/techniques/training/`); after a reload this section
+//! offers to resume it, and exports the generators and the whole state.
+
+mod form;
+mod view;
+
+use super::widgets::{JobControl, JobProgress, Shared};
+use super::{JobIds, Section};
+use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, Request, TrainExport, TrainJob};
+use crate::techniques::data::{DatasetFiles, NamedFile};
+use crate::techniques::training::session::{Model, StateSummary, StepRecord};
+use form::{Field, Form};
+use std::rc::Rc;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Set {
+    A,
+    B,
+    /// Pix2Pix's side-by-side AB images.
+    Ab,
+}
+
+pub enum TrainingMsg {
+    Model(Model),
+    ByName(bool),
+    AddFile { set: Set, name: String, bytes: Vec<u8> },
+    ClearFiles(Set),
+    InitFile { index: usize, name: String, bytes: Vec<u8> },
+    ClearInit(usize),
+    Set(Field, String),
+    Dropout(bool),
+    FileError(String),
+    Start,
+    Resume,
+    /// Pause, Resume or Stop the run.
+    Control(ControlAction),
+    Discard,
+    Export(TrainExport),
+    /// The device is ready: ask the worker whether a run is kept.
+    Query,
+}
+
+#[derive(PartialEq)]
+enum Kind {
+    Run,
+    Other,
+}
+
+struct Job {
+    id: JobId,
+    kind: Kind,
+    progress: JobProgress,
+    control: JobControl,
+}
+
+/// A labelled sample image.
+type Panel = (String, Shared<ImagePayload>);
+
+struct RunView {
+    model: Model,
+    loss_names: Vec<String>,
+    iteration: usize,
+    total: usize,
+    rate: f64,
+    history: Vec<StepRecord>,
+    /// The last sample: its iteration and labelled panels.
+    sample: Option<(usize, Vec<Panel>)>,
+    saved: Option<usize>,
+    summary: String,
+}
+
+/// The Training section's state.
+pub struct Training {
+    model: Model,
+    by_name: bool,
+    files: [Vec<NamedFile>; 3],
+    init: [Option<NamedFile>; 2],
+    form: Form,
+    job: Option<Job>,
+    run: Option<RunView>,
+    saved: Option<StateSummary>,
+    note: Option<String>,
+    error: Option<String>,
+    export: Option<(String, Shared<Vec<u8>>)>,
+}
+
+fn set_index(set: Set) -> usize {
+    match set {
+        Set::A => 0,
+        Set::B => 1,
+        Set::Ab => 2,
+    }
+}
+
+impl Default for Training {
+    fn default() -> Self {
+        Training {
+            model: Model::Pix2Pix,
+            by_name: false,
+            files: Default::default(),
+            init: Default::default(),
+            form: Form::for_model(Model::Pix2Pix),
+            job: None,
+            run: None,
+            saved: None,
+            note: None,
+            error: None,
+            export: None,
+        }
+    }
+}
+
+impl Training {
+    fn files(&self) -> Result<DatasetFiles, String> {
+        let [a, b, ab] = &self.files;
+        match self.model {
+            Model::Pix2Pix if !self.by_name => {
+                if ab.is_empty() {
+                    return Err("add some side-by-side AB images (A on the left, B on the right)".into());
+                }
+                Ok(DatasetFiles::AlignedAb(ab.clone()))
+            }
+            _ if a.is_empty() || b.is_empty() => Err("add images to both sets, A and B".into()),
+            Model::Pix2Pix => Ok(DatasetFiles::PairedByName { a: a.clone(), b: b.clone() }),
+            Model::CycleGan => Ok(DatasetFiles::Unpaired { a: a.clone(), b: b.clone() }),
+        }
+    }
+
+    fn new_job(&mut self, id: JobId, kind: Kind, stage: &str) {
+        self.error = None;
+        self.job = Some(Job { id, kind, progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) }, control: JobControl::default() });
+    }
+
+    /// Handles the user's input; returns the request to send to the worker, if any.
+    pub fn update(&mut self, msg: TrainingMsg, ids: &mut JobIds) -> Option<Request> {
+        match msg {
+            TrainingMsg::Model(m) => {
+                self.model = m;
+                self.form = Form::for_model(m);
+                self.init = Default::default();
+            }
+            TrainingMsg::ByName(b) => self.by_name = b,
+            TrainingMsg::AddFile { set, name, bytes } => {
+                let files = &mut self.files[set_index(set)];
+                files.retain(|f| f.name != name);
+                files.push(NamedFile { name, bytes });
+            }
+            TrainingMsg::ClearFiles(set) => self.files[set_index(set)].clear(),
+            TrainingMsg::InitFile { index, name, bytes } => self.init[index.min(1)] = Some(NamedFile { name, bytes }),
+            TrainingMsg::ClearInit(i) => self.init[i.min(1)] = None,
+            TrainingMsg::Dropout(d) => self.form.dropout = d,
+            TrainingMsg::Set(field, v) => self.form.set(field, v),
+            TrainingMsg::FileError(e) => self.error = Some(e),
+            TrainingMsg::Start => {
+                let job = (|| {
+                    let (save_every_s, sample_every) = self.form.intervals()?;
+                    let n = self.model.generator_names().len();
+                    Ok::<_, String>(TrainJob {
+                        spec: self.form.spec(self.model)?,
+                        files: self.files()?,
+                        init: self.init.iter().take(n).cloned().collect(),
+                        save_every_s,
+                        sample_every,
+                    })
+                })();
+                match job {
+                    Ok(job) => {
+                        let id = ids.fresh();
+                        self.new_job(id, Kind::Run, "sending the images to the worker");
+                        self.run = None;
+                        self.note = None;
+                        self.export = None;
+                        return Some(Request::Train { id, job });
+                    }
+                    Err(e) => self.error = Some(e),
+                }
+            }
+            TrainingMsg::Resume => match self.form.intervals() {
+                Ok((save_every_s, sample_every)) => {
+                    let id = ids.fresh();
+                    self.new_job(id, Kind::Run, "reading the saved run");
+                    self.run = None;
+                    self.note = None;
+                    return Some(Request::ResumeTraining { id, save_every_s, sample_every });
+                }
+                Err(e) => self.error = Some(e),
+            },
+            TrainingMsg::Control(action) => {
+                let j = self.job.as_mut().filter(|j| j.kind == Kind::Run)?;
+                return Some(j.control.request(j.id, action));
+            }
+            TrainingMsg::Discard => {
+                let id = ids.fresh();
+                self.new_job(id, Kind::Other, "forgetting the saved run");
+                return Some(Request::DiscardTraining { id });
+            }
+            TrainingMsg::Export(what) => {
+                // Answered from storage, even while a run goes on: not a job.
+                let id = ids.fresh();
+                self.error = None;
+                return Some(Request::ExportTraining { id, what });
+            }
+            TrainingMsg::Query => {
+                return Some(Request::QuerySavedTraining { id: ids.fresh() });
+            }
+        }
+        None
+    }
+}
+
+impl Section for Training {
+    /// Events about the running job, and the answers to Query and Export (not jobs: they
+    /// are answered while a run goes on).
+    fn on_event(&mut self, id: JobId, ev: JobEvent) {
+        let current = |job: &Option<Job>, id: JobId| job.as_ref().is_some_and(|j| j.id == id);
+        match ev {
+            JobEvent::Progress { .. } | JobEvent::Fetching { .. } => {
+                if let Some(j) = self.job.as_mut().filter(|j| j.id == id) {
+                    j.progress.on_event(&ev);
+                }
+            }
+            JobEvent::TrainingStarted { spec, loss_names, iteration, total, summary } if current(&self.job, id) => {
+                self.run = Some(RunView {
+                    model: spec.model,
+                    loss_names,
+                    iteration,
+                    total,
+                    rate: 0.0,
+                    history: Vec::new(),
+                    sample: None,
+                    saved: None,
+                    summary,
+                });
+                self.saved = None;
+            }
+            JobEvent::TrainingSteps { steps, rate, .. } => {
+                if let Some(r) = &mut self.run {
+                    if let Some(last) = steps.last() {
+                        r.iteration = last.iteration;
+                    }
+                    r.rate = rate;
+                    r.history.extend(steps);
+                }
+            }
+            JobEvent::TrainingSample { iteration, panels, .. } => {
+                if let Some(r) = &mut self.run {
+                    r.sample = Some((iteration, panels.into_iter().map(|(l, p)| (l, Shared(Rc::new(p)))).collect()));
+                }
+            }
+            JobEvent::Paused { paused } => {
+                if let Some(j) = self.job.as_mut().filter(|j| j.id == id) {
+                    j.control.on_paused(paused);
+                }
+            }
+            JobEvent::TrainingSaved { iteration, .. } => {
+                if let Some(r) = &mut self.run {
+                    r.saved = Some(iteration);
+                }
+            }
+            JobEvent::TrainingDone { iteration, total, stopped, note } => {
+                if current(&self.job, id) {
+                    self.job = None;
+                }
+                if let Some(r) = &mut self.run {
+                    r.iteration = iteration;
+                    r.total = total;
+                    r.saved = Some(iteration);
+                }
+                self.note = note.or_else(|| (!stopped).then(|| format!("Finished: {iteration} iterations.")));
+            }
+            JobEvent::SavedTraining { summary } => {
+                if current(&self.job, id) {
+                    self.job = None;
+                }
+                self.saved = summary;
+                if self.saved.is_none() {
+                    self.run = None;
+                    self.export = None;
+                }
+            }
+            JobEvent::TrainingExported { filename, bytes, .. } => self.export = Some((filename, Shared(Rc::new(bytes)))),
+            JobEvent::Failed { message } => {
+                if current(&self.job, id) {
+                    self.job = None;
+                }
+                self.error = Some(message);
+            }
+            _ => {}
+        }
+    }
+
+    /// A failure outside any job (the worker broke): nothing runs any more.
+    fn abort(&mut self, message: &str) {
+        if self.job.take().is_some() {
+            self.error = Some(message.to_string());
+        }
+    }
+}
