@@ -9,11 +9,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-"$ROOT/scripts/setup-tools.sh"
-# The built-in demo model, which trunk copies into dist/models/ (index.html).
-"$ROOT/scripts/fetch-models.sh"
-eval "$("$ROOT/scripts/setup-tools.sh" --env)"
-export TRUNK_SKIP_VERSION_CHECK=true TRUNK_OFFLINE=true
+source "$ROOT/scripts/app-env.sh"
 
 release=(--release)
 [[ "${1:-}" == "--dev" ]] && release=()

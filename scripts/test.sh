@@ -10,11 +10,7 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-"$ROOT/scripts/setup-tools.sh"
-# The built-in demo model: trunk copies it into dist/models/ (index.html), the tests load it.
-"$ROOT/scripts/fetch-models.sh"
-eval "$("$ROOT/scripts/setup-tools.sh" --env)"
-export TRUNK_SKIP_VERSION_CHECK=true TRUNK_OFFLINE=true
+source "$ROOT/scripts/app-env.sh"
 # Mesa's software drivers complain loudly without a runtime dir.
 if [[ -z "${XDG_RUNTIME_DIR:-}" || ! -d "${XDG_RUNTIME_DIR:-}" ]]; then
   export XDG_RUNTIME_DIR="${TMPDIR:-/tmp}/ai-art-xdg-$(id -u)"
