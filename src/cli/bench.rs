@@ -231,7 +231,7 @@ pub fn nst(device: &Device, sizes: &[usize], steps: usize) -> Result<String, Str
 pub fn train(device: &Device, models: &[String], sizes: &[u32], batches: &[usize], iters: usize) -> Result<(), String> {
     use crate::techniques::training::session::{Model, benchmark};
     use std::io::Write;
-    let models = models.iter().map(|m| m.parse::<Model>()).collect::<Result<Vec<_>, _>>()?;
+    let models = models.iter().map(|m| m.parse::<Model>()).collect::<Result<Vec<_>, _>>().map_err(|e| e.to_string())?;
     let device = device.clone().autodiff();
     let start = Instant::now();
     let now_ms = move || start.elapsed().as_secs_f64() * 1e3;

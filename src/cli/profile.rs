@@ -204,14 +204,14 @@ pub fn run(device: &Device, workload: &str, size: usize, batch: usize, warmup: u
         }
         "pix2pix" | "cyclegan" => {
             use crate::techniques::training::session::{Model, Session};
-            let model: Model = workload.parse()?;
+            let model = workload.parse::<Model>().map_err(|e| e.to_string())?;
             let size32 = u32::try_from(size).map_err(|_| format!("size {size} is too large"))?;
-            let mut session = Session::for_benchmark(model, size32, batch, &device)?;
+            let mut session = Session::for_benchmark(model, size32, batch, &device).map_err(|e| e.to_string())?;
             session.set_max_iterations(Some(warmup + 1));
             for _ in 0..warmup {
-                pollster::block_on(session.step())?;
+                pollster::block_on(session.step()).map_err(|e| e.to_string())?;
             }
-            profile_step(format!("{} iteration {size} px, batch {batch}", model.id()), &device, || pollster::block_on(session.step()).map(drop))
+            profile_step(format!("{} iteration {size} px, batch {batch}", model.id()), &device, || pollster::block_on(session.step()).map(drop).map_err(|e| e.to_string()))
         }
         other => Err(format!("unknown workload `{other}`: use {}", WORKLOADS.join(", "))),
     }

@@ -137,13 +137,13 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
 /// Writes the generators as official `.safetensors` files and the whole run as `state.safetensors`.
 fn save(out: &Path, session: &Session) -> Result<(), String> {
     for name in session.spec().model.generator_names() {
-        write(&out.join(format!("{name}.safetensors")), &pollster::block_on(session.export_generator(name))?)?;
+        write(&out.join(format!("{name}.safetensors")), &pollster::block_on(session.export_generator(name)).map_err(|e| e.to_string())?)?;
     }
-    write(&out.join(STATE_FILE), &pollster::block_on(session.save_state())?)
+    write(&out.join(STATE_FILE), &pollster::block_on(session.save_state()).map_err(|e| e.to_string())?)
 }
 
 pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
-    let model: Model = model.parse()?;
+    let model = model.parse::<Model>().map_err(|e| e.to_string())?;
     let files = match (model, &args.data, &args.data_a, &args.data_b) {
         (Model::Pix2Pix, Some(dir), None, None) => DatasetFiles::AlignedAb(read_folder(dir)?),
         (Model::Pix2Pix, None, Some(a), Some(b)) => DatasetFiles::PairedByName { a: read_folder(a)?, b: read_folder(b)? },
@@ -152,9 +152,9 @@ pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
         (Model::CycleGan, ..) => return Err("cyclegan needs --data-a and --data-b (two unpaired folders)".into()),
     };
     let spec = spec_of(model, args);
-    spec.check()?;
+    spec.check().map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let (data, report) = files.decode(Preprocess::for_crop(spec.size).load_size)?;
+    let (data, report) = files.decode(Preprocess::for_crop(spec.size).load_size).map_err(|e| e.to_string())?;
     eprintln!("{}", report.summary());
     let compute = pollster::block_on(device::start(args.backend)).map_err(|e| e.to_string())?;
     eprintln!("device: {}", compute.info.summary());
@@ -174,7 +174,7 @@ pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
         }
         None => {
             let init = vec![checkpoint(args.init_from.as_deref())?, checkpoint(args.init_from_b.as_deref())?];
-            Session::new(spec, data, init, &device, "cli")?
+            Session::new(spec, data, init, &device, "cli").map_err(|e| e.to_string())?
         }
     };
     eprintln!("{}: {}", model.label(), session.describe());
@@ -190,7 +190,7 @@ pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
     let started = Instant::now();
     let first = session.iteration();
     while !session.is_finished() {
-        let rec = pollster::block_on(session.step())?;
+        let rec = pollster::block_on(session.step()).map_err(|e| e.to_string())?;
         record(&mut log, &rec, model.loss_names(), (rec.iteration - first) as f64 / started.elapsed().as_secs_f64())?;
         if rec.iteration % args.save_every.max(1) == 0 {
             save(&args.out, &session)?;

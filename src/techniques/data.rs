@@ -15,6 +15,36 @@ use serde::{Deserialize, Serialize};
 
 use crate::imaging;
 
+/// What makes the user's training images unusable, in words for the user (its `Display`).
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    /// No pair is left once unreadable and unmatched files are skipped (`report`: the
+    /// [`LoadReport::summary`]).
+    #[error("no usable training pairs. {report}")]
+    NoPairs { report: String },
+    /// One of the two unpaired sets has no readable image.
+    #[error("both sets need at least one readable image. {report}")]
+    EmptySet { report: String },
+    /// Pairs given to CycleGAN.
+    #[error("CycleGAN trains on two unpaired sets")]
+    NeedsUnpaired,
+    /// Two unpaired sets given to Pix2Pix.
+    #[error("Pix2Pix trains on aligned pairs")]
+    NeedsPairs,
+    /// A saved run resumed with other images (`(pairs, 0)` or `(|A|, |B|)`, see [`TrainData::counts`]).
+    #[error("the saved run trained on {saved:?} images, these are {given:?}: resume it with the same images")]
+    NotTheSavedImages { saved: (usize, usize), given: (usize, usize) },
+    /// An image could not be laid out as a tensor to keep (a bug, not the user's input).
+    #[error(transparent)]
+    Pack(safetensors::SafeTensorError),
+    /// Keeping the images as bytes failed.
+    #[error("saving the training images failed: {0}")]
+    Save(#[source] safetensors::SafeTensorError),
+    /// Kept images ([`TrainData::to_bytes`]) that cannot be read back: damaged, or not ours.
+    #[error("the saved training images are unreadable: {0}")]
+    Unreadable(String),
+}
+
 /// Where a dataset's images came from, and which were skipped and why.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LoadReport {
@@ -123,7 +153,7 @@ pub enum TrainData {
 impl DatasetFiles {
     /// Decodes, pairs and resizes the files; unreadable or unmatched ones are skipped and
     /// named in the report. An error only when nothing usable is left.
-    pub fn decode(self, load_size: u32) -> Result<(TrainData, LoadReport), String> {
+    pub fn decode(self, load_size: u32) -> Result<(TrainData, LoadReport), DataError> {
         let mut report = LoadReport::default();
         let files = |v: Vec<NamedFile>| v.into_iter().map(|f| (f.name, f.bytes)).collect::<Vec<_>>();
         let square = |img: &RgbImage| imaging::resize(img, load_size, load_size);
@@ -144,10 +174,8 @@ impl DatasetFiles {
             }
         };
         match &data {
-            TrainData::Paired(p) if p.is_empty() => Err(format!("no usable training pairs. {}", report.summary())),
-            TrainData::Unpaired(a, b) if a.is_empty() || b.is_empty() => {
-                Err(format!("both sets need at least one readable image. {}", report.summary()))
-            }
+            TrainData::Paired(p) if p.is_empty() => Err(DataError::NoPairs { report: report.summary() }),
+            TrainData::Unpaired(a, b) if a.is_empty() || b.is_empty() => Err(DataError::EmptySet { report: report.summary() }),
             _ => Ok((data, report)),
         }
     }
@@ -172,7 +200,7 @@ impl TrainData {
 
     /// The images as `.safetensors` bytes (u8 tensors `a.N` / `b.N`, `[H, W, 3]`), to keep
     /// a browser run's data next to its saved state.
-    pub fn to_bytes(&self, run_id: &str) -> Result<Vec<u8>, String> {
+    pub fn to_bytes(&self, run_id: &str) -> Result<Vec<u8>, DataError> {
         let (a, b): (Vec<&RgbImage>, Vec<&RgbImage>) = match self {
             TrainData::Paired(p) => p.iter().map(|(a, b)| (a, b)).unzip(),
             TrainData::Unpaired(a, b) => (a.iter().collect(), b.iter().collect()),
@@ -181,23 +209,22 @@ impl TrainData {
         for (set, images) in [("a", &a), ("b", &b)] {
             for (i, img) in images.iter().enumerate() {
                 let shape = vec![img.height() as usize, img.width() as usize, 3];
-                let view = safetensors::tensor::TensorView::new(safetensors::Dtype::U8, shape, img.as_raw())
-                    .map_err(|e| e.to_string())?;
+                let view = safetensors::tensor::TensorView::new(safetensors::Dtype::U8, shape, img.as_raw()).map_err(DataError::Pack)?;
                 views.push((format!("{set}.{i}"), view));
             }
         }
         let kind = if matches!(self, TrainData::Paired(_)) { "paired" } else { "unpaired" };
         let meta = [("kind".to_string(), kind.to_string()), ("run".to_string(), run_id.to_string())].into_iter().collect();
-        safetensors::tensor::serialize(views, Some(meta)).map_err(|e| format!("saving the training images failed: {e}"))
+        safetensors::tensor::serialize(views, Some(meta)).map_err(DataError::Save)
     }
 
     /// Reads [`TrainData::to_bytes`]; returns the data and its run id.
-    pub fn from_bytes(bytes: &[u8]) -> Result<(TrainData, String), String> {
-        let bad = |e: String| format!("the saved training images are unreadable: {e}");
+    pub fn from_bytes(bytes: &[u8]) -> Result<(TrainData, String), DataError> {
+        let bad = DataError::Unreadable;
         let st = safetensors::SafeTensors::deserialize(bytes).map_err(|e| bad(e.to_string()))?;
         let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| bad(e.to_string()))?;
         let meta = meta.metadata().clone().unwrap_or_default();
-        let get = |set: &str| -> Result<Vec<RgbImage>, String> {
+        let get = |set: &str| -> Result<Vec<RgbImage>, DataError> {
             let mut out = Vec::new();
             while let Ok(view) = st.tensor(&format!("{set}.{}", out.len())) {
                 let shape = view.shape();

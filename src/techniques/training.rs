@@ -14,8 +14,9 @@
 use burn::tensor::Tensor;
 use serde::{Deserialize, Serialize};
 
+use crate::imaging::ImageError;
 use crate::models::patchgan::PatchGan;
-use crate::models::Generator;
+use crate::models::{Generator, ModelError};
 
 pub mod adam;
 pub mod cycle_gan;
@@ -27,6 +28,54 @@ use adam::Adam;
 pub use cycle_gan::CycleGanTrainer;
 pub use image_pool::ImagePool;
 pub use pix2pix::Pix2PixTrainer;
+pub use session::StateError;
+pub use crate::techniques::data::DataError;
+
+/// What can stop training, in words for the user (its `Display`).
+#[derive(Debug, thiserror::Error)]
+pub enum TrainingError {
+    /// A setting that cannot train (out of its range, an unknown model, a size the generator
+    /// cannot take); the message names it.
+    #[error("{0}")]
+    Setting(String),
+    /// The user's images: none usable, arranged for the other model, or not a saved run's.
+    #[error(transparent)]
+    Data(#[from] DataError),
+    /// A pretrained generator to fine-tune (`network`: `G`, `G_A` or `G_B`) that cannot be
+    /// read or built.
+    #[error("{network}: {source}")]
+    Checkpoint { network: &'static str, source: ModelError },
+    /// A pretrained generator whose architecture does not take the run's image size.
+    #[error("{network}: the pretrained {arch} needs a size that is a multiple of {multiple}, not {size}")]
+    CheckpointSize { network: &'static str, arch: String, multiple: usize, size: u32 },
+    /// A saved state that cannot be read, resumed, exported or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A value could not be read back from the device (it was lost, or ran out of memory).
+    #[error("reading {what} failed: {detail}")]
+    Readback { what: String, detail: String },
+    /// A sample translation could not be read back from the device.
+    #[error("reading the sample failed: {0}")]
+    Sample(#[source] ImageError),
+    /// A loss became NaN or infinite: the run diverged.
+    #[error("the loss {loss} became {value} at iteration {iteration}: lower the learning rate")]
+    Diverged { loss: &'static str, value: f64, iteration: usize },
+    /// A step asked of a run that is over.
+    #[error("the run is finished")]
+    Finished,
+    /// No generator of that name in the run.
+    #[error("no generator named {0}")]
+    NoGenerator(String),
+    /// A network could not be built or laid out from its architecture.
+    #[error(transparent)]
+    Model(#[from] ModelError),
+    /// A network's tensors could not be exported ([`crate::models::export`]'s message).
+    #[error("{0}")]
+    Export(String),
+    /// An inconsistency in the run itself (a bug, not the user's input).
+    #[error("{0}")]
+    Internal(String),
+}
 
 /// LSGAN loss: `mean((pred - target)^2)` with a target of 1 (real) or 0 (fake).
 pub fn lsgan(pred: Tensor<4>, real: bool) -> Tensor<1> {
@@ -79,11 +128,18 @@ pub struct StepLosses {
 
 impl StepLosses {
     /// Reads the values with one asynchronous transfer.
-    pub async fn read(self) -> Result<Vec<f64>, String> {
-        let data = self.packed.into_data_async().await.map_err(|e| format!("reading the losses failed: {e:?}"))?;
-        let v = data.try_into_vec::<f32>().map_err(|e| format!("reading the losses failed: {e:?}"))?;
+    pub async fn read(self) -> Result<Vec<f64>, TrainingError> {
+        let v = read_back(self.packed, "the losses").await?;
         Ok(v.into_iter().map(f64::from).collect())
     }
+}
+
+/// Reads a tensor back as `f32`s, asynchronously (the only way on WebGPU); `what` names it
+/// in the error.
+async fn read_back(t: Tensor<1>, what: &str) -> Result<Vec<f32>, TrainingError> {
+    let failed = |detail: String| TrainingError::Readback { what: what.to_string(), detail };
+    let data = t.into_data_async().await.map_err(|e| failed(format!("{e:?}")))?;
+    data.try_into_vec::<f32>().map_err(|e| failed(format!("{e:?}")))
 }
 
 /// The losses of a step as one tensor, detached, for [`StepLosses::read`].

@@ -55,12 +55,12 @@ pub async fn discard() -> JobEvent {
 /// A file from the kept run (generators are copied out of the state, no GPU needed).
 pub async fn export(what: TrainExport) -> Result<JobEvent, String> {
     let state = saved_state().await?.ok_or("no training run is saved yet: train for a while first")?;
-    let summary = session::state_summary(&state)?;
+    let summary = session::state_summary(&state).map_err(|e| e.to_string())?;
     let stem = format!("{}-{}-iter{}", summary.spec.model.label().to_lowercase(), summary.run_id, summary.iteration);
     Ok(match what {
         TrainExport::State => JobEvent::TrainingExported { filename: format!("{stem}-state.safetensors"), bytes: state },
         TrainExport::Generator(name) => {
-            let bytes = session::generator_from_state(&state, &name)?;
+            let bytes = session::generator_from_state(&state, &name).map_err(|e| e.to_string())?;
             JobEvent::TrainingExported { filename: format!("{stem}-{name}.safetensors"), bytes }
         }
     })
@@ -71,9 +71,9 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
     control.start(id);
     let res = async {
         const STAGES: u32 = 3;
-        job.spec.check()?;
+        job.spec.check().map_err(|e| e.to_string())?;
         progress(id, 0, STAGES, "decoding the images");
-        let (data, report) = job.files.decode(Preprocess::for_crop(job.spec.size).load_size)?;
+        let (data, report) = job.files.decode(Preprocess::for_crop(job.spec.size).load_size).map_err(|e| e.to_string())?;
         let mut init = Vec::new();
         for file in job.init {
             init.push(match file {
@@ -84,13 +84,13 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
         progress(id, 1, STAGES, "building the networks");
         let run_id = format!("{:x}", js_sys::Date::now() as u64);
         let device = compute.device.clone().autodiff();
-        let session = Session::new(job.spec, data, init, &device, &run_id)?;
+        let session = Session::new(job.spec, data, init, &device, &run_id).map_err(|e| e.to_string())?;
         progress(id, 2, STAGES, "keeping the images in the browser's storage");
         let cache = storage().await?;
         // A new run replaces the kept one: its state goes first, so a reload in between
         // never pairs the old state with the new images.
         cache.delete(&fetch::absolute(STATE_KEY)).await;
-        let bytes = session.data().to_bytes(&run_id)?;
+        let bytes = session.data().to_bytes(&run_id).map_err(|e| e.to_string())?;
         cache
             .try_put(&fetch::absolute(DATA_KEY), &bytes)
             .await
@@ -111,14 +111,14 @@ pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_eve
         let cache = storage().await?;
         let state = cache.get(&fetch::absolute(STATE_KEY)).await.ok_or("no saved training run to resume")?;
         let data = cache.get(&fetch::absolute(DATA_KEY)).await.ok_or("the saved run's images are missing from the browser's storage")?;
-        let (data, data_run) = TrainData::from_bytes(&data)?;
-        let summary = session::state_summary(&state)?;
+        let (data, data_run) = TrainData::from_bytes(&data).map_err(|e| e.to_string())?;
+        let summary = session::state_summary(&state).map_err(|e| e.to_string())?;
         if data_run != summary.run_id {
             return Err("the saved images belong to another run: start a new one".into());
         }
         progress(id, 1, 2, "rebuilding the networks and optimisers");
         let device = compute.device.clone().autodiff();
-        let session = Session::resume(&state, data, &device)?;
+        let session = Session::resume(&state, data, &device).map_err(|e| e.to_string())?;
         let note = format!("resumed at iteration {} of {}", session.iteration(), session.total_iterations());
         run(id, session, note, save_every_s, sample_every.max(1), control, &cache).await
     }
@@ -128,7 +128,7 @@ pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_eve
 }
 
 async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache) -> Result<(), String> {
-    let state = session.save_state().await?;
+    let state = session.save_state().await.map_err(|e| e.to_string())?;
     cache
         .try_put(&fetch::absolute(STATE_KEY), &state)
         .await
@@ -138,7 +138,7 @@ async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache) -> Result
 }
 
 async fn sample(id: JobId, session: &Session) -> Result<(), String> {
-    let panels = session.sample().await?;
+    let panels = session.sample().await.map_err(|e| e.to_string())?;
     let panels = panels.iter().map(|(label, img)| (label.clone(), preview(img))).collect();
     post_job(id, JobEvent::TrainingSample { iteration: session.iteration(), panels });
     Ok(())

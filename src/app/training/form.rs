@@ -103,7 +103,7 @@ impl Form {
             seed: parse("seed", &f.seed)?,
             ..TrainSpec::new(model)
         };
-        spec.check()?;
+        spec.check().map_err(|e| e.to_string())?;
         Ok(spec)
     }
 

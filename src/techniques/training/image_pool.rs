@@ -51,7 +51,7 @@ impl ImagePool {
             if self.images.len() < self.capacity {
                 self.images.push(image.clone());
                 out.push(image);
-            } else if self.next() % 2 == 0 {
+            } else if self.next().is_multiple_of(2) {
                 let k = (self.next() % self.capacity as u64) as usize;
                 out.push(std::mem::replace(&mut self.images[k], image));
             } else {

@@ -11,13 +11,13 @@ use burn::tensor::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::{CycleGanTrainer, Gan, Network, Pix2PixTrainer, Side};
+use super::{CycleGanTrainer, Gan, Network, Pix2PixTrainer, Side, TrainingError};
 use crate::models::detect::Architecture;
 use crate::models::patchgan::PatchGan;
 use crate::models::resnet::ResnetGenerator;
 use crate::models::unet::UnetGenerator;
-use crate::models::{ArchChoice, Builder, Generator, NormChoice, layout_of, load_generator};
-use crate::techniques::data::{self, Preprocess, Rng, TrainData};
+use crate::models::{ArchChoice, Builder, Generator, ModelError, NormChoice, layout_of, load_generator};
+use crate::techniques::data::{self, DataError, Preprocess, Rng, TrainData};
 use crate::weights::Checkpoint;
 
 mod bench;
@@ -26,7 +26,7 @@ mod state;
 
 pub use bench::{BenchRecord, benchmark};
 pub use spec::{Model, TrainSpec};
-pub use state::{STATE_FORMAT, StateSummary, generator_from_state, state_summary};
+pub use state::{STATE_FORMAT, StateError, StateSummary, generator_from_state, state_summary};
 
 /// One iteration's record: the losses in [`Model::loss_names`] order.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -61,27 +61,29 @@ fn total_iterations(spec: &TrainSpec, epoch_len: usize) -> usize {
 }
 
 /// Pix2Pix trains on pairs, CycleGAN on two sets.
-fn check_data(spec: &TrainSpec, data: &TrainData) -> Result<(), String> {
+fn check_data(spec: &TrainSpec, data: &TrainData) -> Result<(), TrainingError> {
     spec.check()?;
     match (data, spec.model) {
         (TrainData::Paired(_), Model::Pix2Pix) | (TrainData::Unpaired(..), Model::CycleGan) => Ok(()),
-        (TrainData::Paired(_), Model::CycleGan) => Err("CycleGAN trains on two unpaired sets".into()),
-        (TrainData::Unpaired(..), Model::Pix2Pix) => Err("Pix2Pix trains on aligned pairs".into()),
+        (TrainData::Paired(_), Model::CycleGan) => Err(DataError::NeedsUnpaired.into()),
+        (TrainData::Unpaired(..), Model::Pix2Pix) => Err(DataError::NeedsPairs.into()),
     }
 }
 
-fn build_generator(arch: &Architecture, b: &mut Builder) -> Result<Generator, String> {
+/// A generator of architecture `arch` (an error for another kind of network).
+fn build_generator(arch: &Architecture, b: &mut Builder) -> Result<Generator, ModelError> {
     match arch {
-        Architecture::Resnet(c) => Ok(Generator::Resnet(ResnetGenerator::build(c, b).map_err(|e| e.to_string())?)),
-        Architecture::Unet(c) => Ok(Generator::Unet(UnetGenerator::build(c, b).map_err(|e| e.to_string())?)),
-        other => Err(format!("{} is not a generator", other.describe())),
+        Architecture::Resnet(c) => Ok(Generator::Resnet(ResnetGenerator::build(c, b)?)),
+        Architecture::Unet(c) => Ok(Generator::Unet(UnetGenerator::build(c, b)?)),
+        other => Err(ModelError::Detect(format!("{} is not a generator", other.describe()))),
     }
 }
 
-fn build_discriminator(arch: &Architecture, b: &mut Builder) -> Result<PatchGan, String> {
+/// A PatchGAN of architecture `arch` (an error for another kind of network).
+fn build_discriminator(arch: &Architecture, b: &mut Builder) -> Result<PatchGan, ModelError> {
     match arch {
-        Architecture::PatchGan(c) => PatchGan::build(c, b).map_err(|e| e.to_string()),
-        other => Err(format!("{} is not a PatchGAN", other.describe())),
+        Architecture::PatchGan(c) => PatchGan::build(c, b),
+        other => Err(ModelError::Detect(format!("{} is not a PatchGAN", other.describe()))),
     }
 }
 
@@ -89,7 +91,7 @@ impl Session {
     /// A new run. `init` fine-tunes: a pretrained generator checkpoint per generator
     /// (Pix2Pix: `[G]`; CycleGAN: `[G_A, G_B]`), used instead of random N(0, 0.02) weights;
     /// the discriminators always start fresh. `device` must be an autodiff device.
-    pub fn new(spec: TrainSpec, data: TrainData, init: Vec<Option<Checkpoint>>, device: &Device, run_id: &str) -> Result<Session, String> {
+    pub fn new(spec: TrainSpec, data: TrainData, init: Vec<Option<Checkpoint>>, device: &Device, run_id: &str) -> Result<Session, TrainingError> {
         check_data(&spec, &data)?;
         // Fresh weights from the run's seed (on this backend), so a run can be repeated.
         device.seed(spec.seed);
@@ -99,14 +101,15 @@ impl Session {
         for name in spec.model.generator_names() {
             let (g, arch) = match init.next().flatten() {
                 Some(ckpt) => {
-                    let (g, arch) = load_generator(ckpt, ArchChoice::Auto, NormChoice::Auto, device).map_err(|e| format!("{name}: {e}"))?;
+                    let (g, arch) = load_generator(ckpt, ArchChoice::Auto, NormChoice::Auto, device)
+                        .map_err(|source| TrainingError::Checkpoint { network: name, source })?;
                     if !(spec.size as usize).is_multiple_of(g.required_multiple()) {
-                        return Err(format!(
-                            "{name}: the pretrained {} needs a size that is a multiple of {}, not {}",
-                            arch.describe(),
-                            g.required_multiple(),
-                            spec.size
-                        ));
+                        return Err(TrainingError::CheckpointSize {
+                            network: name,
+                            arch: arch.describe(),
+                            multiple: g.required_multiple(),
+                            size: spec.size,
+                        });
                     }
                     (g, arch)
                 }
@@ -138,17 +141,17 @@ impl Session {
         archs: Vec<Architecture>,
         device: &Device,
         run_id: &str,
-    ) -> Result<Session, String> {
+    ) -> Result<Session, TrainingError> {
         // The one place that knows which GAN a model is.
         let trainer: Box<dyn Gan> = match spec.model {
             Model::Pix2Pix => {
-                let (Some(g), Some(d)) = (generators.pop(), discriminators.pop()) else { return Err("no networks".into()) };
+                let (Some(g), Some(d)) = (generators.pop(), discriminators.pop()) else { return Err(TrainingError::Internal("no networks".into())) };
                 Box::new(Pix2PixTrainer::new(g, d, spec.lambda_l1))
             }
             Model::CycleGan => {
                 let (Some(g_b), Some(g_a), Some(d_b), Some(d_a)) = (generators.pop(), generators.pop(), discriminators.pop(), discriminators.pop())
                 else {
-                    return Err("no networks".into());
+                    return Err(TrainingError::Internal("no networks".into()));
                 };
                 let mut t = CycleGanTrainer::new((g_a, g_b), (d_a, d_b), spec.pool_size, spec.seed);
                 t.lambda_a = spec.lambda_cycle;
@@ -214,9 +217,9 @@ impl Session {
     }
 
     /// One iteration on the next batch; the epoch's order is reshuffled when it runs out.
-    pub async fn step(&mut self) -> Result<StepRecord, String> {
+    pub async fn step(&mut self) -> Result<StepRecord, TrainingError> {
         if self.is_finished() {
-            return Err("the run is finished".into());
+            return Err(TrainingError::Finished);
         }
         if self.pos >= self.order.len() {
             self.epoch += 1;
@@ -247,19 +250,14 @@ impl Session {
         let (a, b) = (data::batch(&a, &self.device), data::batch(&b, &self.device));
         let losses = self.trainer.step(a, b, lr).read().await?;
         if let Some(bad) = losses.iter().position(|v| !v.is_finite()) {
-            return Err(format!(
-                "the loss {} became {} at iteration {}: lower the learning rate",
-                self.trainer.loss_names()[bad],
-                losses[bad],
-                iteration + 1
-            ));
+            return Err(TrainingError::Diverged { loss: self.trainer.loss_names()[bad], value: losses[bad], iteration: iteration + 1 });
         }
         Ok(StepRecord { iteration: iteration + 1, epoch: self.epoch, lr, losses })
     }
 
     /// Translations of the first training image(s), centre-cropped: `(label, image)` panels
     /// (Pix2Pix: A, G(A), B; CycleGAN: A, G_A(A), B, G_B(B)).
-    pub async fn sample(&self) -> Result<Vec<(String, RgbImage)>, String> {
+    pub async fn sample(&self) -> Result<Vec<(String, RgbImage)>, TrainingError> {
         let (a, b) = match &self.data {
             TrainData::Paired(p) => (&p[0].0, &p[0].1),
             TrainData::Unpaired(a, b) => (&a[0], &b[0]),
@@ -273,7 +271,7 @@ impl Session {
                 Some(g) => {
                     let x = data::batch(std::slice::from_ref(img), &self.device);
                     let y = (g.forward(x).detach().without_autodiff() + 1.0) / 2.0;
-                    crate::imaging::from_tensor(y).await.map_err(|e| format!("reading the sample failed: {e}"))?
+                    crate::imaging::from_tensor(y).await.map_err(TrainingError::Sample)?
                 }
             };
             panels.push((label.to_string(), shown));
@@ -282,14 +280,14 @@ impl Session {
     }
 
     /// Generator `name` (see [`Model::generator_names`]) as an official `.safetensors` file.
-    pub async fn export_generator(&self, name: &str) -> Result<Vec<u8>, String> {
+    pub async fn export_generator(&self, name: &str) -> Result<Vec<u8>, TrainingError> {
         let generator = self.trainer.networks().into_iter().enumerate().find_map(|(i, (n, _, net))| match net {
             Network::Generator(g) if n == name => Some((i, g)),
             _ => None,
         });
-        let (i, g) = generator.ok_or_else(|| format!("no generator named {name}"))?;
-        let layout = layout_of(&self.archs[i]).map_err(|e| e.to_string())?;
-        crate::models::export_safetensors(g, &layout, "").await
+        let (i, g) = generator.ok_or_else(|| TrainingError::NoGenerator(name.to_string()))?;
+        let layout = layout_of(&self.archs[i])?;
+        crate::models::export_safetensors(g, &layout, "").await.map_err(TrainingError::Export)
     }
 }
 

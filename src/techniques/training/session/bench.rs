@@ -5,7 +5,7 @@ use burn::tensor::Device;
 use image::RgbImage;
 use serde::{Deserialize, Serialize};
 
-use super::{Model, Session, TrainSpec};
+use super::{Model, Session, TrainSpec, TrainingError};
 use crate::techniques::data::{Preprocess, Rng, TrainData};
 
 /// One timed benchmark case: `ai-art bench train` and the in-browser benchmark print it as a
@@ -25,7 +25,7 @@ pub struct BenchRecord {
 /// Times [`Session::for_benchmark`]: one warm-up iteration (shader compilation, autotune),
 /// then the median of `iters` iterations, each read back as the app reads its losses.
 /// `now_ms` is the clock (`Instant` natively, `performance.now()` in a browser).
-pub async fn benchmark(model: Model, size: u32, batch: usize, iters: usize, device: &Device, now_ms: &dyn Fn() -> f64) -> Result<BenchRecord, String> {
+pub async fn benchmark(model: Model, size: u32, batch: usize, iters: usize, device: &Device, now_ms: &dyn Fn() -> f64) -> Result<BenchRecord, TrainingError> {
     let iters = iters.max(1);
     let mut session = Session::for_benchmark(model, size, batch, device)?;
     session.set_max_iterations(Some(iters + 1));
@@ -47,7 +47,7 @@ impl Session {
     /// as `size` allows, at most unet_256, with dropout for Pix2Pix; resnet_9blocks and the
     /// 50-image pool for CycleGAN) on `batch` noise images per set, so that every iteration
     /// takes a full batch. `ai-art bench train` and the in-browser benchmark both use it.
-    pub fn for_benchmark(model: Model, size: u32, batch: usize, device: &Device) -> Result<Session, String> {
+    pub fn for_benchmark(model: Model, size: u32, batch: usize, device: &Device) -> Result<Session, TrainingError> {
         let spec = TrainSpec { size, batch_size: batch, ..TrainSpec::new(model) };
         spec.check()?;
         let load = Preprocess::for_crop(size).load_size;

@@ -9,7 +9,7 @@ use crate::models::patchgan::PatchGanConfig;
 use crate::models::resnet::ResnetConfig;
 use crate::models::unet::UnetConfig;
 use crate::models::{ArchChoice, NormKind};
-use crate::techniques::training::{CycleGanTrainer, Pix2PixTrainer, Schedule};
+use crate::techniques::training::{CycleGanTrainer, Pix2PixTrainer, Schedule, TrainingError};
 
 /// Which model is trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -19,12 +19,12 @@ pub enum Model {
 }
 
 impl std::str::FromStr for Model {
-    type Err = String;
+    type Err = TrainingError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "pix2pix" => Ok(Model::Pix2Pix),
             "cyclegan" => Ok(Model::CycleGan),
-            other => Err(format!("unknown model `{other}`: use pix2pix or cyclegan")),
+            other => Err(TrainingError::Setting(format!("unknown model `{other}`: use pix2pix or cyclegan"))),
         }
     }
 }
@@ -124,41 +124,42 @@ impl TrainSpec {
     }
 
     /// Rejects settings that cannot train, with a message for the user.
-    pub fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), TrainingError> {
+        let setting = |message: &str| Err(TrainingError::Setting(message.to_string()));
         if !(16..=1024).contains(&self.size) {
-            return Err("the image size must be between 16 and 1024 pixels".into());
+            return setting("the image size must be between 16 and 1024 pixels");
         }
         if !(1..=64).contains(&self.batch_size) {
-            return Err("the batch size must be between 1 and 64".into());
+            return setting("the batch size must be between 1 and 64");
         }
         if self.epochs + self.epochs_decay == 0 {
-            return Err("train for at least one epoch".into());
+            return setting("train for at least one epoch");
         }
         if self.max_iterations == Some(0) {
-            return Err("train for at least one iteration".into());
+            return setting("train for at least one iteration");
         }
         if !(self.lr.is_finite() && self.lr > 0.0 && self.lr < 1.0) {
-            return Err("the learning rate must be a number between 0 and 1".into());
+            return setting("the learning rate must be a number between 0 and 1");
         }
         if !(1..=512).contains(&self.ngf) || !(1..=512).contains(&self.ndf) {
-            return Err("the network widths (ngf, ndf) must be between 1 and 512".into());
+            return setting("the network widths (ngf, ndf) must be between 1 and 512");
         }
         if !(1..=6).contains(&self.n_layers_d) {
-            return Err("the PatchGAN needs between 1 and 6 layers".into());
+            return setting("the PatchGAN needs between 1 and 6 layers");
         }
         for (name, v) in [("lambda L1", self.lambda_l1), ("lambda cycle", self.lambda_cycle), ("lambda identity", self.lambda_identity)] {
             if !(v.is_finite() && v >= 0.0) {
-                return Err(format!("{name} must be a number >= 0"));
+                return setting(&format!("{name} must be a number >= 0"));
             }
         }
         if self.pool_size > 1000 {
-            return Err("the history pool holds at most 1000 images".into());
+            return setting("the history pool holds at most 1000 images");
         }
         self.generator_architecture().map(drop)
     }
 
     /// The generator to build from scratch.
-    pub fn generator_architecture(&self) -> Result<Architecture, String> {
+    pub fn generator_architecture(&self) -> Result<Architecture, TrainingError> {
         let norm = NormKind::Instance { affine: false };
         let choice = match (self.netg, self.model) {
             (ArchChoice::Auto, Model::CycleGan) => ArchChoice::Resnet { n_blocks: 9 },
@@ -168,7 +169,7 @@ impl TrainSpec {
         match choice {
             ArchChoice::Resnet { n_blocks } => {
                 if !self.size.is_multiple_of(4) {
-                    return Err(format!("a ResNet generator needs a size that is a multiple of 4, not {}", self.size));
+                    return Err(TrainingError::Setting(format!("a ResNet generator needs a size that is a multiple of 4, not {}", self.size)));
                 }
                 Ok(Architecture::Resnet(ResnetConfig {
                     ngf: self.ngf,
@@ -180,22 +181,22 @@ impl TrainSpec {
             }
             ArchChoice::Unet { num_downs } => {
                 if !(5..=12).contains(&num_downs) {
-                    return Err(format!(
+                    return Err(TrainingError::Setting(format!(
                         "the U-Net needs a size that is a multiple of 32 (it halves the image at least 5 times), not {}",
                         self.size
-                    ));
+                    )));
                 }
                 if !self.size.is_multiple_of(1 << num_downs) {
-                    return Err(format!(
+                    return Err(TrainingError::Setting(format!(
                         "a U-Net with {num_downs} downsamplings (unet_{}) needs a size that is a multiple of {}, not {}",
                         1u64 << num_downs,
                         1u64 << num_downs,
                         self.size
-                    ));
+                    )));
                 }
                 Ok(Architecture::Unet(UnetConfig { ngf: self.ngf, use_dropout: self.dropout, ..UnetConfig::official(num_downs, norm) }))
             }
-            ArchChoice::Auto => Err("no generator architecture".into()),
+            ArchChoice::Auto => Err(TrainingError::Internal("no generator architecture".into())),
         }
     }
 

@@ -17,16 +17,72 @@ use std::collections::{BTreeMap, HashMap};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde::{Deserialize, Serialize};
 
+use safetensors::SafeTensorError;
+
 use super::{Session, TrainSpec, build_discriminator, build_generator, check_data};
 use crate::models::detect::Architecture;
-use crate::models::{Builder, export, layout_of};
-use crate::techniques::data::{Rng, TrainData};
-use crate::techniques::training::Network;
+use crate::models::{Builder, ModelError, export, layout_of};
+use crate::techniques::data::{DataError, Rng, TrainData};
 use crate::techniques::training::adam::{Moments, param_ids};
-use crate::weights::{self, Checkpoint};
+use crate::techniques::training::{Network, TrainingError, read_back};
+use crate::weights::{self, Checkpoint, WeightsError};
 
 /// The `format` entry of a saved state's metadata.
 pub const STATE_FORMAT: &str = "ai-art-training-state/1";
+
+/// What makes a saved state unusable (it cannot be read, resumed or exported), or keeps one
+/// from being written; in words for the user (its `Display`).
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Not a state this app saved: another file, or another version of the format.
+    #[error("this file is not a saved training state of this app")]
+    NotAState,
+    /// An entry of the metadata is missing.
+    #[error("the saved state has no `{0}`")]
+    Missing(&'static str),
+    /// An entry of the metadata is damaged.
+    #[error("the saved state's `{key}` is unreadable: {source}")]
+    Field { key: &'static str, source: serde_json::Error },
+    /// The architectures listed are not one per network of the model.
+    #[error("the saved state does not list its networks")]
+    Networks,
+    /// The tensors cannot be read.
+    #[error("the saved state is unreadable: {0}")]
+    Unreadable(#[source] WeightsError),
+    /// A saved architecture cannot be built (or is not the kind of network expected).
+    #[error(transparent)]
+    Build(ModelError),
+    /// A saved network's tensors do not fit its architecture (missing, extra or misshapen).
+    #[error("the saved {network} does not fit its architecture: {source}")]
+    Mismatch { network: &'static str, source: WeightsError },
+    /// A tensor the state should hold (a history-pool image) is missing.
+    #[error("{0} is missing")]
+    MissingTensor(String),
+    /// A tensor that should hold floats does not.
+    #[error("{0} is not float")]
+    NotFloat(String),
+    /// An optimiser's moments for this parameter (`net.name`) have the wrong size or type.
+    #[error("the saved optimiser state of {0} does not fit")]
+    Optimizer(String),
+    /// The position in the epoch is outside the data.
+    #[error("the saved position in the epoch does not fit the data")]
+    Position,
+    /// No generator of that name in the state.
+    #[error("the saved state has no generator {0}")]
+    NoGenerator(String),
+    /// The file's tensors cannot be read.
+    #[error(transparent)]
+    Tensors(SafeTensorError),
+    /// The settings or progress cannot be written as JSON (a bug, not the user's input).
+    #[error(transparent)]
+    Encode(serde_json::Error),
+    /// A tensor cannot be laid out in the file (a bug, not the user's input).
+    #[error("`{name}`: {source}")]
+    Pack { name: String, source: SafeTensorError },
+    /// Writing the file failed.
+    #[error("writing the state failed: {0}")]
+    Write(#[source] SafeTensorError),
+}
 
 /// Where a run is: everything besides tensors that a resumed run needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -53,15 +109,15 @@ pub struct StateSummary {
 impl Session {
     /// The whole run as `.safetensors` bytes (see the module documentation). Every tensor is
     /// read asynchronously, so this works on WebGPU.
-    pub async fn save_state(&self) -> Result<Vec<u8>, String> {
+    pub async fn save_state(&self) -> Result<Vec<u8>, TrainingError> {
         let mut out = StateWriter::default();
         for (i, (net, opt, module)) in self.trainer.networks().into_iter().enumerate() {
-            let layout = layout_of(&self.archs[i]).map_err(|e| e.to_string())?;
+            let layout = layout_of(&self.archs[i])?;
             let (tensors, ids) = match module {
-                Network::Generator(g) => (export(g, &layout).await?, param_ids(g)),
-                Network::Discriminator(d) => (export(d, &layout).await?, param_ids(d)),
+                Network::Generator(g) => (export(g, &layout).await.map_err(TrainingError::Export)?, param_ids(g)),
+                Network::Discriminator(d) => (export(d, &layout).await.map_err(TrainingError::Export)?, param_ids(d)),
             };
-            let optimizer = self.trainer.optimizer(opt).ok_or_else(|| format!("no optimiser {opt}"))?;
+            let optimizer = self.trainer.optimizer(opt).ok_or_else(|| no_optimizer(opt))?;
             for ((name, shape, values), id) in tensors.into_iter().zip(ids) {
                 if let Some(m) = optimizer.moments(id) {
                     let key = format!("{opt}.{net}.{name}");
@@ -100,29 +156,25 @@ impl Session {
         ]
         .into_iter()
         .collect();
-        out.finish(meta)
+        Ok(out.finish(meta)?)
     }
 
     /// Continues a run from [`Session::save_state`] bytes with the same data (checked by
     /// its counts). `device` must be an autodiff device.
-    pub fn resume(state: &[u8], data: TrainData, device: &Device) -> Result<Session, String> {
+    pub fn resume(state: &[u8], data: TrainData, device: &Device) -> Result<Session, TrainingError> {
         let meta = state_metadata(state)?;
         let spec: TrainSpec = from_json(&meta, "spec")?;
         check_data(&spec, &data)?;
         let archs: Vec<Architecture> = from_json(&meta, "archs")?;
         let progress: Progress = from_json(&meta, "progress")?;
         if data.counts() != progress.counts {
-            return Err(format!(
-                "the saved run trained on {:?} images, these are {:?}: resume it with the same images",
-                progress.counts,
-                data.counts()
-            ));
+            return Err(DataError::NotTheSavedImages { saved: progress.counts, given: data.counts() }.into());
         }
         let names = spec.model.network_names();
         if archs.len() != names.len() {
-            return Err("the saved state does not list its networks".into());
+            return Err(StateError::Networks.into());
         }
-        let mut ckpt = weights::load_checkpoint(state).map_err(|e| format!("the saved state is unreadable: {e}"))?;
+        let mut ckpt = weights::load_checkpoint(state).map_err(StateError::Unreadable)?;
         let part = |ckpt: &mut Checkpoint, prefix: &str| {
             let mut part = Checkpoint { format: ckpt.format, tensors: BTreeMap::new(), nested_dicts: Default::default() };
             let keys: Vec<String> = ckpt.tensors.keys().filter(|k| k.starts_with(prefix)).cloned().collect();
@@ -139,11 +191,11 @@ impl Session {
             let mut net = part(&mut ckpt, &format!("{name}."));
             let mut b = Builder::from_checkpoint(&mut net, device);
             if name.starts_with('G') {
-                generators.push(build_generator(arch, &mut b)?);
+                generators.push(build_generator(arch, &mut b).map_err(StateError::Build)?);
             } else {
-                discriminators.push(build_discriminator(arch, &mut b)?);
+                discriminators.push(build_discriminator(arch, &mut b).map_err(StateError::Build)?);
             }
-            b.finish().map_err(|e| format!("the saved {name} does not fit its architecture: {e}"))?;
+            b.finish().map_err(|source| StateError::Mismatch { network: name, source })?;
         }
         let mut session = Session::assemble(spec, data, generators, discriminators, archs, device, &progress.run_id)?;
         session.trainer.set_iterations(progress.iteration);
@@ -153,15 +205,15 @@ impl Session {
             pool.images.clear();
             let images = part(&mut ckpt, &format!("{name}."));
             for k in 0..images.tensors.len() {
-                let entry = images.get(&k.to_string()).ok_or_else(|| format!("{name}.{k} is missing"))?;
-                let values = entry.as_f32().ok_or_else(|| format!("{name}.{k} is not float"))?;
+                let entry = images.get(&k.to_string()).ok_or_else(|| StateError::MissingTensor(format!("{name}.{k}")))?;
+                let values = entry.as_f32().ok_or_else(|| StateError::NotFloat(format!("{name}.{k}")))?;
                 pool.images.push(Tensor::<4>::from_data(TensorData::new(values.to_vec(), entry.shape.clone()), &inner).autodiff());
             }
         }
         // The optimisers' moments, matched to the rebuilt parameters by official name.
         let mut moments: Vec<(&str, burn::module::ParamId, Moments)> = Vec::new();
         for (i, (net, opt, module)) in session.trainer.networks().into_iter().enumerate() {
-            let layout = layout_of(&session.archs[i]).map_err(|e| e.to_string())?;
+            let layout = layout_of(&session.archs[i])?;
             let ids = match module {
                 Network::Generator(g) => param_ids(g),
                 Network::Discriminator(d) => param_ids(d),
@@ -174,10 +226,10 @@ impl Session {
                     continue;
                 };
                 let n: usize = shape.iter().product();
-                let tensor = |e: &weights::TensorEntry| -> Result<Tensor<1>, String> {
+                let tensor = |e: &weights::TensorEntry| -> Result<Tensor<1>, StateError> {
                     match e.as_f32() {
                         Some(values) if values.len() == n => Ok(Tensor::from_data(TensorData::new(values.to_vec(), [n]), &inner)),
-                        _ => Err(format!("the saved optimiser state of {net}.{name} does not fit")),
+                        _ => Err(StateError::Optimizer(format!("{net}.{name}"))),
                     }
                 };
                 let steps = step.as_i64().and_then(|s| s.first().copied()).unwrap_or(0).max(0) as u32;
@@ -185,46 +237,49 @@ impl Session {
             }
         }
         for (opt, id, m) in moments {
-            session.trainer.optimizer_mut(opt).ok_or_else(|| format!("no optimiser {opt}"))?.set_moments(id, m);
+            session.trainer.optimizer_mut(opt).ok_or_else(|| no_optimizer(opt))?.set_moments(id, m);
         }
         session.rng = Rng::from_state(progress.rng);
         session.epoch = progress.epoch;
         session.order = progress.order;
         session.pos = progress.pos;
         if session.order.len() != session.data.epoch_len() || session.pos > session.order.len() {
-            return Err("the saved position in the epoch does not fit the data".into());
+            return Err(StateError::Position.into());
         }
         Ok(session)
     }
 }
 
-async fn read(t: Tensor<1>, what: &str) -> Result<Vec<f32>, String> {
-    let data = t.without_autodiff().into_data_async().await.map_err(|e| format!("reading {what} failed: {e:?}"))?;
-    data.try_into_vec::<f32>().map_err(|e| format!("reading {what} failed: {e:?}"))
+/// A trainer without the optimiser its networks name (a bug, not the user's input).
+fn no_optimizer(opt: &str) -> TrainingError {
+    TrainingError::Internal(format!("no optimiser {opt}"))
 }
 
-fn json<T: Serialize>(v: &T) -> Result<String, String> {
-    serde_json::to_string(v).map_err(|e| e.to_string())
+async fn read(t: Tensor<1>, what: &str) -> Result<Vec<f32>, TrainingError> {
+    read_back(t.without_autodiff(), what).await
 }
 
-fn from_json<T: serde::de::DeserializeOwned>(meta: &HashMap<String, String>, key: &str) -> Result<T, String> {
-    let text = meta.get(key).ok_or_else(|| format!("the saved state has no `{key}`"))?;
-    serde_json::from_str(text).map_err(|e| format!("the saved state's `{key}` is unreadable: {e}"))
+fn json<T: Serialize>(v: &T) -> Result<String, StateError> {
+    serde_json::to_string(v).map_err(StateError::Encode)
+}
+
+fn from_json<T: serde::de::DeserializeOwned>(meta: &HashMap<String, String>, key: &'static str) -> Result<T, StateError> {
+    let text = meta.get(key).ok_or(StateError::Missing(key))?;
+    serde_json::from_str(text).map_err(|source| StateError::Field { key, source })
 }
 
 /// The metadata of a saved state; an error unless it is one.
-fn state_metadata(state: &[u8]) -> Result<HashMap<String, String>, String> {
-    let not_state = "this file is not a saved training state of this app";
-    let (_, meta) = safetensors::SafeTensors::read_metadata(state).map_err(|_| not_state.to_string())?;
+fn state_metadata(state: &[u8]) -> Result<HashMap<String, String>, StateError> {
+    let (_, meta) = safetensors::SafeTensors::read_metadata(state).map_err(|_| StateError::NotAState)?;
     let meta: HashMap<String, String> = meta.metadata().clone().unwrap_or_default().into_iter().collect();
     if meta.get("format").map(String::as_str) != Some(STATE_FORMAT) {
-        return Err(not_state.into());
+        return Err(StateError::NotAState);
     }
     Ok(meta)
 }
 
 /// What a saved state is (settings, iteration), from its header only.
-pub fn state_summary(state: &[u8]) -> Result<StateSummary, String> {
+pub fn state_summary(state: &[u8]) -> Result<StateSummary, StateError> {
     let meta = state_metadata(state)?;
     let progress: Progress = from_json(&meta, "progress")?;
     Ok(StateSummary {
@@ -237,18 +292,18 @@ pub fn state_summary(state: &[u8]) -> Result<StateSummary, String> {
 
 /// Generator `name` of a saved state, as an official `.safetensors` checkpoint (no GPU
 /// needed: the tensors are copied out of the file).
-pub fn generator_from_state(state: &[u8], name: &str) -> Result<Vec<u8>, String> {
+pub fn generator_from_state(state: &[u8], name: &str) -> Result<Vec<u8>, StateError> {
     state_metadata(state)?;
-    let st = safetensors::SafeTensors::deserialize(state).map_err(|e| e.to_string())?;
+    let st = safetensors::SafeTensors::deserialize(state).map_err(StateError::Tensors)?;
     let prefix = format!("{name}.");
     let mut out = StateWriter::default();
     let mut names: Vec<String> = st.names().into_iter().filter(|n| n.starts_with(&prefix)).map(str::to_string).collect();
     names.sort();
     if names.is_empty() {
-        return Err(format!("the saved state has no generator {name}"));
+        return Err(StateError::NoGenerator(name.to_string()));
     }
     for full in names {
-        let view = st.tensor(&full).map_err(|e| e.to_string())?;
+        let view = st.tensor(&full).map_err(StateError::Tensors)?;
         let key = &full[prefix.len()..];
         if let Some(layer) = key.strip_suffix(".running_var") {
             out.i64(&format!("{layer}.num_batches_tracked"), 0);
@@ -274,15 +329,17 @@ impl StateWriter {
         self.raw(name, safetensors::Dtype::I64, vec![], value.to_le_bytes().to_vec());
     }
 
-    fn finish(self, meta: HashMap<String, String>) -> Result<Vec<u8>, String> {
+    fn finish(self, meta: HashMap<String, String>) -> Result<Vec<u8>, StateError> {
         let views = self
             .0
             .iter()
             .map(|(name, dtype, shape, data)| {
-                safetensors::tensor::TensorView::new(*dtype, shape.clone(), data).map(|v| (name.clone(), v)).map_err(|e| format!("`{name}`: {e}"))
+                safetensors::tensor::TensorView::new(*dtype, shape.clone(), data)
+                    .map(|v| (name.clone(), v))
+                    .map_err(|source| StateError::Pack { name: name.clone(), source })
             })
-            .collect::<Result<Vec<_>, String>>()?;
+            .collect::<Result<Vec<_>, StateError>>()?;
         let meta = if meta.is_empty() { None } else { Some(meta.into_iter().collect()) };
-        safetensors::tensor::serialize(views, meta).map_err(|e| format!("writing the state failed: {e}"))
+        safetensors::tensor::serialize(views, meta).map_err(StateError::Write)
     }
 }

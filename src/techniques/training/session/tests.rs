@@ -140,11 +140,16 @@ fn a_generator_taken_from_a_saved_state_is_the_exported_one() {
         assert_eq!(max_diff(&from_state, &generators(&s)[i]), 0.0);
         assert!(matches!(detect(&from_state), Ok(Architecture::Resnet(_))));
     }
-    assert!(generator_from_state(&state, "G").unwrap_err().contains("no generator G"));
-    assert!(generator_from_state(b"not a state", "G_A").unwrap_err().contains("not a saved training state"));
+    let err = generator_from_state(&state, "G").unwrap_err();
+    assert!(matches!(err, StateError::NoGenerator(_)) && err.to_string().contains("no generator G"), "{err}");
+    let err = generator_from_state(b"not a state", "G_A").unwrap_err();
+    assert!(matches!(err, StateError::NotAState) && err.to_string().contains("not a saved training state"), "{err}");
+    let err = Session::resume(b"not a state", unpaired(), &device()).err().expect("refused");
+    assert!(matches!(err, TrainingError::State(StateError::NotAState)), "{err}");
     // The wrong images: a clear error rather than a silent mismatch.
     let err = Session::resume(&state, TrainData::Unpaired(vec![img(20, 20, 1)], vec![img(20, 20, 2)]), &device()).err().expect("refused");
-    assert!(err.contains("resume it with the same images"), "{err}");
+    assert!(matches!(err, TrainingError::Data(DataError::NotTheSavedImages { .. })), "{err}");
+    assert!(err.to_string().contains("resume it with the same images"), "{err}");
 }
 
 #[test]
@@ -160,7 +165,8 @@ fn fine_tuning_starts_from_the_given_generator() {
     spec.size = 48;
     spec.netg = ArchChoice::Resnet { n_blocks: 1 };
     let err = Session::new(spec, paired(2), vec![Some(pretrained)], &device(), "c").err().expect("refused");
-    assert!(err.contains("multiple of 32, not 48"), "{err}");
+    assert!(matches!(err, TrainingError::CheckpointSize { network: "G", .. }), "{err}");
+    assert!(err.to_string().contains("multiple of 32, not 48"), "{err}");
 }
 
 #[test]
@@ -168,17 +174,21 @@ fn settings_that_cannot_train_are_refused_with_a_reason() {
     let mut spec = TrainSpec::new(Model::Pix2Pix);
     spec.size = 96;
     spec.netg = ArchChoice::Unet { num_downs: 8 };
-    assert!(spec.check().unwrap_err().contains("multiple of 256"));
+    let err = spec.check().unwrap_err();
+    assert!(matches!(err, TrainingError::Setting(_)) && err.to_string().contains("multiple of 256"), "{err}");
     spec.netg = ArchChoice::Auto;
     assert!(spec.check().is_ok(), "auto picks unet_32 for 96 px");
     assert!(matches!(spec.generator_architecture(), Ok(Architecture::Unet(UnetConfig { num_downs: 5, .. }))));
     spec.batch_size = 0;
-    assert!(spec.check().unwrap_err().contains("batch size"));
+    assert!(spec.check().unwrap_err().to_string().contains("batch size"));
     spec.batch_size = 1;
     spec.size = 48;
-    assert!(spec.check().unwrap_err().contains("multiple of 32"), "a U-Net halves at least 5 times");
+    assert!(spec.check().unwrap_err().to_string().contains("multiple of 32"), "a U-Net halves at least 5 times");
     let err = Session::new(tiny(Model::CycleGan), paired(2), vec![], &device(), "x").err().expect("refused");
-    assert!(err.contains("unpaired"), "{err}");
+    assert!(matches!(err, TrainingError::Data(DataError::NeedsUnpaired)), "{err}");
+    assert!(err.to_string().contains("unpaired"), "{err}");
+    let err = "gan".parse::<Model>().unwrap_err();
+    assert!(matches!(err, TrainingError::Setting(_)) && err.to_string().contains("unknown model `gan`"), "{err}");
 }
 
 #[test]
@@ -188,7 +198,7 @@ fn training_images_survive_a_round_trip_through_bytes() {
         let (back, id) = TrainData::from_bytes(&bytes).expect("reads");
         assert_eq!((back, id.as_str()), (data, "run-9"));
     }
-    assert!(TrainData::from_bytes(b"junk").is_err());
+    assert!(matches!(TrainData::from_bytes(b"junk"), Err(DataError::Unreadable(_))));
 }
 
 #[test]
@@ -212,7 +222,7 @@ fn benchmark_runs_use_the_official_networks_and_full_batches() {
         let r = run(&mut s, 2);
         assert!(r.iter().all(|r| r.losses.iter().all(|v| v.is_finite())), "{r:?}");
     }
-    assert!(Session::for_benchmark(Model::Pix2Pix, 48, 1, &device).is_err(), "48 px has no U-Net");
+    assert!(matches!(Session::for_benchmark(Model::Pix2Pix, 48, 1, &device), Err(TrainingError::Setting(_))), "48 px has no U-Net");
 }
 
 /// The session runs either GAN through the `Gan` trait: what each trainer reports (losses,
