@@ -2,17 +2,11 @@
 //! back (decode, upload, normalise, map back, read out), and both are shown side by side.
 //! It checks the device before any network runs.
 
-use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared};
-use super::{JobIds, Section};
+use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, Shared};
+use super::{Job, JobIds, Section, own_event};
 use crate::protocol::{ImagePayload, JobEvent, JobId, Request};
 use std::rc::Rc;
 use yew::prelude::*;
-
-struct Job {
-    id: JobId,
-    name: String,
-    progress: JobProgress,
-}
 
 struct Output {
     input: Shared<ImagePayload>,
@@ -29,7 +23,8 @@ pub enum ImageCheckMsg {
 /// The Image check section's state.
 #[derive(Default)]
 pub struct ImageCheck {
-    job: Option<Job>,
+    /// The running round trip, about the file named.
+    job: Option<Job<String>>,
     result: Option<Output>,
     error: Option<String>,
 }
@@ -41,7 +36,7 @@ impl ImageCheck {
             ImageCheckMsg::File { name, bytes } => {
                 let id = ids.fresh();
                 self.error = None;
-                self.job = Some(Job { id, name: name.clone(), progress: JobProgress::sent(3) });
+                self.job = Some(Job::sent(id, "sending to the worker", name.clone()));
                 Some(Request::Roundtrip { id, name, bytes })
             }
             ImageCheckMsg::FileError(e) => {
@@ -54,7 +49,7 @@ impl ImageCheck {
     pub fn view(&self, ready: bool, cb: Callback<ImageCheckMsg>) -> Html {
         let busy = self.job.is_some();
         let progress = self.job.as_ref().map(|j| {
-            j.progress.bar(BarAttrs { id: Some("progress".into()), ..BarAttrs::default() }, format!("{}: {}", j.name, j.progress.stage))
+            j.progress.bar(BarAttrs { id: Some("progress".into()), ..BarAttrs::default() }, format!("{}: {}", j.about, j.progress.stage))
         });
         let result = self.result.as_ref().map(|r| {
             let stem = r.name.rsplit_once('.').map(|(s, _)| s).unwrap_or(&r.name);
@@ -90,21 +85,10 @@ impl ImageCheck {
 
 impl Section for ImageCheck {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
-        let Some(job) = self.job.as_mut().filter(|j| j.id == id) else { return };
-        if job.progress.on_event(&ev) {
-            return;
-        }
-        match ev {
-            JobEvent::RoundtripDone { input, output, millis } => {
-                let name = self.job.take().map(|j| j.name).unwrap_or_default();
-                self.result = Some(Output { input: Shared(Rc::new(input)), output: Shared(Rc::new(output)), name, millis });
-                self.error = None;
-            }
-            JobEvent::Failed { message } => {
-                self.job = None;
-                self.error = Some(message);
-            }
-            _ => {}
+        if let Some(JobEvent::RoundtripDone { input, output, millis }) = own_event(&mut self.job, &mut self.error, id, ev) {
+            let name = self.job.take().map(|j| j.about).unwrap_or_default();
+            self.result = Some(Output { input: Shared(Rc::new(input)), output: Shared(Rc::new(output)), name, millis });
+            self.error = None;
         }
     }
 

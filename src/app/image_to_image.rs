@@ -3,8 +3,8 @@
 //! by side. The state lives here; every job runs in the worker
 //! (`src/worker/image_to_image.rs`, on `src/techniques/image_to_image.rs`).
 
-use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, JobProgress, Shared, event_value};
-use super::{JobIds, Section, catalog};
+use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, Shared, event_value};
+use super::{Job, JobIds, Section, abort_job, catalog, own_event};
 use crate::models::{ArchChoice, NormChoice};
 use crate::protocol::{ImagePayload, JobEvent, JobId, ModelSource, Request, Slot, TranslateOptions};
 use std::rc::Rc;
@@ -26,11 +26,10 @@ enum JobKind {
     Translate,
 }
 
-struct Job {
-    id: JobId,
+/// What a job of this section does, and to what (a model's or an image's name).
+struct Work {
     kind: JobKind,
     name: String,
-    progress: JobProgress,
 }
 
 struct Output {
@@ -51,7 +50,7 @@ pub struct ImageToImage {
     fit: bool,
     dropout: bool,
     model: Option<ModelInfo>,
-    job: Option<Job>,
+    job: Option<Job<Work>>,
     /// The last image, so it can be translated again (new model, new options, new noise).
     image: Option<(String, Rc<Vec<u8>>)>,
     result: Option<Output>,
@@ -138,12 +137,7 @@ impl ImageToImage {
         let arch = self.arch.parse::<ArchChoice>().unwrap_or_default();
         let norm = self.norm.parse::<NormChoice>().unwrap_or_default();
         self.error = None;
-        self.job = Some(Job {
-            id,
-            kind: JobKind::Load,
-            name: source.label().to_string(),
-            progress: JobProgress::sent(3),
-        });
+        self.job = Some(Job::sent(id, "sending to the worker", Work { kind: JobKind::Load, name: source.label().to_string() }));
         Some(Request::LoadModel { id, slot: self.slot, source, arch, norm })
     }
 
@@ -154,12 +148,7 @@ impl ImageToImage {
             return None;
         }
         self.error = None;
-        self.job = Some(Job {
-            id,
-            kind: JobKind::Translate,
-            name: name.clone(),
-            progress: JobProgress::sent(3),
-        });
+        self.job = Some(Job::sent(id, "sending to the worker", Work { kind: JobKind::Translate, name: name.clone() }));
         Some(Request::Translate { id, slot: self.slot, name, bytes: (*bytes).clone(), options: self.options() })
     }
 
@@ -315,7 +304,7 @@ impl ImageToImage {
     fn view_job(&self) -> Html {
         let p = self.prefix();
         let Some(j) = &self.job else { return html! {} };
-        let what = match j.kind {
+        let what = match j.about.kind {
             JobKind::Load => "Loading",
             JobKind::Translate => "Translating",
         };
@@ -324,7 +313,7 @@ impl ImageToImage {
                 { j.progress.download_bar(BarAttrs { id: Some(format!("{p}-download-progress")), testid: Some("download-progress"), state: None }) }
                 { j.progress.bar(
                     BarAttrs { id: Some(format!("{p}-status")), testid: Some("status"), state: None },
-                    format!("{what} {}: {}", j.name, j.progress.stage),
+                    format!("{what} {}: {}", j.about.name, j.progress.stage),
                 ) }
             </>
         }
@@ -354,10 +343,7 @@ impl ImageToImage {
 
 impl Section for ImageToImage {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
-        let Some(job) = self.job.as_mut().filter(|j| j.id == id) else { return };
-        if job.progress.on_event(&ev) {
-            return;
-        }
+        let Some(ev) = own_event(&mut self.job, &mut self.error, id, ev) else { return };
         match ev {
             JobEvent::ModelLoaded { name, description, from_cache, .. } => {
                 self.job = None;
@@ -365,13 +351,9 @@ impl Section for ImageToImage {
                 self.model = Some(ModelInfo { name, description, from_cache });
             }
             JobEvent::Translated { input, output, millis, note, .. } => {
-                let name = self.job.take().map(|j| j.name).unwrap_or_default();
+                let name = self.job.take().map(|j| j.about.name).unwrap_or_default();
                 self.error = None;
                 self.result = Some(Output { input: Shared(Rc::new(input)), output: Shared(Rc::new(output)), name, millis, note });
-            }
-            JobEvent::Failed { message } => {
-                self.job = None;
-                self.error = Some(message);
             }
             // Not sent for this section's jobs.
             _ => {}
@@ -379,8 +361,6 @@ impl Section for ImageToImage {
     }
 
     fn abort(&mut self, message: &str) {
-        if self.job.take().is_some() {
-            self.error = Some(message.to_string());
-        }
+        abort_job(&mut self.job, &mut self.error, message);
     }
 }

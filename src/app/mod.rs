@@ -24,7 +24,7 @@ use image_to_image::{ImageToImage, ImageToImageMsg};
 use std::collections::HashMap;
 use style_transfer::{StyleTransfer, StyleTransferMsg};
 use training::{Training, TrainingMsg};
-use widgets::DeviceBanner;
+use widgets::{DeviceBanner, JobProgress};
 use yew::prelude::*;
 
 /// What every section is to the app: it takes the worker's events about the jobs it sent
@@ -35,6 +35,45 @@ pub trait Section {
     fn on_event(&mut self, id: JobId, event: JobEvent);
     /// The worker broke: no running job will finish; say so with `message`.
     fn abort(&mut self, message: &str);
+}
+
+/// A section's job while it runs: its id, its progress bars, and what the section keeps
+/// about it (`about`).
+pub struct Job<T> {
+    pub id: JobId,
+    pub progress: JobProgress,
+    pub about: T,
+}
+
+impl<T> Job<T> {
+    /// Job `id`, just sent to the worker, at `stage`.
+    pub fn sent(id: JobId, stage: &str, about: T) -> Self {
+        Job { id, progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) }, about }
+    }
+}
+
+/// The start of `on_event` for a section that runs one job at a time: an event of a job it
+/// no longer follows is dropped, progress and download events move the job's bars, and a
+/// failure ends the job and becomes the section's error. What is left (`Some`) is the
+/// section's own to handle.
+pub fn own_event<T>(job: &mut Option<Job<T>>, error: &mut Option<String>, id: JobId, ev: JobEvent) -> Option<JobEvent> {
+    let running = job.as_mut().filter(|j| j.id == id)?;
+    if running.progress.on_event(&ev) {
+        return None;
+    }
+    if let JobEvent::Failed { message } = ev {
+        *job = None;
+        *error = Some(message);
+        return None;
+    }
+    Some(ev)
+}
+
+/// [`Section::abort`] for a section with one running job: the job ends with `message`.
+pub fn abort_job<J>(job: &mut Option<J>, error: &mut Option<String>, message: &str) {
+    if job.take().is_some() {
+        *error = Some(message.to_string());
+    }
 }
 
 /// Job ids, unique for the page's lifetime.

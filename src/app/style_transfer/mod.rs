@@ -7,8 +7,8 @@
 mod form;
 mod view;
 
-use super::widgets::{JobControl, JobProgress, Shared};
-use super::{JobIds, Section};
+use super::widgets::{JobControl, Shared};
+use super::{Job, JobIds, Section, abort_job, own_event};
 use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, ModelSource, NamedImage, Request, StyleTransferJob};
 use crate::techniques::style_transfer::Losses;
 use form::{Field, Form, parse_f64};
@@ -33,10 +33,9 @@ enum JobKind {
     Run,
 }
 
-struct Job {
-    id: JobId,
+/// What a job of this section is, and its Pause / Resume / Cancel state.
+struct Task {
     kind: JobKind,
-    progress: JobProgress,
     control: JobControl,
 }
 
@@ -87,7 +86,7 @@ pub struct StyleTransfer {
     vgg_url: String,
     vgg: Option<VggInfo>,
     form: Form,
-    job: Option<Job>,
+    job: Option<Job<Task>>,
     run: Option<RunView>,
     result: Option<Output>,
     error: Option<String>,
@@ -102,7 +101,7 @@ fn url_label(url: &str) -> String {
 impl StyleTransfer {
     fn new_job(&mut self, id: JobId, kind: JobKind, stage: &str) {
         self.error = None;
-        self.job = Some(Job { id, kind, progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) }, control: JobControl::default() });
+        self.job = Some(Job::sent(id, stage, Task { kind, control: JobControl::default() }));
     }
 
     /// Handles the user's input; returns the request to send to the worker, if any.
@@ -143,8 +142,8 @@ impl StyleTransfer {
             StyleTransferMsg::FileError(e) => self.error = Some(e),
             StyleTransferMsg::Start => return self.start(ids.fresh()),
             StyleTransferMsg::Control(action) => {
-                let job = self.job.as_mut().filter(|j| j.kind == JobKind::Run)?;
-                return Some(job.control.request(job.id, action));
+                let job = self.job.as_mut().filter(|j| j.about.kind == JobKind::Run)?;
+                return Some(job.about.control.request(job.id, action));
             }
         }
         None
@@ -198,10 +197,7 @@ impl StyleTransfer {
 
 impl Section for StyleTransfer {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
-        let Some(job) = self.job.as_mut().filter(|j| j.id == id) else { return };
-        if job.progress.on_event(&ev) {
-            return;
-        }
+        let Some(ev) = own_event(&mut self.job, &mut self.error, id, ev) else { return };
         match ev {
             JobEvent::VggLoaded { name, description, from_cache, note, .. } => {
                 self.job = None;
@@ -235,7 +231,7 @@ impl Section for StyleTransfer {
             }
             JobEvent::Paused { paused } => {
                 if let Some(j) = self.job.as_mut() {
-                    j.control.on_paused(paused);
+                    j.about.control.on_paused(paused);
                 }
             }
             JobEvent::StyleTransferDone { image, steps_done, cancelled, millis, note, .. } => {
@@ -248,18 +244,12 @@ impl Section for StyleTransfer {
                 let name = self.content.as_ref().map(|(n, _)| n.clone()).unwrap_or_default();
                 self.result = Some(Output { image, name, steps_done, millis, note, cancelled });
             }
-            JobEvent::Failed { message } => {
-                self.job = None;
-                self.error = Some(message);
-            }
             // Not sent for this section's jobs.
             _ => {}
         }
     }
 
     fn abort(&mut self, message: &str) {
-        if self.job.take().is_some() {
-            self.error = Some(message.to_string());
-        }
+        abort_job(&mut self.job, &mut self.error, message);
     }
 }

@@ -150,7 +150,7 @@ impl StyleTransfer {
     }
 
     fn view_controls(&self, ready: bool, cb: &Callback<StyleTransferMsg>) -> Html {
-        let running = self.job.as_ref().filter(|j| j.kind == JobKind::Run);
+        let running = self.job.as_ref().filter(|j| j.about.kind == JobKind::Run);
         let can_start = ready && self.job.is_none() && self.content.is_some() && !self.styles.is_empty() && self.vgg.is_some();
         let hint = if self.job.is_some() {
             None
@@ -167,7 +167,7 @@ impl StyleTransfer {
             <div class="row controls">
                 <button class="button" data-testid="start" disabled={!can_start} onclick={cb.reform(|_| StyleTransferMsg::Start)}>{ "Start" }</button>
                 if let Some(j) = running {
-                    { j.control.buttons(&CONTROLS, cb.reform(StyleTransferMsg::Control)) }
+                    { j.about.control.buttons(&CONTROLS, cb.reform(StyleTransferMsg::Control)) }
                 }
                 if let Some(h) = hint { <span class="hint" data-testid="start-hint">{ h }</span> }
             </div>
@@ -176,14 +176,14 @@ impl StyleTransfer {
 
     fn view_job(&self) -> Html {
         let Some(j) = &self.job else { return html! {} };
-        let state = match (&j.kind, j.control.paused, j.control.cancel_requested) {
+        let state = match (&j.about.kind, j.about.control.paused, j.about.control.cancel_requested) {
             (JobKind::LoadVgg, ..) => "loading",
             (_, _, true) => "cancelling",
             (_, true, _) => "paused",
             _ => "running",
         };
-        let what = if j.kind == JobKind::LoadVgg { "Loading VGG19" } else { "Style transfer" };
-        let stage = if j.control.paused { "paused" } else { j.progress.stage.as_str() };
+        let what = if j.about.kind == JobKind::LoadVgg { "Loading VGG19" } else { "Style transfer" };
+        let stage = if j.about.control.paused { "paused" } else { j.progress.stage.as_str() };
         html! {
             <>
                 { j.progress.download_bar(BarAttrs { testid: Some("vgg-download-progress"), ..BarAttrs::default() }) }

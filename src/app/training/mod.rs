@@ -9,8 +9,8 @@
 mod form;
 mod view;
 
-use super::widgets::{JobControl, JobProgress, Shared};
-use super::{JobIds, Section};
+use super::widgets::{JobControl, Shared};
+use super::{Job, JobIds, Section, abort_job};
 use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, Request, TrainExport, TrainJob};
 use crate::techniques::data::{DatasetFiles, NamedFile};
 use crate::techniques::training::session::{Model, StateSummary, StepRecord};
@@ -51,10 +51,9 @@ enum Kind {
     Other,
 }
 
-struct Job {
-    id: JobId,
+/// What a job of this section is, and its Pause / Resume / Cancel state.
+struct Task {
     kind: Kind,
-    progress: JobProgress,
     control: JobControl,
 }
 
@@ -81,7 +80,7 @@ pub struct Training {
     files: [Vec<NamedFile>; 3],
     init: [Option<NamedFile>; 2],
     form: Form,
-    job: Option<Job>,
+    job: Option<Job<Task>>,
     run: Option<RunView>,
     saved: Option<StateSummary>,
     note: Option<String>,
@@ -133,7 +132,7 @@ impl Training {
 
     fn new_job(&mut self, id: JobId, kind: Kind, stage: &str) {
         self.error = None;
-        self.job = Some(Job { id, kind, progress: JobProgress { stage: stage.into(), ..JobProgress::sent(3) }, control: JobControl::default() });
+        self.job = Some(Job::sent(id, stage, Task { kind, control: JobControl::default() }));
     }
 
     /// Handles the user's input; returns the request to send to the worker, if any.
@@ -191,8 +190,8 @@ impl Training {
                 Err(e) => self.error = Some(e),
             },
             TrainingMsg::Control(action) => {
-                let j = self.job.as_mut().filter(|j| j.kind == Kind::Run)?;
-                return Some(j.control.request(j.id, action));
+                let j = self.job.as_mut().filter(|j| j.about.kind == Kind::Run)?;
+                return Some(j.about.control.request(j.id, action));
             }
             TrainingMsg::Discard => {
                 let id = ids.fresh();
@@ -217,7 +216,7 @@ impl Section for Training {
     /// Events about the running job, and the answers to Query and Export (not jobs: they
     /// are answered while a run goes on).
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
-        let current = |job: &Option<Job>, id: JobId| job.as_ref().is_some_and(|j| j.id == id);
+        let current = |job: &Option<Job<Task>>, id: JobId| job.as_ref().is_some_and(|j| j.id == id);
         match ev {
             JobEvent::Progress { .. } | JobEvent::Fetching { .. } => {
                 if let Some(j) = self.job.as_mut().filter(|j| j.id == id) {
@@ -254,7 +253,7 @@ impl Section for Training {
             }
             JobEvent::Paused { paused } => {
                 if let Some(j) = self.job.as_mut().filter(|j| j.id == id) {
-                    j.control.on_paused(paused);
+                    j.about.control.on_paused(paused);
                 }
             }
             JobEvent::TrainingSaved { iteration, .. } => {
@@ -296,8 +295,6 @@ impl Section for Training {
 
     /// A failure outside any job (the worker broke): nothing runs any more.
     fn abort(&mut self, message: &str) {
-        if self.job.take().is_some() {
-            self.error = Some(message.to_string());
-        }
+        abort_job(&mut self.job, &mut self.error, message);
     }
 }

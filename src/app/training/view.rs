@@ -142,7 +142,7 @@ impl Training {
     }
 
     fn view_controls(&self, ready: bool, cb: &Callback<TrainingMsg>) -> Html {
-        let running = self.job.as_ref().filter(|j| j.kind == Kind::Run);
+        let running = self.job.as_ref().filter(|j| j.about.kind == Kind::Run);
         let can_export = self.run.as_ref().is_some_and(|r| r.saved.is_some()) || self.saved.is_some();
         let names: Vec<&'static str> = self.run.as_ref().map(|r| r.model).or(self.saved.as_ref().map(|s| s.spec.model)).unwrap_or(self.model).generator_names().to_vec();
         let exports = names.into_iter().map(|name| {
@@ -157,7 +157,7 @@ impl Training {
                 <button class="button" data-testid="train-start" disabled={!ready || self.job.is_some()}
                     onclick={cb.reform(|_| TrainingMsg::Start)}>{ "Start training" }</button>
                 if let Some(j) = running {
-                    { j.control.buttons(&CONTROLS, cb.reform(TrainingMsg::Control)) }
+                    { j.about.control.buttons(&CONTROLS, cb.reform(TrainingMsg::Control)) }
                 }
                 { for exports }
                 <button class="button secondary" data-testid="train-export-state" disabled={!can_export}
@@ -172,8 +172,8 @@ impl Training {
 
     fn view_job(&self) -> Html {
         let Some(j) = &self.job else { return html! {} };
-        let state = if j.control.paused { "paused" } else { "running" };
-        let label = if j.control.paused { "Paused (saved)".to_string() } else { j.progress.stage.clone() };
+        let state = if j.about.control.paused { "paused" } else { "running" };
+        let label = if j.about.control.paused { "Paused (saved)".to_string() } else { j.progress.stage.clone() };
         j.progress.bar(BarAttrs { testid: Some("train-status"), state: Some(state), ..BarAttrs::default() }, label)
     }
 
