@@ -120,7 +120,8 @@ ROOT = HERE.parents[1]
 OUT = ROOT / "tests" / "fixtures" / "nst"
 NETWORKS = ROOT / "tests" / "fixtures" / "networks"
 sys.path.insert(0, str(HERE))
-from make_network_fixtures import VGG_WIDTHS, VGGFeatures  # noqa: E402
+from junyanz_networks import VGGFeatures  # noqa: E402
+from make_network_fixtures import VGG_WIDTHS  # noqa: E402
 
 W, H = 40, 32
 CONTENT_LAYER = "conv4_2"

@@ -4,7 +4,7 @@
 What: tiny random-weight Pix2Pix and CycleGAN models trained for 3 iterations on one fixed batch,
 exactly as junyanz/pytorch-CycleGAN-and-pix2pix trains them (`models/pix2pix_model.py`,
 `models/cycle_gan_model.py`, `models/networks.py` GANLoss / init_weights / get_scheduler,
-`util/image_pool.py`), with the reference network classes of `make_network_fixtures.py`
+`util/image_pool.py`), with the reference network classes of `junyanz_networks.py`
 (official module structure, so official state-dict keys). Per model `<m>` (pix2pix, cyclegan):
   * `<m>_init.safetensors`: every network's initial weights, official keys prefixed with the
     network name (`G.`, `D.` / `G_A.`, `G_B.`, `D_A.`, `D_B.`), float32.
@@ -145,11 +145,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 OUT = ROOT / "tests" / "fixtures" / "training"
 sys.path.insert(0, str(HERE))
-from make_network_fixtures import NLayerDiscriminator, ResnetGenerator, UnetGenerator  # noqa: E402
+from junyanz_training import (  # noqa: E402  (junyanz's training pieces, shared with bench_train.py)
+    BETA1, BETA2, EPS, INIT_GAIN, LR, ImagePool, adam, build_net, gan_loss, init_weights, set_requires_grad)
 
 ITERATIONS = 3
-LR, BETA1, BETA2, EPS = 2e-4, 0.5, 0.999, 1e-8
-INIT_GAIN = 0.02
 IMAGE = 32
 
 PIX2PIX = {
@@ -207,36 +206,6 @@ CYCLEGAN_ORDER = [
 # ---------------------------------------------------------------------------------------------
 
 
-def init_weights(net: nn.Module, gain: float = INIT_GAIN):
-    """junyanz networks.init_weights(net, 'normal', gain)."""
-
-    def init_func(m):
-        classname = m.__class__.__name__
-        if hasattr(m, "weight") and (classname.find("Conv") != -1 or classname.find("Linear") != -1):
-            nn.init.normal_(m.weight.data, 0.0, gain)
-            if hasattr(m, "bias") and m.bias is not None:
-                nn.init.constant_(m.bias.data, 0.0)
-        elif classname.find("BatchNorm2d") != -1:
-            nn.init.normal_(m.weight.data, 1.0, gain)
-            nn.init.constant_(m.bias.data, 0.0)
-
-    net.apply(init_func)
-    return net
-
-
-def set_requires_grad(nets, requires_grad: bool):
-    """junyanz BaseModel.set_requires_grad."""
-    for net in nets if isinstance(nets, list) else [nets]:
-        for p in net.parameters():
-            p.requires_grad = requires_grad
-
-
-def gan_loss(prediction: torch.Tensor, target_is_real: bool) -> torch.Tensor:
-    """junyanz GANLoss('lsgan'): MSE against 1.0 / 0.0 expanded to the prediction's shape."""
-    target = torch.tensor(1.0 if target_is_real else 0.0, dtype=prediction.dtype)
-    return nn.functional.mse_loss(prediction, target.expand_as(prediction))
-
-
 class KinkMargin:
     """While `on`, the smallest |x| seen at a kink: the input of every ReLU / LeakyReLU and every
     L1 difference a - b. A value within float32 rounding of 0 can take the other side of the kink
@@ -261,51 +230,6 @@ def l1(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     if KinkMargin.on:
         KinkMargin.see(a - b)
     return nn.functional.l1_loss(a, b)
-
-
-class ImagePool:
-    """junyanz util/image_pool.py ImagePool."""
-
-    def __init__(self, pool_size: int, rng: random.Random):
-        self.pool_size, self.num_imgs, self.images, self.rng = pool_size, 0, [], rng
-        self.random_branch_taken = False
-
-    def query(self, images: torch.Tensor) -> torch.Tensor:
-        if self.pool_size == 0:
-            return images
-        out = []
-        for image in images:
-            image = torch.unsqueeze(image.data, 0)
-            if self.num_imgs < self.pool_size:
-                self.num_imgs += 1
-                self.images.append(image)
-                out.append(image)
-            else:
-                self.random_branch_taken = True
-                if self.rng.uniform(0, 1) > 0.5:
-                    rid = self.rng.randint(0, self.pool_size - 1)
-                    tmp = self.images[rid].clone()
-                    self.images[rid] = image
-                    out.append(tmp)
-                else:
-                    out.append(image)
-        return torch.cat(out, 0)
-
-
-def adam(params):
-    return torch.optim.Adam(params, lr=LR, betas=(BETA1, BETA2), eps=EPS)
-
-
-def build_net(cfg: dict) -> nn.Module:
-    if cfg["class"] == "UnetGenerator":
-        return UnetGenerator(cfg["input_nc"], cfg["output_nc"], cfg["num_downs"], cfg["ngf"],
-                             cfg["norm"], cfg["use_dropout"])
-    if cfg["class"] == "ResnetGenerator":
-        return ResnetGenerator(cfg["input_nc"], cfg["output_nc"], cfg["ngf"], cfg["n_blocks"],
-                               cfg["norm"], use_dropout=cfg["use_dropout"])
-    if cfg["class"] == "NLayerDiscriminator":
-        return NLayerDiscriminator(cfg["input_nc"], cfg["ndf"], cfg["n_layers"], cfg["norm"])
-    raise ValueError(cfg["class"])
 
 
 def dead_bias_keys(net: nn.Module) -> list:
