@@ -9,7 +9,7 @@ use crate::models::vgg::Pooling;
 use serde::{Deserialize, Serialize};
 
 /// The settings of a style-transfer run: the CLI's `ai-art stylize` options and the app's
-/// form (the protocol's `StylizeSettings`).
+/// form (carried by the protocol's `StyleTransferJob`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Settings {
     /// Longer side of the result in pixels (the content's aspect ratio is kept).
