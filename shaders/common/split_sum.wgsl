@@ -1,11 +1,12 @@
 // Adds the partial sums of a split-K product, scales them and adds a per-channel bias:
-//   dst[i] = scale * sum_s parts[s * total + i] + bias[(i / plane) % channels]
-// over total outputs ([B, C, H, W]: plane = H * W, channels = C). Without a bias (a weight
+//   dst[i] = scale * sum_s parts[s * items + i] + bias[(i / plane) % channels]
+// over `items` outputs ([B, C, H, W]: plane = H * W, channels = C). Without a bias (a weight
 // gradient, a Gram matrix) the host passes has_bias = 0 and a one-value dummy bias.
-// 1-D workgroups of 256 on a 2-D grid. Host contract: shaders/README.md.
+// Host contract: shaders/README.md. The host appends common/entry.wgsl and
+// common/per_item.wgsl: `main`, 256 threads a workgroup, calls `run_item(i)` per output.
 
 struct Info {
-    total: u32,
+    items: u32,
     splits: u32,
     plane: u32,
     channels: u32,
@@ -20,19 +21,10 @@ struct Info {
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(3) var<uniform> info: Info;
 
-@compute @workgroup_size(256, 1, 1)
-fn main(
-    @builtin(workgroup_id) wg: vec3<u32>,
-    @builtin(num_workgroups) nwg: vec3<u32>,
-    @builtin(local_invocation_index) li: u32
-) {
-    let i = (wg.x + wg.y * nwg.x) * 256u + li;
-    if (i >= info.total) {
-        return;
-    }
+fn run_item(i: u32) {
     var s = 0.0;
     for (var sp = 0u; sp < info.splits; sp = sp + 1u) {
-        s = s + parts[sp * info.total + i];
+        s = s + parts[sp * info.items + i];
     }
     s = s * bitcast<f32>(info.scale_bits);
     if (info.has_bias != 0u) {

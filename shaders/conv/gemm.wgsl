@@ -1,8 +1,8 @@
 // The tiled matrix product every convolution kernel runs: C[M, N] = A[M, K] B[K, N].
 //
 // This file is not a module on its own: src/kernels/conv.rs appends it to one of the
-// entry files of this folder (forward.wgsl, transposed.wgsl, weight_grad.wgsl), which say
-// what A, B and C are for their convolution and provide:
+// entry files of this folder (forward.wgsl and transposed.wgsl with gather.wgsl before it,
+// weight_grad.wgsl), which say what A, B and C are for their convolution and provide:
 //
 //   const K_FASTEST: bool      how the 256 threads share a tile's loads: false: element e of
 //                              the A tile is (k = e / BM, m = e % BM) and of the B tile
@@ -11,10 +11,9 @@
 //                              pixel, contiguous in memory)
 //   const PAD: u32             vec4s of padding per row of a_s / b_s (1 against bank
 //                              conflicts when consecutive threads write consecutive rows)
-//   fn gemm_size() -> vec2<u32>                   (M, N)
-//   fn k_range(split: u32) -> vec2<u32>           [begin, end) of K for split `wg.z`
-//   fn prepare(m0: u32, n0: u32, k_begin: u32, k_end: u32, li: u32)
-//                                                 per-thread set-up (private variables)
+//   fn product() -> Product    the sizes of the product and of its split (`Product` below)
+//   fn prepare(li: u32)        per-thread set-up (private variables), once the tile's
+//                              private variables below are set
 //   fn fetch(k0: u32, li: u32)    loads this thread's share of A[m0.., k0..k0+BK] and
 //                                 B[k0..k0+BK, n0..] into a_reg / b_reg (slot i holds tile
 //                                 element li + 256 i), zeros outside the matrices
@@ -57,9 +56,9 @@ const PH: i32 = {{ ph }};
 const PW: i32 = {{ pw }};
 const TAPS: u32 = KH * KW;
 
-// The launch parameters every entry's uniform starts with (src/kernels/conv.rs `params`):
-// the convolution x [batch, cin, h, w] -> y [batch, cout, oh, ow], the product's sizes and
-// its split of K.
+// The launch parameters every entry's uniform starts with (src/kernels/conv.rs
+// `Product::params`): the convolution x [batch, cin, h, w] -> y [batch, cout, oh, ow], the
+// product's sizes and its split of K.
 struct Conv {
     batch: u32,
     cin: u32,
@@ -78,6 +77,28 @@ struct Conv {
     pad0: u32,
 }
 
+// What an entry's `product()` returns: C is m x n, the reduction k long, cut into ranges of
+// `chunk`, one per split (grid z) of `splits`; one split's partial result is `part` floats
+// of dst (split-K, src/kernels/conv.rs).
+struct Product {
+    m: u32,
+    n: u32,
+    k: u32,
+    chunk: u32,
+    splits: u32,
+    part: u32,
+}
+
+// The entry's `product()`, this workgroup's tile of C (first row m0, first column n0), the
+// [k_begin, k_end) of its split and where the split's partial result starts in dst (0 with
+// one split); set before `prepare`, for the entries to read.
+var<private> prod: Product;
+var<private> tile_m0: u32;
+var<private> tile_n0: u32;
+var<private> k_begin: u32;
+var<private> k_end: u32;
+var<private> split_base: u32;
+
 const THREADS: u32 = 256u;
 const TX: u32 = BN / TN;
 const TY: u32 = BM / TM;
@@ -89,30 +110,31 @@ var<workgroup> b_s: array<vec4<f32>, BK * B_ROW>;
 var<private> a_reg: array<f32, A_LOADS>;
 var<private> b_reg: array<f32, B_LOADS>;
 
-// Writes the loads of `fetch` into a_s ([k][m]) and b_s ([k][n]).
-fn stash(li: u32) {
-    for (var i = 0u; i < A_LOADS; i = i + 1u) {
-        let e = li + i * THREADS;
-        if (e < BM * BK) {
-            var k = e / BM;
-            var m = e % BM;
-            if (K_FASTEST) {
-                k = e % BK;
-                m = e / BK;
-            }
-            a_s[k * A_ROW + m / 4u][m % 4u] = a_reg[i];
-        }
+// Where element e of a BK x `width` operand tile goes in a_s / b_s, rows of `row` vec4s:
+// (vec4, lane), for either K_FASTEST.
+fn slot(e: u32, width: u32, row: u32) -> vec2<u32> {
+    var k = e / width;
+    var x = e % width;
+    if (K_FASTEST) {
+        k = e % BK;
+        x = e / BK;
     }
-    for (var i = 0u; i < B_LOADS; i = i + 1u) {
+    return vec2<u32>(k * row + x / 4u, x % 4u);
+}
+
+// Writes the loads of `fetch` into a_s ([k][m]) and b_s ([k][n]): slot i of this thread
+// holds element li + 256 i of the A tile and of the B tile (a tile of fewer elements
+// leaves the last slots empty).
+fn stash(li: u32) {
+    for (var i = 0u; i < max(A_LOADS, B_LOADS); i = i + 1u) {
         let e = li + i * THREADS;
-        if (e < BK * BN) {
-            var k = e / BN;
-            var n = e % BN;
-            if (K_FASTEST) {
-                k = e % BK;
-                n = e / BK;
-            }
-            b_s[k * B_ROW + n / 4u][n % 4u] = b_reg[i];
+        if (i < A_LOADS && e < BM * BK) {
+            let at = slot(e, BM, A_ROW);
+            a_s[at.x][at.y] = a_reg[i];
+        }
+        if (i < B_LOADS && e < BK * BN) {
+            let at = slot(e, BN, B_ROW);
+            b_s[at.x][at.y] = b_reg[i];
         }
     }
 }
@@ -123,17 +145,24 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) li: u32
 ) {
-    let size = gemm_size();
-    let m_tiles = (size.x + BM - 1u) / BM;
-    let n_tiles = (size.y + BN - 1u) / BN;
+    let size = product();
+    let m_tiles = (size.m + BM - 1u) / BM;
+    let n_tiles = (size.n + BN - 1u) / BN;
     let tile = wg.x + wg.y * nwg.x;
     if (tile >= m_tiles * n_tiles) {
         return;
     }
     let m0 = (tile % m_tiles) * BM;
     let n0 = (tile / m_tiles) * BN;
-    let range = k_range(wg.z);
-    prepare(m0, n0, range.x, range.y, li);
+    let begin = wg.z * size.chunk;
+    let range = vec2<u32>(begin, min(begin + size.chunk, size.k));
+    prod = size;
+    tile_m0 = m0;
+    tile_n0 = n0;
+    k_begin = range.x;
+    k_end = range.y;
+    split_base = wg.z * size.part;
+    prepare(li);
 
     let tx = li % TX;
     let ty = li / TX;
@@ -181,14 +210,14 @@ fn main(
     for (var i = 0u; i < TM4; i = i + 1u) {
         for (var ii = 0u; ii < 4u; ii = ii + 1u) {
             let m = m0 + (i * TY + ty) * 4u + ii;
-            if (m >= size.x) {
+            if (m >= size.m) {
                 continue;
             }
             for (var j = 0u; j < TN4; j = j + 1u) {
                 let v = acc[(i * 4u + ii) * TN4 + j];
                 let n = n0 + (j * TX + tx) * 4u;
                 for (var jj = 0u; jj < 4u; jj = jj + 1u) {
-                    if (n + jj < size.y) {
+                    if (n + jj < size.n) {
                         store(m, n + jj, v[jj]);
                     }
                 }

@@ -1,5 +1,5 @@
 // Transposed convolution as an implicit matrix product, one stride phase per dispatch
-// (entry file; gemm.wgsl is appended). It computes
+// (entry file; the host appends gather.wgsl, then gemm.wgsl). It computes
 //   dx[b, ci, ih, iw] = bias[ci] + sum_{co, kh, kw} w[co, ci, kh, kw] dy[b, co, oh, ow]
 //   over the taps with oh*SH - PH + kh = ih and ow*SW - PW + kw = iw,
 // which is both the input gradient of a convolution (w: [Cout, Cin, KH, KW], bias zero)
@@ -23,10 +23,6 @@
 //
 // Template parameters: see gemm.wgsl, and th, tw = ceil(kh / sh), ceil(kw / sw).
 // Host contract as in forward.wgsl.
-
-// Loads run along m (input channels) and n (pixels); no row padding (gemm.wgsl).
-const K_FASTEST: bool = false;
-const PAD: u32 = 0u;
 
 const TH: u32 = {{ th }}u;
 const TW: u32 = {{ tw }}u;
@@ -56,81 +52,49 @@ struct Info {
 @group(0) @binding(3) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(4) var<uniform> info: Info;
 
-var<private> col_ok: bool;
-var<private> col_base: u32;
-var<private> col_qh: i32;
-var<private> col_qw: i32;
-var<private> tile_m0: u32;
-var<private> k_end: u32;
-var<private> split_base: u32;
-
-fn gemm_size() -> vec2<u32> {
-    return vec2<u32>(info.conv.cin, info.conv.pixels);
+fn product() -> Product {
+    let c = info.conv;
+    return Product(c.cin, c.pixels, c.k_dim, c.chunk, c.splits, c.batch * c.cin * c.h * c.w);
 }
 
-fn k_range(split: u32) -> vec2<u32> {
-    let begin = split * info.conv.chunk;
-    return vec2<u32>(begin, min(begin + info.conv.chunk, info.conv.k_dim));
-}
-
-fn prepare(m0: u32, n0: u32, k_begin: u32, k_stop: u32, li: u32) {
-    tile_m0 = m0;
-    k_end = k_stop;
-    split_base = (k_begin / info.conv.chunk) * info.conv.batch * info.conv.cin * info.conv.h * info.conv.w;
-    let n = n0 + li % BN;
-    col_ok = n < info.conv.pixels;
+// Pixel n of the phase: its image in dy and its (th + dh, tw + dw), from which the taps
+// step back.
+fn column(n: u32) -> Column {
     let plane = info.phase.cnt_h * info.phase.cnt_w;
-    let b = n / plane;
     let t = n % plane;
-    col_base = b * info.conv.cout * info.conv.oh * info.conv.ow;
-    col_qh = i32(t / info.phase.cnt_w + info.phase.dh);
-    col_qw = i32(t % info.phase.cnt_w + info.phase.dw);
+    let base = (n / plane) * info.conv.cout * info.conv.oh * info.conv.ow;
+    return Column(base, i32(t / info.phase.cnt_w + info.phase.dh), i32(t % info.phase.cnt_w + info.phase.dw));
 }
 
-fn fetch(k0: u32, li: u32) {
-    for (var i = 0u; i < A_LOADS; i = i + 1u) {
-        let e = li + i * THREADS;
-        let k = k0 + e / BM;
-        let m = tile_m0 + e % BM;
-        var v = 0.0;
-        if (e < BM * BK && k < k_end && m < info.conv.cin) {
-            let co = k / PHASE_TAPS;
-            let j = k % PHASE_TAPS;
-            let kh = info.phase.rh + SH * (j / TW);
-            let kw = info.phase.rw + SW * (j % TW);
-            if (kh < KH && kw < KW) {
-                v = wd[((co * KH + kh) * KW + kw) * info.conv.cin + m];
-            }
-        }
-        a_reg[i] = v;
+// Weight of tap j = (jh, jw) of the phase from output channel co to input channel m; zero
+// for a tap the kernel does not have (KH = 3, SH = 2).
+fn load_a(k: u32, m: u32) -> f32 {
+    let co = k / PHASE_TAPS;
+    let j = k % PHASE_TAPS;
+    let kh = info.phase.rh + SH * (j / TW);
+    let kw = info.phase.rw + SW * (j % TW);
+    if (kh < KH && kw < KW) {
+        return wd[((co * KH + kh) * KW + kw) * info.conv.cin + m];
     }
-    for (var i = 0u; i < B_LOADS; i = i + 1u) {
-        let e = li + i * THREADS;
-        let k = k0 + e / BN;
-        var v = 0.0;
-        if (e < BK * BN && col_ok && k < k_end) {
-            let co = k / PHASE_TAPS;
-            let j = k % PHASE_TAPS;
-            let oh = col_qh - i32(j / TW);
-            let ow = col_qw - i32(j % TW);
-            if (oh >= 0 && oh < i32(info.conv.oh) && ow >= 0 && ow < i32(info.conv.ow)) {
-                v = dy[col_base + (co * info.conv.oh + u32(oh)) * info.conv.ow + u32(ow)];
-            }
-        }
-        b_reg[i] = v;
-    }
+    return 0.0;
 }
 
-fn store(m: u32, n: u32, v: f32) {
+// dy at (co, oh, ow) = (co, th + dh - jh, tw + dw - jw), zero outside dy.
+fn load_b(k: u32) -> f32 {
+    let co = k / PHASE_TAPS;
+    let j = k % PHASE_TAPS;
+    let oh = col.y - i32(j / TW);
+    let ow = col.x - i32(j % TW);
+    if (oh >= 0 && oh < i32(info.conv.oh) && ow >= 0 && ow < i32(info.conv.ow)) {
+        return dy[col.base + (co * info.conv.oh + u32(oh)) * info.conv.ow + u32(ow)];
+    }
+    return 0.0;
+}
+
+fn out_index(m: u32, n: u32) -> u32 {
     let plane = info.phase.cnt_h * info.phase.cnt_w;
-    let b = n / plane;
     let t = n % plane;
     let ih = info.phase.rho_h + SH * (t / info.phase.cnt_w);
     let iw = info.phase.rho_w + SW * (t % info.phase.cnt_w);
-    let at = ((b * info.conv.cin + m) * info.conv.h + ih) * info.conv.w + iw;
-    if (info.conv.splits == 1u) {
-        dst[at] = v + bias[m];
-    } else {
-        dst[split_base + at] = v;
-    }
+    return (((n / plane) * info.conv.cin + m) * info.conv.h + ih) * info.conv.w + iw;
 }

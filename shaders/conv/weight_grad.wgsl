@@ -1,5 +1,5 @@
-// Convolution weight gradient as an implicit matrix product (entry file; gemm.wgsl is
-// appended):
+// Convolution weight gradient as an implicit matrix product (entry file; the host
+// appends gemm.wgsl):
 //   dw[co, ci, kh, kw] = sum_{b, oh, ow} dy[b, co, oh, ow] x[b, ci, oh*SH - PH + kh, ow*SW - PW + kw]
 // (zero padding). The same array is the weight gradient of a transposed convolution, with
 // its input as "dy" and its output gradient as "x" (src/kernels/conv.rs).
@@ -32,8 +32,6 @@ var<private> cur_r: u32;
 var<private> cur_b: u32;
 var<private> cur_oh: u32;
 var<private> cur_ow: u32;
-var<private> r_end: u32;
-var<private> split_base: u32;
 // Per load slot: the dy row (co) and the x tap (ci, kh, kw) this thread always loads.
 var<private> a_row: array<u32, A_LOADS>;
 var<private> a_ok: array<bool, A_LOADS>;
@@ -42,33 +40,27 @@ var<private> b_kh: array<i32, B_LOADS>;
 var<private> b_kw: array<i32, B_LOADS>;
 var<private> b_ok: array<bool, B_LOADS>;
 
-fn gemm_size() -> vec2<u32> {
-    return vec2<u32>(info.cout, info.k_dim);
+fn product() -> Product {
+    return Product(info.cout, info.k_dim, info.pixels, info.chunk, info.splits, info.cout * info.k_dim);
 }
 
-fn k_range(split: u32) -> vec2<u32> {
-    let begin = split * info.chunk;
-    return vec2<u32>(begin, min(begin + info.chunk, info.pixels));
-}
-
-fn prepare(m0: u32, n0: u32, r_begin: u32, r_stop: u32, li: u32) {
-    r_end = r_stop;
-    split_base = (r_begin / info.chunk) * info.cout * info.k_dim;
+// The reduction is over pixels: gemm.wgsl's k_begin / k_end are pixels r.
+fn prepare(li: u32) {
     let ohw = info.oh * info.ow;
-    cur_r = r_begin + li % BK;
+    cur_r = k_begin + li % BK;
     cur_b = cur_r / ohw;
     let p = cur_r % ohw;
     cur_oh = p / info.ow;
     cur_ow = p % info.ow;
     for (var i = 0u; i < A_LOADS; i = i + 1u) {
         let e = li + i * THREADS;
-        let co = m0 + e / BK;
+        let co = tile_m0 + e / BK;
         a_ok[i] = e < BM * BK && co < info.cout;
         a_row[i] = co * ohw;
     }
     for (var i = 0u; i < B_LOADS; i = i + 1u) {
         let e = li + i * THREADS;
-        let k = n0 + e / BK;
+        let k = tile_n0 + e / BK;
         b_ok[i] = e < BK * BN && k < info.k_dim;
         let tap = k % TAPS;
         b_plane[i] = (k / TAPS) * info.h * info.w;
@@ -79,7 +71,7 @@ fn prepare(m0: u32, n0: u32, r_begin: u32, r_stop: u32, li: u32) {
 
 // Called for consecutive K steps only (gemm.wgsl's loop): loads at cur_r, then moves on.
 fn fetch(k0: u32, li: u32) {
-    let live = cur_r < r_end;
+    let live = cur_r < k_end;
     let dy_base = (cur_b * info.cout) * info.oh * info.ow + cur_oh * info.ow + cur_ow;
     let x_base = cur_b * info.cin * info.h * info.w;
     let ih0 = i32(cur_oh * SH);

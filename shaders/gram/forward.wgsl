@@ -1,19 +1,15 @@
 // Gram matrix, forward:  G[b] = scale * F[b] F[b]^T
 //   F: [B, C, N] (N = H*W), contiguous row-major f32.   G: [B, C, C].
 // Host contract: shaders/README.md. With several splits, common/split_sum.wgsl adds the
-// partial sums and applies the scale.
+// partial sums and applies the scale. The host appends tile.wgsl (the 64x64 tile, its
+// workgroup memory and `multiply_tile`, `store_block`).
 //
-// Register-tiled product over one K range ("split"). A workgroup of 16x16 threads owns a
-// 64x64 tile of G (rows ti*64.., columns tj*64..); each thread accumulates a 4x4 block
-// (rows ty*4..ty*4+3, columns tx*4..tx*4+3) in registers, so each value loaded into
-// workgroup memory feeds 4 multiply-adds instead of 1. K advances 16 at a time.
+// Register-tiled product over one K range ("split"): the workgroup owns the tile of G at
+// rows ti*64.., columns tj*64.. (tile.wgsl).
 // Only tiles with tj >= ti work (G is symmetric); off-diagonal tiles also write the
 // mirrored block. wg.z = local_batch * splits + split.
 // splits == 1: the result (times scale) goes straight into G.
 // splits > 1:  unscaled partial sums go to parts[split][batch][C][C] and `reduce` adds them.
-
-const BT: u32 = 64u;
-const BK: u32 = 16u;
 
 struct Info {
     channels: u32,
@@ -29,25 +25,6 @@ struct Info {
 @group(0) @binding(0) var<storage, read_write> feat: array<f32>;
 @group(0) @binding(1) var<storage, read_write> dst: array<f32>;
 @group(0) @binding(2) var<uniform> info: Info;
-
-// [k][row] layouts: the inner loop reads 4 consecutive rows for one k.
-var<workgroup> a_s: array<f32, 1024>;
-var<workgroup> b_s: array<f32, 1024>;
-
-fn put(base: u32, c: u32, row: u32, col0: u32, v: vec4<f32>, mirror: bool) {
-    if (row >= c) {
-        return;
-    }
-    for (var j = 0u; j < 4u; j = j + 1u) {
-        let col = col0 + j;
-        if (col < c) {
-            dst[base + row * c + col] = v[j];
-            if (mirror) {
-                dst[base + col * c + row] = v[j];
-            }
-        }
-    }
-}
 
 @compute @workgroup_size(16, 16, 1)
 fn main(
@@ -71,13 +48,8 @@ fn main(
     let k_end = min(k_start + info.chunk, n);
     let row0 = ti * BT;
     let col0 = tj * BT;
-    let tx = lid.x;
-    let ty = lid.y;
 
-    var acc0 = vec4<f32>(0.0);
-    var acc1 = vec4<f32>(0.0);
-    var acc2 = vec4<f32>(0.0);
-    var acc3 = vec4<f32>(0.0);
+    var acc: array<vec4<f32>, 4>;
     for (var k0 = k_start; k0 < k_end; k0 = k0 + BK) {
         // 64 rows x 16 k of each operand, 4 values per thread, consecutive k per row.
         for (var l = 0u; l < 4u; l = l + 1u) {
@@ -99,26 +71,14 @@ fn main(
             b_s[kk * BT + r] = b;
         }
         workgroupBarrier();
-        for (var kk = 0u; kk < BK; kk = kk + 1u) {
-            let ai = kk * BT + ty * 4u;
-            let bi = kk * BT + tx * 4u;
-            let a = vec4<f32>(a_s[ai], a_s[ai + 1u], a_s[ai + 2u], a_s[ai + 3u]);
-            let b = vec4<f32>(b_s[bi], b_s[bi + 1u], b_s[bi + 2u], b_s[bi + 3u]);
-            acc0 = acc0 + a.x * b;
-            acc1 = acc1 + a.y * b;
-            acc2 = acc2 + a.z * b;
-            acc3 = acc3 + a.w * b;
-        }
+        multiply_tile(lid.x, lid.y, &acc);
         workgroupBarrier();
     }
 
     let s = bitcast<f32>(info.scale_bits);
+    for (var r = 0u; r < 4u; r = r + 1u) {
+        acc[r] = acc[r] * s;
+    }
     let out_base = (split * info.batches + batch) * c * c;
-    let mirror = ti != tj;
-    let row = row0 + ty * 4u;
-    let col = col0 + tx * 4u;
-    put(out_base, c, row, col, acc0 * s, mirror);
-    put(out_base, c, row + 1u, col, acc1 * s, mirror);
-    put(out_base, c, row + 2u, col, acc2 * s, mirror);
-    put(out_base, c, row + 3u, col, acc3 * s, mirror);
+    store_block(out_base, c, c, row0 + lid.y * 4u, col0 + lid.x * 4u, &acc, ti != tj);
 }

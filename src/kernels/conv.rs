@@ -2,8 +2,9 @@
 //! dilation 1, one group: every convolution of VGG19, the ResNet and U-Net generators and the
 //! PatchGAN), forward and backward, in `shaders/conv/`.
 //!
-//! Three implicit-GEMM kernels share one tiled core (`shaders/conv/gemm.wgsl`) and cover
-//! both operations:
+//! Three implicit-GEMM kernels share one tiled core (`shaders/conv/gemm.wgsl`, appended to
+//! each; `forward.wgsl` and `transposed.wgsl` also get `gather.wgsl`, their loads and bias
+//! epilogue) and cover both operations:
 //!
 //! | kernel | convolution | transposed convolution |
 //! |---|---|---|
@@ -15,7 +16,7 @@
 //! when one product alone would leave most of the GPU idle. Bias gradients are Burn sums over `dy`.
 //!
 //! Each kernel is compiled per geometry (kernel size, stride, padding are template constants)
-//! and per tile shape ([`Tile`]): 128x128 outputs per workgroup (8x8 per thread) for large
+//! and per tile shape ([`Tile`], chosen in `conv/plan.rs`): 128x128 outputs per workgroup (8x8 per thread) for large
 //! products, 64x256 (4x16) for 64-row ones, 64x64 (4x4) for mid-sized ones, 16x256 for
 //! products with few rows (the 3-channel first and last layers). The weights are transposed once per call into the layout each
 //! kernel loads coalesced (`[K][Cout]` for the forward, `[Cout][KH][KW][Cin]` for the
@@ -28,31 +29,26 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
 use burn::backend::tensor::FloatTensor;
-use burn::backend::wgpu::{CubeTensor, KernelSource, SourceKernel, SourceTemplate, into_contiguous};
+use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate, into_contiguous};
 use burn::backend::{Autodiff, Cube, Dispatch};
+use burn::cubecl::CubeDim;
 use burn::cubecl::client::Client;
 use burn::cubecl::prelude::KernelId;
-use burn::cubecl::server::{KernelArguments, MetadataBindingInfo};
-use burn::cubecl::{CubeCount, CubeDim};
 use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as burn_conv2d};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, Op, count, empty_f32, grid_limits, pack_params, spread, split_sum, to_u32};
+use super::{ArtKernels, Op, assemble, count, dims, empty_f32, grid_limits, launch_source, spread, split_sum, to_u32};
+
+mod plan;
+pub(super) use plan::{Plan, plan};
+pub use plan::{Tile, set_tile_override};
 
 const GEMM: &str = include_str!("../../shaders/conv/gemm.wgsl");
+const GATHER: &str = include_str!("../../shaders/conv/gather.wgsl");
 const FORWARD: &str = include_str!("../../shaders/conv/forward.wgsl");
 const TRANSPOSED: &str = include_str!("../../shaders/conv/transposed.wgsl");
 const WEIGHT_GRAD: &str = include_str!("../../shaders/conv/weight_grad.wgsl");
-
-/// Split-K aims for about this many workgroups per product.
-const TARGET_WORKGROUPS: usize = 512;
-/// A split gets at least this much of the reduction.
-const MIN_SPLIT_K: usize = 256;
-const MAX_SPLITS: usize = 256;
-/// Cap on the split-K scratch buffer: half of WebGPU's default `maxStorageBufferBindingSize`
-/// (128 MiB), so it fits on every adapter.
-const MAX_PARTIAL_BYTES: usize = 64 << 20;
 
 // ---------------------------------------------------------------------------------------
 // Public API.
@@ -106,17 +102,7 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry
     let [cout, wcin, kh, kw] = weight.dims();
     assert_eq!(cin, wcin, "conv2d: the input has {cin} channels, the weights expect {wcin}");
     let out = geometry.output_size([h, w], [kh, kw]);
-    if !takes_wgsl(&x, &weight, &bias, &geometry) || out.is_none_or(|[oh, ow]| oh * ow == 0) {
-        return conv2d_reference(x, weight, bias, geometry);
-    }
-    let device = x.device();
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &device));
-    Tensor::from_dispatch(<Dispatch as ArtKernels>::conv2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-        bias.into_dispatch(),
-        geometry,
-    ))
+    run(x, weight, bias, cout, geometry, ConvKind::Conv, out.is_some_and(|[oh, ow]| oh * ow > 0))
 }
 
 /// Burn's own convolution with the same arguments (the CPU fallback, and the reference the
@@ -144,18 +130,7 @@ pub fn conv_transpose2d(
         "conv_transpose2d: output padding must be smaller than the stride"
     );
     let out = geometry.transposed_output_size([h, w], [kh, kw], output_padding);
-    if !takes_wgsl(&x, &weight, &bias, &geometry) || out.is_none() {
-        return conv_transpose2d_reference(x, weight, bias, geometry, output_padding);
-    }
-    let device = x.device();
-    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &device));
-    Tensor::from_dispatch(<Dispatch as ArtKernels>::conv_transpose2d(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-        bias.into_dispatch(),
-        geometry,
-        output_padding,
-    ))
+    run(x, weight, bias, cout, geometry, ConvKind::Transposed { output_padding }, out.is_some())
 }
 
 /// Burn's transposed convolution with the same arguments.
@@ -170,6 +145,19 @@ pub fn conv_transpose2d_reference(
     burn_conv_transpose2d(x, weight, bias, options)
 }
 
+/// Either operation: through the backend extension when the output is not empty and
+/// [`takes_wgsl`], a missing bias as `cout` zeros; Burn's convolution otherwise.
+fn run(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, cout: usize, geometry: ConvGeometry, kind: ConvKind, nonempty: bool) -> Tensor<4> {
+    if !nonempty || !takes_wgsl(&x, &weight, &bias, &geometry) {
+        return match kind {
+            ConvKind::Conv => conv2d_reference(x, weight, bias, geometry),
+            ConvKind::Transposed { output_padding } => conv_transpose2d_reference(x, weight, bias, geometry, output_padding),
+        };
+    }
+    let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &x.device()));
+    Tensor::from_dispatch(<Dispatch as ArtKernels>::conv(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), geometry, kind))
+}
+
 fn takes_wgsl(x: &Tensor<4>, weight: &Tensor<4>, bias: &Option<Tensor<1>>, geometry: &ConvGeometry) -> bool {
     let mut dtypes = vec![x.dtype(), weight.dtype()];
     dtypes.extend(bias.iter().map(|b| b.dtype()));
@@ -182,80 +170,6 @@ fn takes_wgsl(x: &Tensor<4>, weight: &Tensor<4>, bias: &Option<Tensor<1>>, geome
 // Kernel sources and launch plans.
 // ---------------------------------------------------------------------------------------
 
-/// A workgroup's share of the product: `bm x bn` outputs, K advancing `bk` at a time, each of
-/// the 256 threads holding `tm x tn` outputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Tile {
-    pub bm: u32,
-    pub bn: u32,
-    pub bk: u32,
-    pub tm: u32,
-    pub tn: u32,
-}
-
-impl Tile {
-    /// Big products: 8x8 per thread, 8 KiB of workgroup memory.
-    pub const LARGE: Tile = Tile { bm: 128, bn: 128, bk: 8, tm: 8, tn: 8 };
-    /// Mid-sized products: 4x4 per thread.
-    pub const MEDIUM: Tile = Tile { bm: 64, bn: 64, bk: 16, tm: 4, tn: 4 };
-    /// 64 rows, many columns (64-channel layers on large images): 4x16 per thread.
-    pub const WIDE: Tile = Tile { bm: 64, bn: 256, bk: 8, tm: 4, tn: 16 };
-    /// Few rows (3-channel layers): 16 rows, 256 columns.
-    pub const SKINNY: Tile = Tile { bm: 16, bn: 256, bk: 8, tm: 4, tn: 4 };
-    pub const ALL: [Tile; 4] = [Tile::LARGE, Tile::MEDIUM, Tile::WIDE, Tile::SKINNY];
-
-    /// Picks the tile for an `m x n` product: the largest whose rows `m` fills that still
-    /// gives a few hundred workgroups (a GPU has on the order of 100 multiprocessors), the
-    /// skinny one for `m <= 16`. (Reasoned, not yet tuned on a GPU; see README.)
-    pub fn for_product(m: usize, n: usize) -> Tile {
-        if let Some(tile) = tile_override() {
-            return tile;
-        }
-        let big = if m <= 16 {
-            return Tile::SKINNY;
-        } else if m <= 64 {
-            Tile::WIDE
-        } else {
-            Tile::LARGE
-        };
-        if big.workgroups(m, n) >= 256 { big } else { Tile::MEDIUM }
-    }
-
-    pub fn workgroups(&self, m: usize, n: usize) -> usize {
-        m.div_ceil(self.bm as usize) * n.div_ceil(self.bn as usize)
-    }
-
-    /// The tile a [`Tile::name`] names (`128x128`, `64x256`, `64x64`, `16x256`).
-    pub fn from_name(name: &str) -> Option<Tile> {
-        Tile::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    pub fn name(&self) -> &'static str {
-        match *self {
-            Tile::LARGE => "128x128",
-            Tile::MEDIUM => "64x64",
-            Tile::WIDE => "64x256",
-            Tile::SKINNY => "16x256",
-            _ => "custom",
-        }
-    }
-}
-
-std::thread_local! {
-    static TILE_OVERRIDE: core::cell::Cell<Option<Tile>> = const { core::cell::Cell::new(None) };
-}
-
-/// Forces the convolutions launched from this thread onto one tile shape (`None`: the
-/// automatic choice), for tests and for benchmarks that compare the tiles on one GPU.
-/// Per thread, like the launches it plans: tests running in parallel are not affected.
-pub fn set_tile_override(tile: Option<Tile>) {
-    TILE_OVERRIDE.with(|t| t.set(tile));
-}
-
-fn tile_override() -> Option<Tile> {
-    TILE_OVERRIDE.with(|t| t.get())
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) enum Entry {
     Forward,
@@ -264,11 +178,12 @@ pub(super) enum Entry {
 }
 
 impl Entry {
-    fn file(self) -> &'static str {
+    /// The entry file and what is appended to it.
+    fn files(self) -> (&'static str, &'static [&'static str]) {
         match self {
-            Entry::Forward => FORWARD,
-            Entry::Transposed => TRANSPOSED,
-            Entry::WeightGrad => WEIGHT_GRAD,
+            Entry::Forward => (FORWARD, &[GATHER, GEMM]),
+            Entry::Transposed => (TRANSPOSED, &[GATHER, GEMM]),
+            Entry::WeightGrad => (WEIGHT_GRAD, &[GEMM]),
         }
     }
 
@@ -281,7 +196,8 @@ impl Entry {
     }
 }
 
-/// One compiled variant: an entry file with `gemm.wgsl` appended, its template filled.
+/// One compiled variant: an entry file with `gemm.wgsl` (and `gather.wgsl`) appended, its
+/// template filled.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(super) struct ConvKernel {
     pub entry: Entry,
@@ -295,8 +211,8 @@ impl KernelSource for ConvKernel {
     fn source(&self) -> SourceTemplate {
         let t = self.tile;
         let taps = |k: u32, s: u32| k.div_ceil(s).to_string();
-        SourceTemplate::new(self.entry.file())
-            .add_template(GEMM)
+        let (file, parts) = self.entry.files();
+        assemble(file, parts)
             .register("bm", t.bm.to_string())
             .register("bn", t.bn.to_string())
             .register("bk", t.bk.to_string())
@@ -325,95 +241,70 @@ impl KernelSource for ConvKernel {
     }
 }
 
-/// How one product is cut into workgroups.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Plan {
-    pub tile: Tile,
-    /// Number of K ranges (`grid z`); 1 writes the result directly.
-    pub splits: usize,
-    /// Length of each K range, a multiple of the tile's `bk`.
-    pub chunk: usize,
-}
-
-/// Plans an `m x n` product over `k`; `out_elements` is the size of one partial result.
-pub(super) fn plan(m: usize, n: usize, k: usize, out_elements: usize) -> Plan {
-    let tile = Tile::for_product(m, n);
-    let bk = tile.bk as usize;
-    let workgroups = tile.workgroups(m, n).max(1);
-    let mut splits = if workgroups >= TARGET_WORKGROUPS / 2 {
-        1
-    } else {
-        (TARGET_WORKGROUPS / workgroups).min(k / MIN_SPLIT_K).clamp(1, MAX_SPLITS)
-    };
-    while splits > 1 && splits * out_elements * 4 > MAX_PARTIAL_BYTES {
-        splits /= 2;
-    }
-    let chunk = k.div_ceil(splits).div_ceil(bk).max(1) * bk;
-    Plan { tile, splits: k.div_ceil(chunk).max(1), chunk }
-}
-
-/// Where a product writes: straight into the result, or into split partials that
-/// [`Target::finish`] adds up (with the bias).
-struct Target {
+/// One implicit product on the device, in one or several dispatches: the compiled variant,
+/// its plan, and where it writes: straight into `out`, or into split-K partials that
+/// [`Product::finish`] adds up (with the bias).
+struct Product {
+    kernel: ConvKernel,
+    plan: Plan,
+    client: Client,
     out: CubeTensor,
     parts: Option<CubeTensor>,
-    splits: usize,
 }
 
-impl Target {
-    fn new(out: CubeTensor, splits: usize) -> Self {
-        let parts = (splits > 1).then(|| empty_f32(&out, Shape::new([splits * out.meta.shape().num_elements()])));
-        Target { out, parts, splits }
+impl Product {
+    /// Plans an `m x n` product over `k` into `out` (the transposed product's `m x n` is
+    /// its largest phase: all phases must use the same splits).
+    fn new(entry: Entry, [m, n, k]: [usize; 3], kernel: [usize; 2], geometry: ConvGeometry, out: CubeTensor) -> Self {
+        let out_elements = out.meta.shape().num_elements();
+        let plan = plan(m, n, k, out_elements);
+        let pair = |v: [usize; 2], what| [to_u32(v[0], what), to_u32(v[1], what)];
+        let kernel = ConvKernel {
+            entry,
+            tile: plan.tile,
+            kernel: pair(kernel, "kernel"),
+            stride: pair(geometry.stride, "stride"),
+            padding: pair(geometry.padding, "padding"),
+        };
+        let parts = (plan.splits > 1).then(|| empty_f32(&out, Shape::new([plan.splits * out_elements])));
+        Product { kernel, plan, client: out.client.clone(), out, parts }
     }
 
-    fn buffer(&self) -> &CubeTensor {
-        self.parts.as_ref().unwrap_or(&self.out)
+    /// `struct Conv` of `gemm.wgsl`, which every entry's uniform starts with: the
+    /// convolution's shape `[B, Cin, H, W, Cout, OH, OW]`, `k_dim` (`Cin*KH*KW`, or the
+    /// transposed product's K), the pixels of the product, and the split plan; 12 words.
+    fn params(&self, shape: [usize; 7], k_dim: usize, pixels: usize) -> Vec<u32> {
+        const NAMES: [&str; 7] = ["B", "Cin", "H", "W", "Cout", "OH", "OW"];
+        let mut out: Vec<u32> = shape.iter().zip(NAMES).map(|(&v, name)| to_u32(v, name)).collect();
+        let plan = &self.plan;
+        out.extend([to_u32(k_dim, "Cin*KH*KW"), to_u32(pixels, "pixels"), to_u32(plan.chunk, "chunk"), to_u32(plan.splits, "splits"), 0]);
+        out
+    }
+
+    /// One dispatch over `m x n` outputs of the product: `inputs`, then the output, bind in
+    /// order, `params` (starting with [`Product::params`]) as the uniform.
+    fn dispatch(&self, [m, n]: [usize; 2], inputs: &[&CubeTensor], params: &[u32]) {
+        let splits = self.plan.splits;
+        let (_, _, max_z) = grid_limits(&self.client);
+        assert!(splits as u32 <= max_z, "{splits} splits exceed the grid's z limit {max_z}");
+        let (gx, gy) = spread(&self.client, to_u32(self.plan.tile.workgroups(m, n), "workgroups"));
+        let mut buffers = inputs.to_vec();
+        buffers.push(self.parts.as_ref().unwrap_or(&self.out));
+        let groups = (gx, gy, to_u32(splits, "splits"));
+        launch_source(self.kernel, self.kernel.entry.label(), CubeDim::new_1d(256), &self.client, groups, &buffers, params);
     }
 
     /// Adds the partials, plus `bias[c]` on channel `c` of `[B, C, H, W]` (`plane = H*W`).
     fn finish(self, bias: Option<(&CubeTensor, usize, usize)>) -> CubeTensor {
         if let Some(parts) = &self.parts {
-            split_sum(parts, self.splits, 1.0, bias, &self.out);
+            split_sum(parts, self.plan.splits, 1.0, bias, &self.out);
         }
         self.out
     }
 }
 
-fn launch_conv(kernel: ConvKernel, client: &Client, groups: (u32, u32), splits: usize, buffers: &[&CubeTensor], params: &[u32]) {
-    let (_, _, max_z) = grid_limits(client);
-    assert!(splits as u32 <= max_z, "{splits} splits exceed the grid's z limit {max_z}");
-    let mut args = KernelArguments::new();
-    for tensor in buffers {
-        args = args.with_buffer(tensor.handle.clone().binding());
-    }
-    args = args.with_info(MetadataBindingInfo::custom(pack_params(params)));
-    let _label = super::LaunchLabel::set(kernel.entry.label());
-    client.launch(
-        Box::new(SourceKernel::new(kernel, CubeDim::new_1d(256))),
-        CubeCount::Static(groups.0, groups.1, to_u32(splits, "splits")),
-        args,
-    );
-}
-
-/// `struct Conv` of `gemm.wgsl`, which every entry's uniform starts with: the convolution's
-/// shape `[B, Cin, H, W, Cout, OH, OW]`, `k_dim` (`Cin*KH*KW`, or the transposed product's
-/// K), the pixels of the product, and the split plan; 12 words.
-fn params(shape: [usize; 7], k_dim: usize, pixels: usize, plan: &Plan) -> Vec<u32> {
-    const NAMES: [&str; 7] = ["B", "Cin", "H", "W", "Cout", "OH", "OW"];
-    let mut out: Vec<u32> = shape.iter().zip(NAMES).map(|(&v, name)| to_u32(v, name)).collect();
-    out.extend([to_u32(k_dim, "Cin*KH*KW"), to_u32(pixels, "pixels"), to_u32(plan.chunk, "chunk"), to_u32(plan.splits, "splits"), 0]);
-    out
-}
-
 fn dims4(tensor: &CubeTensor) -> [usize; 4] {
-    let shape = tensor.meta.shape();
-    assert_eq!(shape.num_dims(), 4, "convolution tensors are 4-D");
-    [shape[0], shape[1], shape[2], shape[3]]
-}
-
-fn geometry_u32(kernel: [usize; 2], geometry: ConvGeometry) -> ([u32; 2], [u32; 2], [u32; 2]) {
-    let pair = |v: [usize; 2], what| [to_u32(v[0], what), to_u32(v[1], what)];
-    (pair(kernel, "kernel"), pair(geometry.stride, "stride"), pair(geometry.padding, "padding"))
+    dims(tensor, "convolution tensors are 4-D")
 }
 
 // ---------------------------------------------------------------------------------------
@@ -438,21 +329,11 @@ fn implicit_forward(x: CubeTensor, weight: CubeTensor, bias: Option<CubeTensor>,
     to_u32(b * cin * h * w, "input size");
     to_u32(cout * n_total, "output size");
 
-    let plan = plan(cout, n_total, k_dim, cout * n_total);
-    let (kernel, stride, padding) = geometry_u32([kh, kw], geometry);
-    let client = x.client.clone();
-    let target = Target::new(out, plan.splits);
-    let groups = spread(&client, to_u32(plan.tile.workgroups(cout, n_total), "workgroups"));
-    launch_conv(
-        ConvKernel { entry: Entry::Forward, tile: plan.tile, kernel, stride, padding },
-        &client,
-        groups,
-        plan.splits,
-        &[&x, &wt, &bias, target.buffer()],
-        &params([b, cin, h, w, cout, oh, ow], k_dim, n_total, &plan),
-    );
+    let product = Product::new(Entry::Forward, [cout, n_total, k_dim], [kh, kw], geometry, out);
+    let params = product.params([b, cin, h, w, cout, oh, ow], k_dim, n_total);
+    product.dispatch([cout, n_total], &[&x, &wt, &bias], &params);
     count(Op::ConvForward);
-    target.finish(Some((&bias, cout, oh * ow)))
+    product.finish(Some((&bias, cout, oh * ow)))
 }
 
 /// `dx = conv_transpose(dy, w) + bias` with `w: [Co, Ci, KH, KW]`, `dy: [B, Co, OH, OW]`;
@@ -465,8 +346,7 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
     assert_eq!(cout, wcout, "transposed convolution: channels");
     let [sh, sw] = geometry.stride;
     let [ph, pw] = geometry.padding;
-    let (th, tw) = (kh.div_ceil(sh), kw.div_ceil(sw));
-    let k_dim = cout * th * tw;
+    let k_dim = cout * kh.div_ceil(sh) * kw.div_ceil(sw);
     // wd[co][kh][kw][ci].
     let wd = into_contiguous(Cube::float_swap_dims(Cube::float_reshape(into_contiguous(weight), Shape::new([cout, cin, kh * kw])), 1, 2));
     let bias = bias.map(into_contiguous).unwrap_or_else(|| zeros(&dy, cin));
@@ -474,22 +354,17 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
     to_u32(b * cout * oh * ow, "input size");
     to_u32(b * cin * h * w, "output size");
 
-    // The largest phase sets the tile and the splits (all phases must use the same splits).
+    // The largest phase sets the tile and the splits.
     let n_max = b * h.div_ceil(sh) * w.div_ceil(sw);
-    let plan = plan(cin, n_max, k_dim, b * cin * h * w);
-    let (kernel, stride, padding) = geometry_u32([kh, kw], geometry);
-    let kernel = ConvKernel { entry: Entry::Transposed, tile: plan.tile, kernel, stride, padding };
-    let client = dy.client.clone();
-    let target = Target::new(out, plan.splits);
+    let product = Product::new(Entry::Transposed, [cin, n_max, k_dim], [kh, kw], geometry, out);
     for rho_h in 0..sh.min(h) {
         let cnt_h = (h - rho_h).div_ceil(sh);
         for rho_w in 0..sw.min(w) {
             let cnt_w = (w - rho_w).div_ceil(sw);
             let n_total = b * cnt_h * cnt_w;
-            let groups = spread(&client, to_u32(plan.tile.workgroups(cin, n_total), "workgroups"));
             // The shared head (`Conv`), then the phase (`Phase`).
-            let mut info = params([b, cin, h, w, cout, oh, ow], k_dim, n_total, &plan);
-            info.extend([
+            let mut params = product.params([b, cin, h, w, cout, oh, ow], k_dim, n_total);
+            params.extend([
                 to_u32(rho_h, "phase"),
                 to_u32(rho_w, "phase"),
                 to_u32(cnt_h, "phase rows"),
@@ -499,11 +374,11 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
                 to_u32((rho_h + ph) / sh, "phase offset"),
                 to_u32((rho_w + pw) / sw, "phase offset"),
             ]);
-            launch_conv(kernel, &client, groups, plan.splits, &[&dy, &wd, &bias, target.buffer()], &info);
+            product.dispatch([cin, n_total], &[&dy, &wd, &bias], &params);
         }
     }
     count(Op::ConvTransposed);
-    target.finish(Some((&bias, cin, h * w)))
+    product.finish(Some((&bias, cin, h * w)))
 }
 
 /// `dw[co, ci, kh, kw] = sum dy[b, co, oh, ow] x[b, ci, oh*s - p + kh, ow*s - p + kw]` for
@@ -521,21 +396,11 @@ fn implicit_weight_grad(dy: CubeTensor, x: CubeTensor, [kh, kw]: [usize; 2], geo
     to_u32(b * cin * h * w, "input size");
     to_u32(b * cout * oh * ow, "gradient size");
 
-    let plan = plan(cout, k_dim, r_total, cout * k_dim);
-    let (kernel, stride, padding) = geometry_u32([kh, kw], geometry);
-    let client = x.client.clone();
-    let target = Target::new(out, plan.splits);
-    let groups = spread(&client, to_u32(plan.tile.workgroups(cout, k_dim), "workgroups"));
-    launch_conv(
-        ConvKernel { entry: Entry::WeightGrad, tile: plan.tile, kernel, stride, padding },
-        &client,
-        groups,
-        plan.splits,
-        &[&dy, &x, target.buffer()],
-        &params([b, cin, h, w, cout, oh, ow], k_dim, r_total, &plan),
-    );
+    let product = Product::new(Entry::WeightGrad, [cout, k_dim, r_total], [kh, kw], geometry, out);
+    let params = product.params([b, cin, h, w, cout, oh, ow], k_dim, r_total);
+    product.dispatch([cout, k_dim], &[&dy, &x], &params);
     count(Op::ConvWeightGrad);
-    target.finish(None)
+    product.finish(None)
 }
 
 /// `db[c] = sum dy[b, c, h, w]` (Burn's reductions).
@@ -553,40 +418,29 @@ fn zeros(like: &CubeTensor, n: usize) -> CubeTensor {
 // The operations, without and with autodiff.
 // ---------------------------------------------------------------------------------------
 
-pub(super) fn conv2d_forward(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
-    let [_, _, h, w] = dims4(&x);
-    let [_, _, kh, kw] = dims4(&weight);
-    let out = geometry.output_size([h, w], [kh, kw]).expect("conv2d: the public function checks the size");
-    implicit_forward(x, weight, Some(bias), geometry, out)
-}
-
-pub(super) fn conv_transpose2d_forward(
-    x: CubeTensor,
-    weight: CubeTensor,
-    bias: CubeTensor,
-    geometry: ConvGeometry,
-    output_padding: [usize; 2],
-) -> CubeTensor {
-    let [_, _, h, w] = dims4(&x);
-    let [_, _, kh, kw] = dims4(&weight);
-    let out = geometry
-        .transposed_output_size([h, w], [kh, kw], output_padding)
-        .expect("conv_transpose2d: the public function checks the size");
-    implicit_transposed(x, weight, Some(bias), geometry, out)
-}
-
-/// Which operation an autodiff node recorded.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Kind {
+/// Which of the two operations: a convolution, or a transposed one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConvKind {
     Conv,
     Transposed { output_padding: [usize; 2] },
 }
 
-impl Kind {
-    fn forward(self, x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
+impl ConvKind {
+    /// The operation on the wgpu device (the public functions have checked the sizes).
+    pub(super) fn forward(self, x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
+        let [_, _, h, w] = dims4(&x);
+        let [_, _, kh, kw] = dims4(&weight);
         match self {
-            Kind::Conv => conv2d_forward(x, weight, bias, geometry),
-            Kind::Transposed { output_padding } => conv_transpose2d_forward(x, weight, bias, geometry, output_padding),
+            ConvKind::Conv => {
+                let out = geometry.output_size([h, w], [kh, kw]).expect("conv2d: the public function checks the size");
+                implicit_forward(x, weight, Some(bias), geometry, out)
+            }
+            ConvKind::Transposed { output_padding } => {
+                let out = geometry
+                    .transposed_output_size([h, w], [kh, kw], output_padding)
+                    .expect("conv_transpose2d: the public function checks the size");
+                implicit_transposed(x, weight, Some(bias), geometry, out)
+            }
         }
     }
 }
@@ -596,7 +450,7 @@ impl Kind {
 struct ConvBackward;
 
 impl Backward<Cube, 3> for ConvBackward {
-    type State = (NodeId, NodeId, ConvGeometry, Kind);
+    type State = (NodeId, NodeId, ConvGeometry, ConvKind);
 
     fn backward(self, ops: Ops<Self::State, 3>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
         let [node_x, node_w, node_b] = ops.parents;
@@ -610,8 +464,8 @@ impl Backward<Cube, 3> for ConvBackward {
             // A convolution's input gradient is the transposed convolution of its output
             // gradient, and the other way round (same weights, read as [Co, Ci, KH, KW]).
             let dx = match kind {
-                Kind::Conv => implicit_transposed(grad.clone(), weight, None, geometry, [h, w]),
-                Kind::Transposed { .. } => implicit_forward(grad.clone(), weight, None, geometry, [h, w]),
+                ConvKind::Conv => implicit_transposed(grad.clone(), weight, None, geometry, [h, w]),
+                ConvKind::Transposed { .. } => implicit_forward(grad.clone(), weight, None, geometry, [h, w]),
             };
             grads.register::<Cube>(node.id, dx);
         }
@@ -619,8 +473,8 @@ impl Backward<Cube, 3> for ConvBackward {
             // A transposed convolution's weight gradient is a convolution's with input and
             // output gradient swapped.
             let dw = match kind {
-                Kind::Conv => implicit_weight_grad(grad.clone(), x, [kh, kw], geometry),
-                Kind::Transposed { .. } => implicit_weight_grad(x, grad.clone(), [kh, kw], geometry),
+                ConvKind::Conv => implicit_weight_grad(grad.clone(), x, [kh, kw], geometry),
+                ConvKind::Transposed { .. } => implicit_weight_grad(x, grad.clone(), [kh, kw], geometry),
             };
             grads.register::<Cube>(node.id, dw);
         }
@@ -636,7 +490,7 @@ pub(super) fn autodiff<C: CheckpointStrategy>(
     weight: FloatTensor<Autodiff<Cube, C>>,
     bias: FloatTensor<Autodiff<Cube, C>>,
     geometry: ConvGeometry,
-    kind: Kind,
+    kind: ConvKind,
 ) -> FloatTensor<Autodiff<Cube, C>> {
     match ConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
         OpsKind::Tracked(mut prep) => {

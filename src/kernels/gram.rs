@@ -1,6 +1,7 @@
 //! Gram matrix `G = scale * F F^T` (`F: [B, C, N]`, `G: [B, C, C]`), forward and backward
 //! (`dF = scale * (dG + dG^T) F`), in `shaders/gram/forward.wgsl` / `backward.wgsl`; split
-//! partials are added by `shaders/common/split_sum.wgsl`.
+//! partials are added by `shaders/common/split_sum.wgsl`. Both kernels have
+//! `shaders/gram/tile.wgsl`, the register-tiled step they share, appended.
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -12,10 +13,11 @@ use burn::backend::wgpu::{CubeTensor, into_contiguous};
 use burn::backend::{Autodiff, Cube, Dispatch};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, Op, WgslKernel, count, empty_f32, grid_limits, launch, spread, to_u32};
+use super::{ArtKernels, Op, SplitPlan, WgslKernel, count, dims, empty_f32, grid_limits, launch, spread, to_u32};
 
-pub(super) const PARTIAL: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/forward.wgsl"), "gram.forward", (16, 16, 1));
-pub(super) const GRAD: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/backward.wgsl"), "gram.backward", (16, 16, 1));
+const TILE_WGSL: &str = include_str!("../../shaders/gram/tile.wgsl");
+pub(super) const PARTIAL: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/forward.wgsl"), &[TILE_WGSL], "gram.forward", (16, 16, 1));
+pub(super) const GRAD: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/backward.wgsl"), &[TILE_WGSL], "gram.backward", (16, 16, 1));
 
 /// Output tile side of both kernels: 16x16 threads, each owning a 4x4 register block.
 const TILE: usize = 64;
@@ -55,14 +57,7 @@ pub fn gram_reference(features: Tensor<3>, scale: f32) -> Tensor<3> {
     features.matmul(transposed).mul_scalar(scale)
 }
 
-/// How the forward splits N so that a small C still fills the GPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct SplitPlan {
-    pub splits: usize,
-    /// Columns per split, a multiple of the tile.
-    pub chunk: usize,
-}
-
+/// How the forward splits N so that a small C still fills the GPU (chunks of whole K steps).
 pub(super) fn split_plan(b: usize, c: usize, n: usize) -> SplitPlan {
     let tiles = c.div_ceil(TILE);
     let upper = tiles * (tiles + 1) / 2; // tiles on or above the diagonal do the work
@@ -73,24 +68,18 @@ pub(super) fn split_plan(b: usize, c: usize, n: usize) -> SplitPlan {
     while splits > 1 && splits * b * c * c * 4 > MAX_PARTIAL_BYTES {
         splits /= 2;
     }
-    let chunk = n.div_ceil(splits).div_ceil(BK) * BK;
-    SplitPlan {
-        splits: n.div_ceil(chunk),
-        chunk,
-    }
+    SplitPlan::covering(n, splits, BK)
 }
 
-fn dims(tensor: &CubeTensor) -> [usize; 3] {
-    let shape = tensor.meta.shape();
-    assert_eq!(shape.num_dims(), 3, "gram expects [B, C, N]");
-    [shape[0], shape[1], shape[2]]
+fn dims3(tensor: &CubeTensor) -> [usize; 3] {
+    dims(tensor, "gram expects [B, C, N]")
 }
 
 /// Forward on the wgpu device.
 pub(super) fn forward(features: CubeTensor, scale: f32) -> CubeTensor {
     super::assert_wgsl(&features);
     let features = into_contiguous(features);
-    let [b, c, n] = dims(&features);
+    let [b, c, n] = dims3(&features);
     let client = features.client.clone();
     let (max_x, _, max_z) = grid_limits(&client);
     let tiles = to_u32(c.div_ceil(TILE), "C / 64");
@@ -147,8 +136,8 @@ pub(super) fn backward(grad: CubeTensor, features: CubeTensor, scale: f32) -> Cu
     super::assert_wgsl(&features);
     let grad = into_contiguous(grad);
     let features = into_contiguous(features);
-    let [b, c, n] = dims(&features);
-    assert_eq!(dims(&grad), [b, c, c], "gram gradient shape");
+    let [b, c, n] = dims3(&features);
+    assert_eq!(dims3(&grad), [b, c, c], "gram gradient shape");
     let client = features.client.clone();
     let (_, _, max_z) = grid_limits(&client);
     to_u32(b * c * n, "B*C*N");

@@ -1,6 +1,9 @@
 //! Instance normalisation over `[B, C, H, W]`: per (b, c) plane, biased variance, `eps`,
 //! optional affine `gamma`, `beta: [C]`; forward and backward (dx, dgamma, dbeta) in
-//! `shaders/instance_norm/` (the method: its README.md).
+//! `shaders/instance_norm/` (the method: its README.md). Every kernel there gets
+//! `shaders/common/entry.wgsl` and the folder's `shared.wgsl` appended, and either
+//! `shaders/common/per_item.wgsl` (one thread per value, plane or channel) or the folder's
+//! `split_reduce.wgsl` (a workgroup per (plane, split)).
 
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
@@ -12,18 +15,31 @@ use burn::backend::wgpu::{CubeTensor, into_contiguous};
 use burn::backend::{Autodiff, Cube, Dispatch};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, Op, WgslKernel, count, empty_f32, launch, spread, to_u32};
+use super::{ArtKernels, ENTRY, Op, PER_ITEM, SplitPlan, WgslKernel, count, dims, empty_f32, launch_groups, launch_items, to_u32};
 
+const SHARED: &str = include_str!("../../shaders/instance_norm/shared.wgsl");
+const SPLIT_REDUCE: &str = include_str!("../../shaders/instance_norm/split_reduce.wgsl");
+
+/// `shaders/instance_norm/<file>.wgsl`: one thread per item ([`Sizes::launch`]), or with
+/// `SPLIT_REDUCE` a workgroup per (plane, split) ([`Sizes::reduce`]).
 macro_rules! kernel {
     ($file:literal, $label:literal, $threads:literal) => {
-        WgslKernel::new(include_str!(concat!("../../shaders/instance_norm/", $file, ".wgsl")), $label, ($threads, 1, 1))
+        kernel!($file, $label, $threads, PER_ITEM)
+    };
+    ($file:literal, $label:literal, $threads:literal, $work:ident) => {
+        WgslKernel::new(
+            include_str!(concat!("../../shaders/instance_norm/", $file, ".wgsl")),
+            &[ENTRY, $work, SHARED],
+            $label,
+            ($threads, 1, 1),
+        )
     };
 }
 
-pub(super) const STATS: WgslKernel = kernel!("stats", "instance_norm.forward", 256);
+pub(super) const STATS: WgslKernel = kernel!("stats", "instance_norm.forward", 256, SPLIT_REDUCE);
 pub(super) const FINALIZE: WgslKernel = kernel!("finalize", "instance_norm.forward", 64);
 pub(super) const APPLY: WgslKernel = kernel!("apply", "instance_norm.forward", 256);
-pub(super) const GRAD_PARTIAL: WgslKernel = kernel!("grad_partial", "instance_norm.backward", 256);
+pub(super) const GRAD_PARTIAL: WgslKernel = kernel!("grad_partial", "instance_norm.backward", 256, SPLIT_REDUCE);
 pub(super) const GRAD_COMBINE: WgslKernel = kernel!("grad_combine", "instance_norm.backward", 64);
 pub(super) const GRAD_APPLY: WgslKernel = kernel!("grad_apply", "instance_norm.backward", 256);
 pub(super) const GRAD_PARAMS: WgslKernel = kernel!("grad_params", "instance_norm.backward", 64);
@@ -105,28 +121,70 @@ pub fn instance_norm_reference(
 }
 
 /// How the reductions split each plane so that few planes still fill the GPU.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct SplitPlan {
-    pub splits: usize,
-    pub chunk: usize,
-}
-
 pub(super) fn split_plan(planes: usize, hw: usize) -> SplitPlan {
     let splits = TARGET_WORKGROUPS
         .div_ceil(planes.max(1))
         .min(hw.div_ceil(MIN_SPLIT_LEN).max(1))
         .clamp(1, MAX_SPLITS);
-    let chunk = hw.div_ceil(splits);
-    SplitPlan {
-        splits: hw.div_ceil(chunk),
-        chunk,
-    }
+    SplitPlan::covering(hw, splits, 1)
 }
 
-fn dims(x: &CubeTensor) -> [usize; 4] {
-    let shape = x.meta.shape();
-    assert_eq!(shape.num_dims(), 4, "instance_norm expects [B, C, H, W]");
-    [shape[0], shape[1], shape[2], shape[3]]
+/// The sizes of one call, checked to fit the kernels' u32 indexing, and the parameter block
+/// every kernel of the call shares (`struct Info` of `shaders/instance_norm/shared.wgsl`).
+struct Sizes {
+    shape: [usize; 4],
+    planes: usize,
+    plan: SplitPlan,
+    /// `Info` after its leading item count.
+    info: [u32; 7],
+}
+
+impl Sizes {
+    fn of(x: &CubeTensor, eps: f32) -> Self {
+        let shape @ [b, c, h, w] = dims(x, "instance_norm expects [B, C, H, W]");
+        let (hw, planes) = (h * w, b * c);
+        to_u32(planes * hw, "B*C*H*W");
+        let plan = split_plan(planes, hw);
+        let info = [
+            to_u32(hw, "H*W"),
+            to_u32(planes, "B*C"),
+            to_u32(plan.splits, "splits"),
+            to_u32(plan.chunk, "chunk"),
+            to_u32(c, "C"),
+            to_u32(b, "B"),
+            eps.to_bits(),
+        ];
+        Sizes { shape, planes, plan, info }
+    }
+
+    /// The parameters of a kernel over `items` (`Info`); the split reductions count their
+    /// workgroups.
+    fn params(&self, items: usize) -> [u32; 8] {
+        let mut params = [0; 8];
+        params[0] = to_u32(items, "items");
+        params[1..].copy_from_slice(&self.info);
+        params
+    }
+
+    fn values(&self) -> usize {
+        self.shape.iter().product()
+    }
+
+    fn split_groups(&self) -> usize {
+        self.planes * self.plan.splits
+    }
+
+    /// Runs `kernel` with one thread per item (`shaders/common/per_item.wgsl`).
+    fn launch(&self, kernel: WgslKernel, items: usize, buffers: &[&CubeTensor]) {
+        let params = self.params(items);
+        launch_items(kernel, &buffers[0].client, params[0], buffers, &params);
+    }
+
+    /// Runs `kernel` with a workgroup per (plane, split) (`split_reduce.wgsl`).
+    fn reduce(&self, kernel: WgslKernel, buffers: &[&CubeTensor]) {
+        let params = self.params(self.split_groups());
+        launch_groups(kernel, &buffers[0].client, params[0], buffers, &params);
+    }
 }
 
 /// Forward on the wgpu device. Returns the output and the per-plane statistics
@@ -141,47 +199,13 @@ pub(super) fn forward(
     let x = into_contiguous(x);
     let gamma = into_contiguous(gamma);
     let beta = into_contiguous(beta);
-    let [b, c, h, w] = dims(&x);
-    let (hw, planes, total) = (h * w, b * c, b * c * h * w);
-    let client = x.client.clone();
-    let plan = split_plan(planes, hw);
-    let (hw32, planes32, total32) = (
-        to_u32(hw, "H*W"),
-        to_u32(planes, "B*C"),
-        to_u32(total, "B*C*H*W"),
-    );
-    let (splits32, chunk32) = (to_u32(plan.splits, "splits"), to_u32(plan.chunk, "chunk"));
-
-    let parts = empty_f32(&x, Shape::new([planes * plan.splits * 3]));
-    let stats = empty_f32(&x, Shape::new([planes * 3]));
-    let output = empty_f32(&x, Shape::new([b, c, h, w]));
-
-    let (gx, gy) = spread(&client, to_u32(planes * plan.splits, "workgroups"));
-    launch(
-        STATS,
-        &client,
-        (gx, gy, 1),
-        &[&x, &parts],
-        &[hw32, planes32, splits32, chunk32],
-    );
-
-    let (gx, gy) = spread(&client, planes32.div_ceil(64));
-    launch(
-        FINALIZE,
-        &client,
-        (gx, gy, 1),
-        &[&x, &parts, &stats],
-        &[planes32, splits32, eps.to_bits(), hw32],
-    );
-
-    let (gx, gy) = spread(&client, total32.div_ceil(256));
-    launch(
-        APPLY,
-        &client,
-        (gx, gy, 1),
-        &[&x, &stats, &gamma, &beta, &output],
-        &[total32, hw32, to_u32(c, "C"), 0],
-    );
+    let sizes = Sizes::of(&x, eps);
+    let parts = empty_f32(&x, Shape::new([sizes.split_groups() * 3]));
+    let stats = empty_f32(&x, Shape::new([sizes.planes * 3]));
+    let output = empty_f32(&x, Shape::new(sizes.shape));
+    sizes.reduce(STATS, &[&x, &parts]);
+    sizes.launch(FINALIZE, sizes.planes, &[&x, &parts, &stats]);
+    sizes.launch(APPLY, sizes.values(), &[&x, &stats, &gamma, &beta, &output]);
     count(Op::InstanceNormForward);
     (output, stats)
 }
@@ -205,63 +229,26 @@ pub(super) fn backward(
     let x = into_contiguous(x);
     let gamma = into_contiguous(gamma);
     let grad = into_contiguous(grad);
-    let [b, c, h, w] = dims(&x);
-    assert_eq!(dims(&grad), [b, c, h, w], "instance_norm gradient shape");
-    let (hw, planes, total) = (h * w, b * c, b * c * h * w);
-    let client = x.client.clone();
-    let plan = split_plan(planes, hw);
-    let (hw32, planes32, total32) = (
-        to_u32(hw, "H*W"),
-        to_u32(planes, "B*C"),
-        to_u32(total, "B*C*H*W"),
-    );
-    let (splits32, chunk32) = (to_u32(plan.splits, "splits"), to_u32(plan.chunk, "chunk"));
-    let c32 = to_u32(c, "C");
+    let sizes = Sizes::of(&x, 0.0);
+    assert_eq!(dims(&grad, "instance_norm gradient shape"), sizes.shape, "instance_norm gradient shape");
+    let c = sizes.shape[1];
 
     // Per plane: s1 = sum(dy), s2 = sum(dy * xhat).
-    let parts = empty_f32(&x, Shape::new([planes * plan.splits * 2]));
-    let sums = empty_f32(&x, Shape::new([planes * 2]));
-    let (gx, gy) = spread(&client, to_u32(planes * plan.splits, "workgroups"));
-    launch(
-        GRAD_PARTIAL,
-        &client,
-        (gx, gy, 1),
-        &[&x, &grad, &stats, &parts],
-        &[hw32, planes32, splits32, chunk32],
-    );
-    let (gx, gy) = spread(&client, planes32.div_ceil(64));
-    launch(
-        GRAD_COMBINE,
-        &client,
-        (gx, gy, 1),
-        &[&parts, &sums],
-        &[planes32, splits32, 0, 0],
-    );
+    let parts = empty_f32(&x, Shape::new([sizes.split_groups() * 2]));
+    let sums = empty_f32(&x, Shape::new([sizes.planes * 2]));
+    sizes.reduce(GRAD_PARTIAL, &[&x, &grad, &stats, &parts]);
+    sizes.launch(GRAD_COMBINE, sizes.planes, &[&parts, &sums]);
 
     let dx = want_x.then(|| {
-        let dx = empty_f32(&x, Shape::new([b, c, h, w]));
-        let (gx, gy) = spread(&client, total32.div_ceil(256));
-        launch(
-            GRAD_APPLY,
-            &client,
-            (gx, gy, 1),
-            &[&x, &grad, &stats, &sums, &gamma, &dx],
-            &[total32, hw32, c32, 0],
-        );
+        let dx = empty_f32(&x, Shape::new(sizes.shape));
+        sizes.launch(GRAD_APPLY, sizes.values(), &[&x, &grad, &stats, &sums, &gamma, &dx]);
         dx
     });
 
     let (dgamma, dbeta) = if want_params {
         let dgamma = empty_f32(&x, Shape::new([c]));
         let dbeta = empty_f32(&x, Shape::new([c]));
-        let (gx, gy) = spread(&client, c32.div_ceil(64));
-        launch(
-            GRAD_PARAMS,
-            &client,
-            (gx, gy, 1),
-            &[&sums, &dgamma, &dbeta],
-            &[to_u32(b, "B"), c32, 0, 0],
-        );
+        sizes.launch(GRAD_PARAMS, c, &[&sums, &dgamma, &dbeta]);
         (Some(dgamma), Some(dbeta))
     } else {
         (None, None)

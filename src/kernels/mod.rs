@@ -3,8 +3,8 @@
 //! Four operations, forward and backward:
 //! * [`gram()`]: `[B, C, N] -> [B, C, C]`, `G = scale * F F^T` (style loss);
 //! * [`instance_norm()`]: per-(b, c) normalisation of `[B, C, H, W]` with optional affine;
-//! * [`conv2d()`] and [`conv_transpose2d()`]: every convolution of the studio's networks, as
-//!   implicit matrix products (`shaders/conv/`, see [`conv`]).
+//! * [`conv2d()`] and [`conv_transpose2d()`] (one operation, [`ConvKind`]): every convolution
+//!   of the studio's networks, as implicit matrix products (`shaders/conv/`, see [`conv`]).
 //!
 //! On a wgpu device whose runtime compiles WGSL ([`uses_wgsl`]) they run our kernels from
 //! `shaders/`; anywhere else (the `burn-flex` CPU fallback, a non-f32 tensor, an empty
@@ -23,13 +23,15 @@
 //! parameter block as a `var<uniform>` at `@binding(k)`; entry point `main`; every declared
 //! binding used; bounds checked by hand (cubecl turns wgpu's bounds checks off). One file
 //! per entry point, a folder per kernel (`shaders/gram/`, `shaders/instance_norm/`,
-//! `shaders/conv/`, and `shaders/common/split_sum.wgsl` shared by Gram and the convolutions).
+//! `shaders/conv/`, and `shaders/common/split_sum.wgsl` shared by Gram and the convolutions);
+//! the snippets a kernel shares with others (`shaders/common/entry.wgsl`, a kernel folder's
+//! `shared.wgsl` ...) are appended to its file by the host ([`WgslKernel`]).
 
 pub mod conv;
 mod gram;
 mod instance_norm;
 
-pub use conv::{ConvGeometry, conv_transpose2d, conv_transpose2d_reference, conv2d, conv2d_reference};
+pub use conv::{ConvGeometry, ConvKind, conv_transpose2d, conv_transpose2d_reference, conv2d, conv2d_reference};
 pub use gram::{gram, gram_reference};
 pub use instance_norm::{instance_norm, instance_norm_reference};
 
@@ -71,22 +73,15 @@ pub trait ArtKernels: Backend {
         eps: f32,
     ) -> FloatTensor<Self>;
 
-    /// 2-D convolution of `x: [B, Cin, H, W]` with `weight: [Cout, Cin, KH, KW]` and
-    /// `bias: [Cout]` (zeros when the layer has none).
-    fn conv2d(
+    /// 2-D convolution of `x: [B, Cin, H, W]` with `weight: [Cout, Cin, KH, KW]`, or
+    /// transposed convolution with `weight: [Cin, Cout, KH, KW]`, and `bias: [Cout]` (zeros
+    /// when the layer has none).
+    fn conv(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         geometry: ConvGeometry,
-    ) -> FloatTensor<Self>;
-
-    /// Transposed convolution of `x: [B, Cin, H, W]` with `weight: [Cin, Cout, KH, KW]`.
-    fn conv_transpose2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        geometry: ConvGeometry,
-        output_padding: [usize; 2],
+        kind: ConvKind,
     ) -> FloatTensor<Self>;
 }
 
@@ -104,18 +99,8 @@ impl ArtKernels for Cube {
         instance_norm::forward(x, gamma, beta, eps).0
     }
 
-    fn conv2d(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry) -> CubeTensor {
-        conv::conv2d_forward(x, weight, bias, geometry)
-    }
-
-    fn conv_transpose2d(
-        x: CubeTensor,
-        weight: CubeTensor,
-        bias: CubeTensor,
-        geometry: ConvGeometry,
-        output_padding: [usize; 2],
-    ) -> CubeTensor {
-        conv::conv_transpose2d_forward(x, weight, bias, geometry, output_padding)
+    fn conv(x: CubeTensor, weight: CubeTensor, bias: CubeTensor, geometry: ConvGeometry, kind: ConvKind) -> CubeTensor {
+        kind.forward(x, weight, bias, geometry)
     }
 }
 
@@ -133,23 +118,14 @@ impl<C: CheckpointStrategy> ArtKernels for Autodiff<Cube, C> {
         instance_norm::autodiff::<C>(x, gamma, beta, eps)
     }
 
-    fn conv2d(
+    fn conv(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: FloatTensor<Self>,
         geometry: ConvGeometry,
+        kind: ConvKind,
     ) -> FloatTensor<Self> {
-        conv::autodiff::<C>(x, weight, bias, geometry, conv::Kind::Conv)
-    }
-
-    fn conv_transpose2d(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        geometry: ConvGeometry,
-        output_padding: [usize; 2],
-    ) -> FloatTensor<Self> {
-        conv::autodiff::<C>(x, weight, bias, geometry, conv::Kind::Transposed { output_padding })
+        conv::autodiff::<C>(x, weight, bias, geometry, kind)
     }
 }
 
@@ -272,27 +248,39 @@ pub fn launch_label() -> Option<&'static str> {
 // Launching a WGSL kernel.
 // ---------------------------------------------------------------------------------------
 
-/// One `shaders/<kernel>/<entry>.wgsl` file: a complete WGSL module with entry point `main`
-/// (burn's `SourceKernel` hard-codes that name, burn-cubecl-0.22.1/src/template/base.rs:48-55).
-/// The convolutions, which are templates, have their own [`KernelSource`] (`conv.rs`).
+/// One `shaders/<kernel>/<entry>.wgsl` file with the shared snippets it needs appended: a
+/// complete WGSL module with entry point `main` (burn's `SourceKernel` hard-codes that name,
+/// burn-cubecl-0.22.1/src/template/base.rs:48-55). The convolutions, which are templates of
+/// their geometry and tile, have their own [`KernelSource`] (`conv.rs`).
 #[derive(Clone, Copy, Debug)]
 struct WgslKernel {
     file: &'static str,
-    file_hash: u64,
+    /// Appended to `file` in order (WGSL declarations may come in any order), e.g.
+    /// [`ENTRY`] and [`PER_ITEM`]; their `{{ threads }}` is the workgroup's x size.
+    parts: &'static [&'static str],
+    /// Of `file` and `parts`.
+    source_hash: u64,
     /// What a profile calls it (`gram.forward`, ...); also part of the pipeline-cache id.
     label: &'static str,
     /// Must equal the `@workgroup_size` in the WGSL (checked by a unit test).
     workgroup: (u32, u32, u32),
 }
 
+/// `shaders/common/entry.wgsl`: `main` of the kernels with 1-D workgroups on a 2-D grid,
+/// which calls the kernel's `run_workgroup` ([`launch_groups`]).
+const ENTRY: &str = include_str!("../../shaders/common/entry.wgsl");
+/// `shaders/common/per_item.wgsl`: with [`ENTRY`], one thread per item ([`launch_items`]).
+const PER_ITEM: &str = include_str!("../../shaders/common/per_item.wgsl");
+
 impl WgslKernel {
-    const fn new(file: &'static str, label: &'static str, workgroup: (u32, u32, u32)) -> Self {
-        Self {
-            file,
-            file_hash: fnv1a(file),
-            label,
-            workgroup,
+    const fn new(file: &'static str, parts: &'static [&'static str], label: &'static str, workgroup: (u32, u32, u32)) -> Self {
+        let mut source_hash = fnv1a(file, FNV_OFFSET);
+        let mut i = 0;
+        while i < parts.len() {
+            source_hash = fnv1a(parts[i], source_hash);
+            i += 1;
         }
+        Self { file, parts, source_hash, label, workgroup }
     }
 
     fn cube_dim(&self) -> CubeDim {
@@ -302,16 +290,16 @@ impl WgslKernel {
 
 impl KernelSource for WgslKernel {
     fn source(&self) -> SourceTemplate {
-        SourceTemplate::new(self.file)
+        assemble(self.file, self.parts).register("threads", self.workgroup.0.to_string())
     }
 
     /// The id keys every compiled-pipeline cache and never sees the text
     /// (cubecl-runtime-0.11.3/src/kernel.rs:75-84), so it carries the label and a hash of
-    /// the file. It also carries the cube dim, which cubecl validates against the device's
+    /// the sources. It also carries the cube dim, which cubecl validates against the device's
     /// limits before compiling (cubecl-server-0.11.3/src/validation.rs:10-45).
     fn id(&self) -> KernelId {
         KernelId::new::<Self>()
-            .info((self.label, self.file_hash))
+            .info((self.label, self.source_hash))
             .cube_dim(self.cube_dim().0)
     }
 
@@ -320,8 +308,13 @@ impl KernelSource for WgslKernel {
     }
 }
 
+/// An entry file with `parts` appended in order, its placeholders still to fill.
+fn assemble(file: &'static str, parts: &[&'static str]) -> SourceTemplate {
+    parts.iter().fold(SourceTemplate::new(file), |template, part| template.add_template(*part))
+}
+
 /// `shaders/common/split_sum.wgsl`: adds split-K partial sums (Gram, convolutions).
-const SPLIT_SUM: WgslKernel = WgslKernel::new(include_str!("../../shaders/common/split_sum.wgsl"), "split_sum", (256, 1, 1));
+const SPLIT_SUM: WgslKernel = WgslKernel::new(include_str!("../../shaders/common/split_sum.wgsl"), &[ENTRY, PER_ITEM], "split_sum", (256, 1, 1));
 
 /// `out = scale * sum of the splits of parts + bias[c]` for `out` of shape `[.., C, H, W]`;
 /// `bias` is `(bias [C], C, H*W)`. `parts` holds `splits` copies of `out`'s layout.
@@ -336,12 +329,10 @@ fn split_sum(parts: &CubeTensor, splits: usize, scale: f32, bias: Option<(&CubeT
             (&dummy, 1, 1, 0)
         }
     };
-    let client = out.client.clone();
-    let (gx, gy) = spread(&client, total.div_ceil(256));
-    launch(
+    launch_items(
         SPLIT_SUM,
-        &client,
-        (gx, gy, 1),
+        &out.client,
+        total,
         &[parts, bias_tensor, out],
         &[
             total,
@@ -356,9 +347,11 @@ fn split_sum(parts: &CubeTensor, splits: usize, scale: f32, bias: Option<(&CubeT
     );
 }
 
-const fn fnv1a(text: &str) -> u64 {
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a of `text`, continuing from `hash` ([`FNV_OFFSET`] to start).
+const fn fnv1a(text: &str, mut hash: u64) -> u64 {
     let bytes = text.as_bytes();
-    let mut hash = 0xcbf2_9ce4_8422_2325_u64;
     let mut i = 0;
     while i < bytes.len() {
         hash ^= bytes[i] as u64;
@@ -386,8 +379,15 @@ fn pack_params(params: &[u32]) -> Vec<u64> {
 
 /// Enqueues one WGSL kernel. `buffers` bind to `@binding(0..)` in order; `params` become the
 /// uniform at `@binding(buffers.len())`.
-fn launch(
-    kernel: WgslKernel,
+fn launch(kernel: WgslKernel, client: &Client, groups: (u32, u32, u32), buffers: &[&CubeTensor], params: &[u32]) {
+    launch_source(kernel, kernel.label, kernel.cube_dim(), client, groups, buffers, params);
+}
+
+/// [`launch`] for any of our kernel sources, named `label` in profiles.
+fn launch_source<K: KernelSource>(
+    source: K,
+    label: &'static str,
+    cube_dim: CubeDim,
     client: &Client,
     groups: (u32, u32, u32),
     buffers: &[&CubeTensor],
@@ -398,13 +398,50 @@ fn launch(
         args = args.with_buffer(tensor.handle.clone().binding());
     }
     args = args.with_info(MetadataBindingInfo::custom(pack_params(params)));
-    let cube_dim = kernel.cube_dim();
-    let _label = LaunchLabel::set(kernel.label);
+    let _label = LaunchLabel::set(label);
     client.launch(
-        Box::new(SourceKernel::new(kernel, cube_dim)),
+        Box::new(SourceKernel::new(source, cube_dim)),
         CubeCount::Static(groups.0, groups.1, groups.2),
         args,
     );
+}
+
+/// Launches `groups` 1-D workgroups, laid out on x and y ([`spread`]), of a kernel built on
+/// `shaders/common/entry.wgsl`.
+fn launch_groups(kernel: WgslKernel, client: &Client, groups: u32, buffers: &[&CubeTensor], params: &[u32]) {
+    let (gx, gy) = spread(client, groups);
+    launch(kernel, client, (gx, gy, 1), buffers, params);
+}
+
+/// Launches one thread per item of a kernel built on `shaders/common/per_item.wgsl`, whose
+/// uniform starts with the number of items: `params[0] == items`.
+fn launch_items(kernel: WgslKernel, client: &Client, items: u32, buffers: &[&CubeTensor], params: &[u32]) {
+    assert_eq!(params.first(), Some(&items), "{}: the parameters start with the item count", kernel.label);
+    launch_groups(kernel, client, items.div_ceil(kernel.workgroup.0), buffers, params);
+}
+
+/// The `D` dimensions of one of our operations' tensors.
+fn dims<const D: usize>(tensor: &CubeTensor, what: &str) -> [usize; D] {
+    let shape = tensor.meta.shape();
+    assert_eq!(shape.num_dims(), D, "{what}");
+    core::array::from_fn(|i| shape[i])
+}
+
+/// How a reduction of `len` values is cut into `splits` ranges of `chunk`, so that a small
+/// problem still fills the GPU (Gram's N, instance norm's planes, the convolutions' K).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SplitPlan {
+    pub splits: usize,
+    /// Values per split, a multiple of the kernel's step.
+    pub chunk: usize,
+}
+
+impl SplitPlan {
+    /// About `splits` ranges over `len`, each a multiple of `step` long; none is empty.
+    fn covering(len: usize, splits: usize, step: usize) -> Self {
+        let chunk = len.div_ceil(splits).div_ceil(step).max(1) * step;
+        SplitPlan { splits: len.div_ceil(chunk).max(1), chunk }
+    }
 }
 
 /// A new, uninitialised, contiguous f32 tensor on `like`'s device.

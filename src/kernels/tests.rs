@@ -49,7 +49,7 @@ fn every_kernel_file_is_a_complete_module_with_the_declared_workgroup() {
         // Distinct ids for distinct files.
         let id = KernelSource::id(&kernel);
         for other in ALL {
-            if other.file_hash != kernel.file_hash {
+            if other.source_hash != kernel.source_hash {
                 assert_ne!(id, KernelSource::id(&other));
             }
         }
@@ -258,9 +258,7 @@ fn f64_references_agree_with_finite_differences() {
         r::ConvShape { b: 2, cin: 2, cout: 3, h: 5, w: 4, k: 3, stride: 2, padding: 1, transposed: None },
         r::ConvShape { b: 1, cin: 3, cout: 2, h: 3, w: 2, k: 4, stride: 2, padding: 1, transposed: Some(1) },
     ] {
-        let x = r::values(shape.input_len(), 7);
-        let wt = r::values(shape.weight_dims().iter().product(), 8);
-        let bias = r::values(shape.cout, 9);
+        let [x, wt, bias] = conv_values(&shape, 7);
         let w = r::values(shape.output_len(), 10);
         let loss = |x: &[f32], wt: &[f32], bias: &[f32]| -> f64 {
             r::conv(&shape, x, wt, bias).0.iter().zip(&w).map(|(y, &w)| y * w as f64).sum()
@@ -282,6 +280,12 @@ fn f64_references_agree_with_finite_differences() {
     }
 }
 
+/// Test values of a convolution's input, weights and bias (seeds `seed`, `seed + 1`, `seed + 2`).
+fn conv_values(shape: &reference64::ConvShape, seed: u64) -> [Vec<f32>; 3] {
+    let lens = [shape.input_len(), shape.weight_dims().iter().product(), shape.cout];
+    core::array::from_fn(|i| reference64::values(lens[i], seed + i as u64))
+}
+
 /// The f64 reference convolution against Burn's on the CPU: the two are independent, so
 /// this checks the reference's index conventions (PyTorch's) too.
 #[test]
@@ -292,9 +296,7 @@ fn f64_convolution_reference_agrees_with_burns_convolution() {
         r::ConvShape { b: 2, cin: 3, cout: 4, h: 7, w: 6, k: 4, stride: 2, padding: 1, transposed: None },
         r::ConvShape { b: 1, cin: 4, cout: 3, h: 3, w: 5, k: 3, stride: 2, padding: 1, transposed: Some(1) },
     ] {
-        let x = r::values(shape.input_len(), 11);
-        let wt = r::values(shape.weight_dims().iter().product(), 12);
-        let bias = r::values(shape.cout, 13);
+        let [x, wt, bias] = conv_values(&shape, 11);
         let xt = Tensor::<4>::from_data(TensorData::new(x.clone(), [shape.b, shape.cin, shape.h, shape.w]), &device);
         let wtt = Tensor::<4>::from_data(TensorData::new(wt.clone(), shape.weight_dims()), &device);
         let bt = Tensor::<1>::from_data(TensorData::new(bias.clone(), [shape.cout]), &device);

@@ -29,6 +29,34 @@ fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data().try_into_vec::<f32>().expect("f32 data")
 }
 
+/// Ours against Burn's result on the same device: two f32 computations, compared as
+/// `r::assert_close` does with no magnitude.
+fn assert_agree(what: &str, ours: &[f32], theirs: &[f32], rel: f64, abs: f64) {
+    let theirs: Vec<f64> = theirs.iter().map(|&v| f64::from(v)).collect();
+    r::assert_close(what, ours, &theirs, None, rel, abs);
+}
+
+/// `ours` and Burn's `reference` of test values (`seed`) of `shape` agree within 1e-5
+/// relative plus 1e-5.
+fn agrees_with_burn<const D: usize>(
+    what: &str,
+    shape: [usize; D],
+    seed: u64,
+    ours: impl Fn(Tensor<D>) -> Tensor<D>,
+    reference: impl Fn(Tensor<D>) -> Tensor<D>,
+) {
+    let input = tensor(&r::values(shape.iter().product(), seed), shape, &gpu());
+    assert_agree(what, &read(ours(input.clone())), &read(reference(input)), 1e-5, 1e-5);
+}
+
+/// Runs `f` with launches planned on a grid of at most `cap` workgroups per dimension.
+fn on_capped_grid<T>(cap: u32, f: impl FnOnce() -> T) -> T {
+    GRID_LIMIT_OVERRIDE.with(|c| c.set(cap));
+    let out = f();
+    GRID_LIMIT_OVERRIDE.with(|c| c.set(0));
+    out
+}
+
 #[test]
 fn wgpu_device_runs_wgsl() {
     let device = gpu();
@@ -45,12 +73,8 @@ fn gram_forward_and_backward_match_f64_on_awkward_shapes() {
 
 #[test]
 fn gram_wgsl_matches_the_burn_composition_on_the_same_device() {
-    let device = gpu();
-    let f = tensor(&r::values(2 * 37 * 1000, 7), [2, 37, 1000], &device);
-    let ours = read(gram(f.clone(), 1e-3));
-    let theirs: Vec<f64> = read(gram_reference(f, 1e-3)).into_iter().map(f64::from).collect();
     // Two f32 summation orders: the error of each, relative to sum |a b| * scale (<= 1000 * 1e-3).
-    r::assert_close("gram vs Burn ops", &ours, &theirs, None, 1e-5, 1e-5);
+    agrees_with_burn("gram vs Burn ops", [2, 37, 1000], 7, |f| gram(f, 1e-3), |f| gram_reference(f, 1e-3));
 }
 
 /// The shared test body: y, dx, dgamma, dbeta against f64.
@@ -61,11 +85,8 @@ fn instance_norm_forward_and_all_gradients_match_f64() {
 
 #[test]
 fn instance_norm_without_affine_matches_the_burn_composition() {
-    let device = gpu();
-    let x = tensor(&r::values(2 * 5 * 23 * 9, 9), [2, 5, 23, 9], &device);
-    let ours = read(instance_norm(x.clone(), None, None, 1e-5));
-    let theirs: Vec<f64> = read(instance_norm_reference(x, None, None, 1e-5)).into_iter().map(f64::from).collect();
-    r::assert_close("instance_norm vs Burn ops", &ours, &theirs, None, 1e-5, 1e-5);
+    let ours = |x| instance_norm(x, None, None, 1e-5);
+    agrees_with_burn("instance_norm vs Burn ops", [2, 5, 23, 9], 9, ours, |x| instance_norm_reference(x, None, None, 1e-5));
 }
 
 #[test]
@@ -103,19 +124,20 @@ fn large_grids_are_spread_over_two_dimensions() {
     let device = gpu();
     // A cap of 7 workgroups per dimension forces the 2-D grid and the z-chunking on small
     // tensors; results must not depend on the grid.
-    GRID_LIMIT_OVERRIDE.with(|c| c.set(7));
     let fv = r::values(9 * 20 * 1500, 5);
     let dgv = r::values(9 * 20 * 20, 6);
     let xv = r::values(2 * 3 * 40 * 40, 8);
-    let f = tensor(&fv, [9, 20, 1500], &device);
-    let g = read(gram(f.clone(), 0.1));
-    let d_features = gram::backward(
-        tensor(&dgv, [9, 20, 20], &device).try_into_primitive::<Cube>().unwrap(),
-        f.try_into_primitive::<Cube>().unwrap(),
-        0.1,
-    );
-    let y = read(instance_norm(tensor(&xv, [2, 3, 40, 40], &device), None, None, 1e-5));
-    GRID_LIMIT_OVERRIDE.with(|c| c.set(0));
+    let (g, d_features, y) = on_capped_grid(7, || {
+        let f = tensor(&fv, [9, 20, 1500], &device);
+        let g = read(gram(f.clone(), 0.1));
+        let d_features = gram::backward(
+            tensor(&dgv, [9, 20, 20], &device).try_into_primitive::<Cube>().unwrap(),
+            f.try_into_primitive::<Cube>().unwrap(),
+            0.1,
+        );
+        let y = read(instance_norm(tensor(&xv, [2, 3, 40, 40], &device), None, None, 1e-5));
+        (g, d_features, y)
+    });
 
     let (want, mag) = r::gram(&fv, 9, 20, 1500, 0.1);
     r::assert_close("gram on a capped grid", &g, &want, Some(&mag), REL, 1e-30);
@@ -177,8 +199,7 @@ fn gradients_match_the_composition_differentiated_by_burn() {
     let ours = run(true);
     let theirs = run(false);
     for (name, (o, t)) in ["dx", "dgamma", "dbeta"].iter().zip(ours.iter().zip(&theirs)) {
-        let t: Vec<f64> = t.iter().map(|&v| v as f64).collect();
-        r::assert_close(name, o, &t, None, 1e-4, 1e-6);
+        assert_agree(name, o, t, 1e-4, 1e-6);
     }
 }
 
@@ -195,10 +216,8 @@ fn convolutions_forward_and_all_gradients_match_f64() {
 fn convolutions_on_a_capped_grid_match_f64() {
     use conv::Tile;
     let device = gpu();
-    GRID_LIMIT_OVERRIDE.with(|c| c.set(7));
     let shape = r::ConvShape { b: 2, cin: 8, cout: 20, h: 24, w: 24, k: 3, stride: 1, padding: 1, transposed: None };
-    pollster::block_on(kernel_cases::check_conv_case(&kernel_cases::Case { shape, tile: Some(Tile::MEDIUM) }, 77, &device));
-    GRID_LIMIT_OVERRIDE.with(|c| c.set(0));
+    on_capped_grid(7, || pollster::block_on(kernel_cases::check_conv_case(&kernel_cases::Case { shape, tile: Some(Tile::MEDIUM) }, 77, &device)));
 }
 
 /// Burn's convolution and ours on the same device agree (two f32 summation orders).
@@ -210,7 +229,6 @@ fn convolution_matches_burns_on_the_same_device() {
     let b = tensor(&r::values(24, 5), [24], &device);
     let g = ConvGeometry::new(1, 1);
     let ours = read(conv2d(x.clone(), w.clone(), Some(b.clone()), g));
-    let theirs: Vec<f64> = read(conv2d_reference(x, w, Some(b), g)).into_iter().map(f64::from).collect();
     // Each output sums 144 products of values in [-1, 1].
-    r::assert_close("conv vs Burn", &ours, &theirs, None, 1e-5, 1e-4);
+    assert_agree("conv vs Burn", &ours, &read(conv2d_reference(x, w, Some(b), g)), 1e-5, 1e-4);
 }
