@@ -75,5 +75,6 @@ fn main(
         workgroupBarrier();
     }
 
-    store_block(f_base, c, n, i0 + lid.y * 4u, n0 + lid.x * 4u, &acc, false);
+    // S already carries the scale.
+    store_block(f_base, c, n, i0 + lid.y * 4u, n0 + lid.x * 4u, &acc, 1.0, false);
 }

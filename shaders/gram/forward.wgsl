@@ -75,10 +75,7 @@ fn main(
         workgroupBarrier();
     }
 
-    let s = bitcast<f32>(info.scale_bits);
-    for (var r = 0u; r < 4u; r = r + 1u) {
-        acc[r] = acc[r] * s;
-    }
     let out_base = (split * info.batches + batch) * c * c;
-    store_block(out_base, c, c, row0 + lid.y * 4u, col0 + lid.x * 4u, &acc, ti != tj);
+    let scale = bitcast<f32>(info.scale_bits);
+    store_block(out_base, c, c, row0 + lid.y * 4u, col0 + lid.x * 4u, &acc, scale, ti != tj);
 }
