@@ -6,14 +6,10 @@
 // common/per_item.wgsl: `main`, 256 threads a workgroup, calls `run_item(i)` per output.
 
 struct Info {
-    items: u32,
-    splits: u32,
-    plane: u32,
-    channels: u32,
-    has_bias: u32,
-    scale_bits: u32,
-    pad0: u32,
-    pad1: u32,
+    items: u32, splits: u32,              // outputs, partial sums of each
+    plane: u32, channels: u32, has_bias: u32, // where bias[c] goes
+    scale_bits: u32,                       // f32 bits
+    pad0: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> parts: array<f32>;

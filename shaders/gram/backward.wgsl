@@ -10,14 +10,11 @@
 // z limit).
 
 struct Info {
-    channels: u32,
-    n: u32,
-    n_tiles: u32,
-    groups: u32,
-    batch_offset: u32,
-    scale_bits: u32,
-    pad0: u32,
-    pad1: u32,
+    channels: u32, n: u32,          // F is [B, channels, n]
+    n_tiles: u32, groups: u32,      // 64-column tiles of dF, and all its tiles
+    batch_offset: u32,              // wg.z + batch_offset is the batch
+    scale_bits: u32,                // f32 bits
+    pad0: u32, pad1: u32,
 }
 
 @group(0) @binding(0) var<storage, read_write> grad: array<f32>;

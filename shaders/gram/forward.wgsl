@@ -12,13 +12,10 @@
 // splits > 1:  unscaled partial sums go to parts[split][batch][C][C] and `reduce` adds them.
 
 struct Info {
-    channels: u32,
-    n: u32,
-    chunk: u32,
-    splits: u32,
-    batches: u32,
-    batch_offset: u32,
-    scale_bits: u32,
+    channels: u32, n: u32,               // F is [B, channels, n]
+    chunk: u32, splits: u32,             // the K ranges
+    batches: u32, batch_offset: u32,     // all batches; the first of this launch
+    scale_bits: u32,                     // f32 bits
     pad0: u32,
 }
 

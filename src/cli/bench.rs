@@ -5,7 +5,7 @@
 //! comparison.
 
 use crate::kernels::{
-    ConvGeometry, conv_transpose2d, conv_transpose2d_reference, conv2d, conv2d_reference, gram, gram_reference, instance_norm,
+    ConvGeometry, ConvKind, conv_reference, conv_transpose2d, conv2d, gram, gram_reference, instance_norm,
     instance_norm_reference,
 };
 use burn::tensor::{Device, Distribution, Tensor};
@@ -70,6 +70,11 @@ struct Row {
     reference: f64,
 }
 
+/// A fresh graph leaf: tracked when the run measures the backward pass, detached otherwise.
+fn leaf<const D: usize>(t: &Tensor<D>, backward: bool) -> Tensor<D> {
+    if backward { t.clone().require_grad() } else { t.clone().detach() }
+}
+
 fn bench_pair(
     device: &Device,
     runs: usize,
@@ -100,7 +105,7 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize, ops: &[String]) ->
             let run = |wgsl: bool| {
                 let f = f.clone();
                 move |backward: bool| {
-                    let x = if backward { f.clone().require_grad() } else { f.clone().detach() };
+                    let x = leaf(&f, backward);
                     let g = if wgsl { gram(x, scale) } else { gram_reference(x, scale) };
                     if backward {
                         let _ = g.sum().backward();
@@ -119,11 +124,7 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize, ops: &[String]) ->
             let run = |wgsl: bool| {
                 let (x, gamma, beta) = (x.clone(), gamma.clone(), beta.clone());
                 move |backward: bool| {
-                    let (x, g, b) = if backward {
-                        (x.clone().require_grad(), gamma.clone().require_grad(), beta.clone().require_grad())
-                    } else {
-                        (x.clone().detach(), gamma.clone().detach(), beta.clone().detach())
-                    };
+                    let (x, g, b) = (leaf(&x, backward), leaf(&gamma, backward), leaf(&beta, backward));
                     let y = if wgsl {
                         instance_norm(x, Some(g), Some(b), 1e-5)
                     } else {
@@ -155,16 +156,12 @@ pub fn kernels(device: &Device, sizes: &[usize], runs: usize, ops: &[String]) ->
                 let (x, weight, bias) = (x.clone(), weight.clone(), bias.clone());
                 move |backward: bool| {
                     // Backward: input and weight gradients, as in training.
-                    let (x, w, b) = if backward {
-                        (x.clone().require_grad(), weight.clone().require_grad(), bias.clone().require_grad())
-                    } else {
-                        (x.clone().detach(), weight.clone().detach(), bias.clone().detach())
-                    };
+                    let (x, w, b) = (leaf(&x, backward), leaf(&weight, backward), leaf(&bias, backward));
                     let y = match (transposed, wgsl) {
                         (None, true) => conv2d(x, w, Some(b), g),
-                        (None, false) => conv2d_reference(x, w, Some(b), g),
+                        (None, false) => conv_reference(x, w, Some(b), g, ConvKind::Conv),
                         (Some(op), true) => conv_transpose2d(x, w, Some(b), g, [op, op]),
-                        (Some(op), false) => conv_transpose2d_reference(x, w, Some(b), g, [op, op]),
+                        (Some(op), false) => conv_reference(x, w, Some(b), g, ConvKind::Transposed { output_padding: [op, op] }),
                     };
                     if backward {
                         let _ = y.sum().backward();

@@ -28,9 +28,8 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::ops::FloatTensorOps;
-use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeTensor, KernelSource, SourceTemplate, into_contiguous};
-use burn::backend::{Autodiff, Cube, Dispatch};
+use burn::backend::{Cube, Dispatch};
 use burn::cubecl::CubeDim;
 use burn::cubecl::client::Client;
 use burn::cubecl::prelude::KernelId;
@@ -38,7 +37,7 @@ use burn::tensor::module::{conv_transpose2d as burn_conv_transpose2d, conv2d as 
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, Op, assemble, count, dims, empty_f32, grid_limits, launch_source, spread, split_sum, to_u32};
+use super::{ArtKernels, Op, Tracked, assemble, count, dims, empty_f32, grid_limits, launch_source, spread, split_sum, to_u32};
 
 mod plan;
 pub(super) use plan::{Plan, plan};
@@ -95,7 +94,7 @@ impl ConvGeometry {
 /// `conv2d(x: [B, Cin, H, W], weight: [Cout, Cin, KH, KW], bias: [Cout])`, PyTorch's
 /// `F.conv2d` with zero padding.
 ///
-/// WGSL on a wgpu device (f32), [`conv2d_reference`] (Burn's convolution) elsewhere;
+/// WGSL on a wgpu device (f32), [`conv_reference`] (Burn's convolution) elsewhere;
 /// differentiable with respect to all three either way.
 pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry: ConvGeometry) -> Tensor<4> {
     let [_, cin, h, w] = x.dims();
@@ -105,16 +104,10 @@ pub fn conv2d(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry
     run(x, weight, bias, cout, geometry, ConvKind::Conv, out.is_some_and(|[oh, ow]| oh * ow > 0))
 }
 
-/// Burn's own convolution with the same arguments (the CPU fallback, and the reference the
-/// WGSL is tested against).
-pub fn conv2d_reference(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry: ConvGeometry) -> Tensor<4> {
-    burn_conv2d(x, weight, bias, geometry.options())
-}
-
 /// `conv_transpose2d(x: [B, Cin, H, W], weight: [Cin, Cout, KH, KW], bias: [Cout])`,
 /// PyTorch's `F.conv_transpose2d` (output `(n - 1) s - 2p + k + output_padding` per side).
 ///
-/// WGSL on a wgpu device (f32), [`conv_transpose2d_reference`] elsewhere; differentiable.
+/// WGSL on a wgpu device (f32), [`conv_reference`] elsewhere; differentiable.
 pub fn conv_transpose2d(
     x: Tensor<4>,
     weight: Tensor<4>,
@@ -133,26 +126,23 @@ pub fn conv_transpose2d(
     run(x, weight, bias, cout, geometry, ConvKind::Transposed { output_padding }, out.is_some())
 }
 
-/// Burn's transposed convolution with the same arguments.
-pub fn conv_transpose2d_reference(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    geometry: ConvGeometry,
-    output_padding: [usize; 2],
-) -> Tensor<4> {
-    let options = ConvTransposeOptions::new(geometry.stride, geometry.padding, output_padding, [1, 1], 1);
-    burn_conv_transpose2d(x, weight, bias, options)
+/// Burn's own convolution or transposed convolution with the same arguments (the CPU
+/// fallback, and the reference the WGSL is tested against).
+pub fn conv_reference(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, geometry: ConvGeometry, kind: ConvKind) -> Tensor<4> {
+    match kind {
+        ConvKind::Conv => burn_conv2d(x, weight, bias, geometry.options()),
+        ConvKind::Transposed { output_padding } => {
+            let options = ConvTransposeOptions::new(geometry.stride, geometry.padding, output_padding, [1, 1], 1);
+            burn_conv_transpose2d(x, weight, bias, options)
+        }
+    }
 }
 
 /// Either operation: through the backend extension when the output is not empty and
 /// [`takes_wgsl`], a missing bias as `cout` zeros; Burn's convolution otherwise.
 fn run(x: Tensor<4>, weight: Tensor<4>, bias: Option<Tensor<1>>, cout: usize, geometry: ConvGeometry, kind: ConvKind, nonempty: bool) -> Tensor<4> {
     if !nonempty || !takes_wgsl(&x, &weight, &bias, &geometry) {
-        return match kind {
-            ConvKind::Conv => conv2d_reference(x, weight, bias, geometry),
-            ConvKind::Transposed { output_padding } => conv_transpose2d_reference(x, weight, bias, geometry, output_padding),
-        };
+        return conv_reference(x, weight, bias, geometry, kind);
     }
     let bias = bias.unwrap_or_else(|| Tensor::zeros([cout], &x.device()));
     Tensor::from_dispatch(<Dispatch as ArtKernels>::conv(x.into_dispatch(), weight.into_dispatch(), bias.into_dispatch(), geometry, kind))
@@ -364,16 +354,7 @@ fn implicit_transposed(dy: CubeTensor, weight: CubeTensor, bias: Option<CubeTens
             let n_total = b * cnt_h * cnt_w;
             // The shared head (`Conv`), then the phase (`Phase`).
             let mut params = product.params([b, cin, h, w, cout, oh, ow], k_dim, n_total);
-            params.extend([
-                to_u32(rho_h, "phase"),
-                to_u32(rho_w, "phase"),
-                to_u32(cnt_h, "phase rows"),
-                to_u32(cnt_w, "phase columns"),
-                to_u32((rho_h + ph) % sh, "tap residue"),
-                to_u32((rho_w + pw) % sw, "tap residue"),
-                to_u32((rho_h + ph) / sh, "phase offset"),
-                to_u32((rho_w + pw) / sw, "phase offset"),
-            ]);
+            params.extend(params![rho_h, rho_w, cnt_h, cnt_w, (rho_h + ph) % sh, (rho_w + pw) % sw, (rho_h + ph) / sh, (rho_w + pw) / sw]);
             product.dispatch([cin, n_total], &[&dy, &wd, &bias], &params);
         }
     }
@@ -485,13 +466,7 @@ impl Backward<Cube, 3> for ConvBackward {
 }
 
 /// Records either operation on the autodiff graph (forward in WGSL, backward in WGSL).
-pub(super) fn autodiff<C: CheckpointStrategy>(
-    x: FloatTensor<Autodiff<Cube, C>>,
-    weight: FloatTensor<Autodiff<Cube, C>>,
-    bias: FloatTensor<Autodiff<Cube, C>>,
-    geometry: ConvGeometry,
-    kind: ConvKind,
-) -> FloatTensor<Autodiff<Cube, C>> {
+pub(super) fn autodiff<C: CheckpointStrategy>(x: Tracked<C>, weight: Tracked<C>, bias: Tracked<C>, geometry: ConvGeometry, kind: ConvKind) -> Tracked<C> {
     match ConvBackward.prepare::<C>([x.node(), weight.node(), bias.node()]).compute_bound().stateful() {
         OpsKind::Tracked(mut prep) => {
             let x_id = prep.checkpoint(&x);

@@ -8,12 +8,11 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeTensor, into_contiguous};
-use burn::backend::{Autodiff, Cube, Dispatch};
+use burn::backend::{Cube, Dispatch};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, Op, SplitPlan, WgslKernel, count, dims, empty_f32, grid_limits, launch, spread, to_u32};
+use super::{ArtKernels, Op, SplitPlan, Tracked, WgslKernel, count, dims, empty_f32, grid_limits, launch, spread, to_u32};
 
 const TILE_WGSL: &str = include_str!("../../shaders/gram/tile.wgsl");
 pub(super) const PARTIAL: WgslKernel = WgslKernel::new(include_str!("../../shaders/gram/forward.wgsl"), &[TILE_WGSL], "gram.forward", (16, 16, 1));
@@ -110,16 +109,7 @@ pub(super) fn forward(features: CubeTensor, scale: f32) -> CubeTensor {
             &client,
             (tiles, tiles, to_u32(batches * plan.splits, "grid z")),
             &[&features, &target],
-            &[
-                to_u32(c, "C"),
-                to_u32(n, "N"),
-                to_u32(plan.chunk, "chunk"),
-                to_u32(plan.splits, "splits"),
-                to_u32(b, "B"),
-                to_u32(batch_offset, "batch offset"),
-                kernel_scale.to_bits(),
-                0,
-            ],
+            &params![c, n, plan.chunk, plan.splits, b, batch_offset; kernel_scale.to_bits(), 0],
         );
         batch_offset += batches;
     }
@@ -158,16 +148,7 @@ pub(super) fn backward(grad: CubeTensor, features: CubeTensor, scale: f32) -> Cu
             &client,
             (gx, gy, to_u32(batches, "grid z")),
             &[&grad, &features, &output],
-            &[
-                to_u32(c, "C"),
-                to_u32(n, "N"),
-                n_tiles,
-                groups,
-                to_u32(batch_offset, "batch offset"),
-                scale.to_bits(),
-                0,
-                0,
-            ],
+            &params![c, n; n_tiles, groups, to_u32(batch_offset, "batch_offset"), scale.to_bits(), 0, 0],
         );
         batch_offset += batches;
     }
@@ -176,10 +157,7 @@ pub(super) fn backward(grad: CubeTensor, features: CubeTensor, scale: f32) -> Cu
 }
 
 /// The autodiff node: forward in WGSL, backward in WGSL.
-pub(super) fn autodiff<C: CheckpointStrategy>(
-    features: FloatTensor<Autodiff<Cube, C>>,
-    scale: f32,
-) -> FloatTensor<Autodiff<Cube, C>> {
+pub(super) fn autodiff<C: CheckpointStrategy>(features: Tracked<C>, scale: f32) -> Tracked<C> {
     #[derive(Debug)]
     struct GramBackward;
 

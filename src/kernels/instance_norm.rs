@@ -10,12 +10,11 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::tensor::FloatTensor;
 use burn::backend::wgpu::{CubeTensor, into_contiguous};
-use burn::backend::{Autodiff, Cube, Dispatch};
+use burn::backend::{Cube, Dispatch};
 use burn::tensor::{Shape, Tensor};
 
-use super::{ArtKernels, ENTRY, Op, PER_ITEM, SplitPlan, WgslKernel, count, dims, empty_f32, launch_groups, launch_items, to_u32};
+use super::{ArtKernels, ENTRY, Op, PER_ITEM, SplitPlan, Tracked, WgslKernel, count, dims, empty_f32, launch_groups, launch_items, to_u32};
 
 const SHARED: &str = include_str!("../../shaders/instance_norm/shared.wgsl");
 const SPLIT_REDUCE: &str = include_str!("../../shaders/instance_norm/split_reduce.wgsl");
@@ -55,12 +54,7 @@ const MAX_SPLITS: usize = 256;
 ///
 /// WGSL on a wgpu device (f32), [`instance_norm_reference`] elsewhere; differentiable with
 /// respect to `x`, `gamma` and `beta` either way.
-pub fn instance_norm(
-    x: Tensor<4>,
-    gamma: Option<Tensor<1>>,
-    beta: Option<Tensor<1>>,
-    eps: f32,
-) -> Tensor<4> {
+pub fn instance_norm(x: Tensor<4>, gamma: Option<Tensor<1>>, beta: Option<Tensor<1>>, eps: f32) -> Tensor<4> {
     let device = x.device();
     let [_, c, _, _] = x.dims();
     for param in [&gamma, &beta].into_iter().flatten() {
@@ -97,12 +91,7 @@ pub fn instance_norm(
 /// WGSL is tested against). Like the kernels it measures each plane from its first value,
 /// so a plane with a large mean and a small spread keeps its precision, and a constant
 /// plane gives exactly `beta`.
-pub fn instance_norm_reference(
-    x: Tensor<4>,
-    gamma: Option<Tensor<1>>,
-    beta: Option<Tensor<1>>,
-    eps: f32,
-) -> Tensor<4> {
+pub fn instance_norm_reference(x: Tensor<4>, gamma: Option<Tensor<1>>, beta: Option<Tensor<1>>, eps: f32) -> Tensor<4> {
     let [b, c, h, w] = x.dims();
     let flat = x.reshape([b, c, h * w]);
     // The result does not depend on the shift, so no gradient needs to flow through it.
@@ -145,15 +134,7 @@ impl Sizes {
         let (hw, planes) = (h * w, b * c);
         to_u32(planes * hw, "B*C*H*W");
         let plan = split_plan(planes, hw);
-        let info = [
-            to_u32(hw, "H*W"),
-            to_u32(planes, "B*C"),
-            to_u32(plan.splits, "splits"),
-            to_u32(plan.chunk, "chunk"),
-            to_u32(c, "C"),
-            to_u32(b, "B"),
-            eps.to_bits(),
-        ];
+        let info = params![hw, planes, plan.splits, plan.chunk, c, b; eps.to_bits()];
         Sizes { shape, planes, plan, info }
     }
 
@@ -262,12 +243,7 @@ pub(super) fn backward(
 }
 
 /// The autodiff node: forward in WGSL, backward in WGSL.
-pub(super) fn autodiff<C: CheckpointStrategy>(
-    x: FloatTensor<Autodiff<Cube, C>>,
-    gamma: FloatTensor<Autodiff<Cube, C>>,
-    beta: FloatTensor<Autodiff<Cube, C>>,
-    eps: f32,
-) -> FloatTensor<Autodiff<Cube, C>> {
+pub(super) fn autodiff<C: CheckpointStrategy>(x: Tracked<C>, gamma: Tracked<C>, beta: Tracked<C>, eps: f32) -> Tracked<C> {
     #[derive(Debug)]
     struct InstanceNormBackward;
 

@@ -8,8 +8,8 @@
 //!
 //! On a wgpu device whose runtime compiles WGSL ([`uses_wgsl`]) they run our kernels from
 //! `shaders/`; anywhere else (the `burn-flex` CPU fallback, a non-f32 tensor, an empty
-//! tensor) they run [`gram_reference`] / [`instance_norm_reference`] / [`conv2d_reference`] /
-//! [`conv_transpose2d_reference`], compositions of Burn tensor ops or Burn's own
+//! tensor) they run [`gram_reference`] / [`instance_norm_reference`] / [`conv_reference`],
+//! compositions of Burn tensor ops or Burn's own
 //! convolutions. Under autodiff the WGSL backward kernels compute the gradients.
 //!
 //! Wiring (Burn 0.22.1): [`ArtKernels`] is a `#[backend_extension(Cube, Autodiff)]` trait.
@@ -27,11 +27,20 @@
 //! the snippets a kernel shares with others (`shaders/common/entry.wgsl`, a kernel folder's
 //! `shared.wgsl` ...) are appended to its file by the host ([`WgslKernel`]).
 
+/// Kernel parameters: `params![c, n; scale.to_bits(), 0]` is
+/// `[to_u32(c, "c"), to_u32(n, "n"), scale.to_bits(), 0]`: each size is checked to fit the
+/// kernels' u32 indexing, named by its expression when it does not.
+macro_rules! params {
+    ($($size:expr),+ $(; $($raw:expr),+)?) => {
+        [$(to_u32($size, stringify!($size))),+ $($(, $raw)+)?]
+    };
+}
+
 pub mod conv;
 mod gram;
 mod instance_norm;
 
-pub use conv::{ConvGeometry, ConvKind, conv_transpose2d, conv_transpose2d_reference, conv2d, conv2d_reference};
+pub use conv::{ConvGeometry, ConvKind, conv_reference, conv_transpose2d, conv2d};
 pub use gram::{gram, gram_reference};
 pub use instance_norm::{instance_norm, instance_norm_reference};
 
@@ -104,6 +113,9 @@ impl ArtKernels for Cube {
     }
 }
 
+/// A tensor on the autodiff graph over the cubecl backend (the operations' `autodiff` nodes).
+type Tracked<C> = FloatTensor<Autodiff<Cube, C>>;
+
 impl<C: CheckpointStrategy> ArtKernels for Autodiff<Cube, C> {
     fn gram(features: FloatTensor<Self>, scale: f32) -> FloatTensor<Self> {
         gram::autodiff::<C>(features, scale)
@@ -118,13 +130,7 @@ impl<C: CheckpointStrategy> ArtKernels for Autodiff<Cube, C> {
         instance_norm::autodiff::<C>(x, gamma, beta, eps)
     }
 
-    fn conv(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        bias: FloatTensor<Self>,
-        geometry: ConvGeometry,
-        kind: ConvKind,
-    ) -> FloatTensor<Self> {
+    fn conv(x: FloatTensor<Self>, weight: FloatTensor<Self>, bias: FloatTensor<Self>, geometry: ConvGeometry, kind: ConvKind) -> FloatTensor<Self> {
         conv::autodiff::<C>(x, weight, bias, geometry, kind)
     }
 }

@@ -139,42 +139,6 @@ fn generator_parity(name: &str, device: &Device) {
     assert!(diff <= tol, "{name}: max |ours - torch| = {diff:e} > {tol:e}");
 }
 
-// Each case on the CPU backend (burn-flex): the same code as on WebGPU, minus our WGSL.
-#[test]
-fn resnet_instance_norm_matches_pytorch() {
-    generator_parity("resnet6_instance", &Device::flex());
-}
-
-#[test]
-fn resnet_affine_legacy_dataparallel_block_naming_matches_pytorch() {
-    generator_parity("resnet9_affine_block", &Device::flex());
-}
-
-#[test]
-fn resnet_batch_norm_safetensors_matches_pytorch() {
-    generator_parity("resnet6_batch", &Device::flex());
-}
-
-#[test]
-fn resnet_any_size_pipeline_matches_pytorch() {
-    generator_parity("resnet6_instance_pipeline", &Device::flex());
-}
-
-#[test]
-fn unet128_instance_norm_matches_pytorch() {
-    generator_parity("unet128_instance", &Device::flex());
-}
-
-#[test]
-fn unet128_batch_norm_eval_non_square_matches_pytorch() {
-    generator_parity("unet128_batch_nonsquare", &Device::flex());
-}
-
-#[test]
-fn unet256_grey_input_matches_pytorch() {
-    generator_parity("unet256_instance", &Device::flex());
-}
-
 fn patchgan_parity(name: &str, device: &Device) {
     let case = case(name);
     let mut ckpt = load_state_dict(&read(case["weights"].as_str().expect("weights"))).expect("loads");
@@ -188,16 +152,6 @@ fn patchgan_parity(name: &str, device: &Device) {
     let diff = max_abs_diff(name, net.forward(to_tensor(&io["input"], device)), &io["output"]);
     let tol = case["tolerance"].as_f64().expect("tolerance");
     assert!(diff <= tol, "{name}: max |ours - torch| = {diff:e} > {tol:e}");
-}
-
-#[test]
-fn patchgan_conditional_instance_norm_matches_pytorch() {
-    patchgan_parity("patchgan_6ch_instance", &Device::flex());
-}
-
-#[test]
-fn patchgan_batch_norm_matches_pytorch() {
-    patchgan_parity("patchgan_3ch_batch", &Device::flex());
 }
 
 fn vgg_parity(name: &str, device: &Device) {
@@ -218,14 +172,30 @@ fn vgg_parity(name: &str, device: &Device) {
     }
 }
 
-#[test]
-fn vgg19_max_pool_activations_match_pytorch() {
-    vgg_parity("vgg19_max", &Device::flex());
+// Each case on the CPU backend (burn-flex): the same code as on WebGPU, minus our WGSL.
+macro_rules! parity_tests {
+    ($($test:ident: $check:ident($case:literal);)+) => {
+        $(
+            #[test]
+            fn $test() {
+                $check($case, &Device::flex());
+            }
+        )+
+    };
 }
 
-#[test]
-fn vgg19_average_pool_activations_match_pytorch() {
-    vgg_parity("vgg19_avg", &Device::flex());
+parity_tests! {
+    resnet_instance_norm_matches_pytorch: generator_parity("resnet6_instance");
+    resnet_affine_legacy_dataparallel_block_naming_matches_pytorch: generator_parity("resnet9_affine_block");
+    resnet_batch_norm_safetensors_matches_pytorch: generator_parity("resnet6_batch");
+    resnet_any_size_pipeline_matches_pytorch: generator_parity("resnet6_instance_pipeline");
+    unet128_instance_norm_matches_pytorch: generator_parity("unet128_instance");
+    unet128_batch_norm_eval_non_square_matches_pytorch: generator_parity("unet128_batch_nonsquare");
+    unet256_grey_input_matches_pytorch: generator_parity("unet256_instance");
+    patchgan_conditional_instance_norm_matches_pytorch: patchgan_parity("patchgan_6ch_instance");
+    patchgan_batch_norm_matches_pytorch: patchgan_parity("patchgan_3ch_batch");
+    vgg19_max_pool_activations_match_pytorch: vgg_parity("vgg19_max");
+    vgg19_average_pool_activations_match_pytorch: vgg_parity("vgg19_avg");
 }
 
 #[test]

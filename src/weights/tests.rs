@@ -61,6 +61,13 @@ fn assert_tensor(file: &str, key: &str, got: &TensorEntry, want: &Json) {
     }
 }
 
+/// The fixtures `expected.json` marks with `expect` ("ok" or "error"): at least `min` of them.
+fn fixtures_expecting(expect: &str, min: usize) -> Vec<(String, Json)> {
+    let cases: Vec<_> = expected().into_iter().filter(|(_, want)| want["expect"] == expect).collect();
+    assert!(cases.len() >= min, "only {} fixtures expect {expect}", cases.len());
+    cases
+}
+
 #[test]
 fn every_fixture_has_an_expectation() {
     let expected = expected();
@@ -77,11 +84,7 @@ fn every_fixture_has_an_expectation() {
 
 #[test]
 fn good_fixtures_match_what_torch_reads() {
-    let mut checked = 0;
-    for (file, want) in expected() {
-        if want["expect"] != "ok" {
-            continue;
-        }
+    for (file, want) in fixtures_expecting("ok", 8) {
         let checkpoint = load_checkpoint(&fixture(&file)).unwrap_or_else(|e| panic!("{file}: {e}"));
         let format = match file.as_str() {
             f if f.ends_with(".safetensors") => CheckpointFormat::Safetensors,
@@ -105,18 +108,12 @@ fn good_fixtures_match_what_torch_reads() {
         for key in keys {
             assert_eq!(state.tensors[key], checkpoint.tensors[&format!("{prefix}{key}")], "{file}: {key}");
         }
-        checked += 1;
     }
-    assert!(checked >= 8, "only {checked} good fixtures");
 }
 
 #[test]
 fn bad_fixtures_fail_with_clear_errors() {
-    let mut checked = 0;
-    for (file, want) in expected() {
-        if want["expect"] != "error" {
-            continue;
-        }
+    for (file, want) in fixtures_expecting("error", 15) {
         let err = match load_checkpoint(&fixture(&file)) {
             Ok(c) => panic!("{file} loaded ({} tensors) but should fail", c.len()),
             Err(e) => e,
@@ -128,9 +125,7 @@ fn bad_fixtures_fail_with_clear_errors() {
             let needle = needle.as_str().unwrap();
             assert!(message.contains(needle), "{file}: `{message}` should mention `{needle}`");
         }
-        checked += 1;
     }
-    assert!(checked >= 15, "only {checked} bad fixtures");
 }
 
 #[test]

@@ -208,9 +208,8 @@ async fn run_job(state: &RefCell<State>, req: Request) -> Result<JobEvent, Strin
         }
         Request::QuerySavedTraining { .. } => Ok(training::query().await),
         Request::DiscardTraining { .. } => Ok(training::discard().await),
-        Request::ExportTraining { what, .. } => training::export(what).await,
-        // Applied in `onmessage`, never queued; Init has no job id.
-        Request::Control { .. } | Request::Init { .. } => Err("not a job".into()),
+        // Answered in `onmessage`, never queued; Init has no job id.
+        Request::Control { .. } | Request::ExportTraining { .. } | Request::Init { .. } => Err("not a job".into()),
     }
 }
 

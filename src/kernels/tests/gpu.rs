@@ -230,5 +230,5 @@ fn convolution_matches_burns_on_the_same_device() {
     let g = ConvGeometry::new(1, 1);
     let ours = read(conv2d(x.clone(), w.clone(), Some(b.clone()), g));
     // Each output sums 144 products of values in [-1, 1].
-    assert_agree("conv vs Burn", &ours, &read(conv2d_reference(x, w, Some(b), g)), 1e-5, 1e-4);
+    assert_agree("conv vs Burn", &ours, &read(conv_reference(x, w, Some(b), g, ConvKind::Conv)), 1e-5, 1e-4);
 }

@@ -52,12 +52,24 @@ fn mean_abs(a: Tensor<4>, b: Tensor<4>) -> f64 {
     v[0] as f64
 }
 
+/// An autodiff device on the CPU with Burn's generator seeded.
+fn seeded_device(seed: u64) -> Device {
+    let device = Device::flex().autodiff();
+    device.seed(seed);
+    device
+}
+
+/// One iteration at the learning rate 2e-3, its losses read back: one per loss name, all finite.
+fn step_losses(trainer: &mut impl Gan, a: Tensor<4>, b: Tensor<4>, it: u64) -> Vec<f64> {
+    let losses = pollster::block_on(trainer.step(a, b, 2e-3).read()).expect("losses");
+    assert_eq!(losses.len(), trainer.loss_names().len());
+    assert!(losses.iter().all(|v| v.is_finite()), "iteration {it}: {losses:?}");
+    losses
+}
+
 #[test]
 fn pix2pix_learns_a_colour_mapping_on_synthetic_pairs() {
-    let _rng = crate::test_support::seeded_rng();
-    let device = Device::flex().autodiff();
-    device.seed(1);
-    let norm = NormKind::Instance { affine: false };
+    let (_rng, device, norm) = (crate::test_support::seeded_rng(), seeded_device(1), NormKind::Instance { affine: false });
     let mut b = Builder::init(&device, 0.02);
     let g = UnetGenerator::build(&UnetConfig { input_nc: 3, output_nc: 3, num_downs: 5, ngf: 8, norm, use_dropout: false }, &mut b).expect("G");
     let d = PatchGan::build(&PatchGanConfig { input_nc: 6, ndf: 8, n_layers: 2, norm }, &mut b).expect("D");
@@ -68,9 +80,7 @@ fn pix2pix_learns_a_colour_mapping_on_synthetic_pairs() {
     let mut last_l1 = 0.0;
     for it in 0..60 {
         let a = blobs(4, 32, it, &device);
-        let losses = pollster::block_on(trainer.step(a.clone(), target_of(a), 2e-3).read()).expect("losses");
-        assert_eq!(losses.len(), Pix2PixTrainer::LOSS_NAMES.len());
-        assert!(losses.iter().all(|v| v.is_finite()), "iteration {it}: {losses:?}");
+        let losses = step_losses(&mut trainer, a.clone(), target_of(a), it);
         first_l1.get_or_insert(losses[4]);
         last_l1 = losses[4];
     }
@@ -95,10 +105,7 @@ fn channel_means(x: Tensor<4>) -> Vec<f32> {
 
 #[test]
 fn cyclegan_learns_a_colour_cast_from_unpaired_sets() {
-    let _rng = crate::test_support::seeded_rng();
-    let device = Device::flex().autodiff();
-    device.seed(2);
-    let norm = NormKind::Instance { affine: false };
+    let (_rng, device, norm) = (crate::test_support::seeded_rng(), seeded_device(2), NormKind::Instance { affine: false });
     let mut b = Builder::init(&device, 0.02);
     let cfg = ResnetConfig { input_nc: 3, output_nc: 3, ngf: 8, n_blocks: 2, norm, use_dropout: false, block_name: "conv_block".into() };
     let g_a = ResnetGenerator::build(&cfg, &mut b).expect("G_A");
@@ -120,9 +127,7 @@ fn cyclegan_learns_a_colour_cast_from_unpaired_sets() {
     for it in 0..80 {
         let a = blobs(2, 24, 2 * it, &device);
         let b = colour_cast(blobs(2, 24, 2 * it + 1, &device));
-        let losses = pollster::block_on(trainer.step(a, b, 2e-3).read()).expect("losses");
-        assert_eq!(losses.len(), CycleGanTrainer::LOSS_NAMES.len());
-        assert!(losses.iter().all(|v| v.is_finite()), "iteration {it}: {losses:?}");
+        let losses = step_losses(&mut trainer, a, b, it);
         let cycle = losses[4] + losses[5];
         first.get_or_insert(cycle);
         last = cycle;
@@ -219,7 +224,7 @@ fn batch(model: &str, device: &Device) -> (Tensor<4>, Tensor<4>) {
 }
 
 /// Compares our weights (`prefix` -> exported tensors) with the fixture's after `n` iterations.
-fn compare_weights(model: &str, n: usize, ours: &[(String, Vec<(String, Vec<usize>, Vec<f32>)>)], dead: &[String]) -> f32 {
+fn compare_weights(model: &str, n: usize, ours: &Exported, dead: &[String]) -> f32 {
     let want = load_checkpoint(&training_fixture(&format!("{model}_after{n}.safetensors"))).expect("after").tensors;
     let mut worst = 0f32;
     let mut compared = 0;
@@ -256,62 +261,64 @@ fn dead_biases(spec: &Value) -> Vec<String> {
 /// about 6e-4, so a wrong update order or loss term shows up four orders above this.
 const WEIGHT_TOL: f32 = 1e-6;
 
-#[test]
-fn pix2pix_iterations_match_pytorch() {
-    let device = Device::flex().autodiff();
-    let spec: Value = serde_json::from_slice(&training_fixture("pix2pix.json")).expect("json");
-    let init = load_checkpoint(&training_fixture("pix2pix_init.safetensors")).expect("init");
-    let (g, g_layout) = build_generator(part(&init, "G"), &device);
-    let (d, d_layout) = build_discriminator(part(&init, "D"), &device);
+/// A parity fixture's description (`{model}.json`) and initial weights (`{model}_init.safetensors`).
+fn fixture(model: &str) -> (Value, Checkpoint) {
+    let spec = serde_json::from_slice(&training_fixture(&format!("{model}.json"))).expect("json");
+    (spec, load_checkpoint(&training_fixture(&format!("{model}_init.safetensors"))).expect("init"))
+}
+
+/// The exported networks of a trainer: (network name, its tensors as (key, shape, values)).
+type Exported = Vec<(String, Vec<(String, Vec<usize>, Vec<f32>)>)>;
+
+/// Three iterations on the fixture's batch: each one's losses, and the live weights after the
+/// first and the third (`exported`), against PyTorch's.
+fn three_iterations_match<T: Gan>(model: &str, trainer: &mut T, spec: &Value, device: &Device, exported: impl Fn(&T) -> Exported) {
     let lr = spec["hyper_parameters"]["optimizer"]["lr"].as_f64().expect("lr");
-    let mut trainer = Pix2PixTrainer::new(g, d, spec["hyper_parameters"]["lambda_L1"].as_f64().expect("lambda"));
-    let (a, b) = batch("pix2pix", &device);
-    let dead = dead_biases(&spec);
+    let (a, b) = batch(model, device);
+    let dead = dead_biases(spec);
     for it in 1..=3 {
         let losses = pollster::block_on(trainer.step(a.clone(), b.clone(), lr).read()).expect("losses");
-        check_losses("pix2pix", &Pix2PixTrainer::LOSS_NAMES, &losses, &spec["losses"][it - 1], it);
+        check_losses(model, trainer.loss_names(), &losses, &spec["losses"][it - 1], it);
         if it == 1 || it == 3 {
-            let ours = vec![
-                ("G".to_string(), pollster::block_on(export(&trainer.generator, &g_layout)).expect("export G")),
-                ("D".to_string(), pollster::block_on(export(&trainer.discriminator, &d_layout)).expect("export D")),
-            ];
-            let worst = compare_weights("pix2pix", it, &ours, &dead);
-            eprintln!("pix2pix after {it}: max |ours - torch| over live weights {worst:.2e}");
-            assert!(worst <= WEIGHT_TOL, "pix2pix after {it}: {worst:e}");
+            let worst = compare_weights(model, it, &exported(trainer), &dead);
+            eprintln!("{model} after {it}: max |ours - torch| over live weights {worst:.2e}");
+            assert!(worst <= WEIGHT_TOL, "{model} after {it}: {worst:e}");
         }
     }
 }
 
 #[test]
+fn pix2pix_iterations_match_pytorch() {
+    let (device, (spec, init)) = (Device::flex().autodiff(), fixture("pix2pix"));
+    let (g, g_layout) = build_generator(part(&init, "G"), &device);
+    let (d, d_layout) = build_discriminator(part(&init, "D"), &device);
+    let mut trainer = Pix2PixTrainer::new(g, d, spec["hyper_parameters"]["lambda_L1"].as_f64().expect("lambda"));
+    three_iterations_match("pix2pix", &mut trainer, &spec, &device, |t| {
+        vec![
+            ("G".to_string(), pollster::block_on(export(&t.generator, &g_layout)).expect("export G")),
+            ("D".to_string(), pollster::block_on(export(&t.discriminator, &d_layout)).expect("export D")),
+        ]
+    });
+}
+
+#[test]
 fn cyclegan_iterations_match_pytorch() {
-    let device = Device::flex().autodiff();
-    let spec: Value = serde_json::from_slice(&training_fixture("cyclegan.json")).expect("json");
-    let init = load_checkpoint(&training_fixture("cyclegan_init.safetensors")).expect("init");
+    let (device, (spec, init)) = (Device::flex().autodiff(), fixture("cyclegan"));
     let (g_a, gl) = build_generator(part(&init, "G_A"), &device);
     let (g_b, _) = build_generator(part(&init, "G_B"), &device);
     let (d_a, dl) = build_discriminator(part(&init, "D_A"), &device);
     let (d_b, _) = build_discriminator(part(&init, "D_B"), &device);
-    let lr = spec["hyper_parameters"]["optimizer"]["lr"].as_f64().expect("lr");
     let mut trainer = CycleGanTrainer::new((g_a, g_b), (d_a, d_b), 50, 0);
-    let (a, b) = batch("cyclegan", &device);
-    let dead = dead_biases(&spec);
-    for it in 1..=3 {
-        let losses = pollster::block_on(trainer.step(a.clone(), b.clone(), lr).read()).expect("losses");
-        check_losses("cyclegan", &CycleGanTrainer::LOSS_NAMES, &losses, &spec["losses"][it - 1], it);
-        if it == 1 || it == 3 {
-            let ex = |m: &Generator| pollster::block_on(export(m, &gl)).expect("export");
-            let exd = |m: &PatchGan| pollster::block_on(export(m, &dl)).expect("export");
-            let ours = vec![
-                ("G_A".to_string(), ex(&trainer.generators.0)),
-                ("G_B".to_string(), ex(&trainer.generators.1)),
-                ("D_A".to_string(), exd(&trainer.discriminators.0)),
-                ("D_B".to_string(), exd(&trainer.discriminators.1)),
-            ];
-            let worst = compare_weights("cyclegan", it, &ours, &dead);
-            eprintln!("cyclegan after {it}: max |ours - torch| over live weights {worst:.2e}");
-            assert!(worst <= WEIGHT_TOL, "cyclegan after {it}: {worst:e}");
-        }
-    }
+    three_iterations_match("cyclegan", &mut trainer, &spec, &device, |t| {
+        let ex = |m: &Generator| pollster::block_on(export(m, &gl)).expect("export");
+        let exd = |m: &PatchGan| pollster::block_on(export(m, &dl)).expect("export");
+        vec![
+            ("G_A".to_string(), ex(&t.generators.0)),
+            ("G_B".to_string(), ex(&t.generators.1)),
+            ("D_A".to_string(), exd(&t.discriminators.0)),
+            ("D_B".to_string(), exd(&t.discriminators.1)),
+        ]
+    });
     assert_eq!(trainer.pool_a.len(), 3);
 }
 
