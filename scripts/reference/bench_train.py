@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from make_training_fixtures import (  # noqa: E402
-    ImagePool, adam, build_net, gan_loss, init_weights, l1, set_requires_grad)
+    ImagePool, adam, build_net, cyclegan_iteration, init_weights, pix2pix_iteration)
 
 
 def pix2pix(size):
@@ -45,22 +45,8 @@ def pix2pix(size):
     opt_G, opt_D = adam(G.parameters()), adam(D.parameters())
 
     def step(real_A, real_B):
-        fake_B = G(real_A)
-        set_requires_grad(D, True)
-        opt_D.zero_grad()
-        loss_D_fake = gan_loss(D(torch.cat((real_A, fake_B), 1).detach()), False)
-        loss_D_real = gan_loss(D(torch.cat((real_A, real_B), 1)), True)
-        loss_D = (loss_D_fake + loss_D_real) * 0.5
-        loss_D.backward()
-        opt_D.step()
-        set_requires_grad(D, False)
-        opt_G.zero_grad()
-        loss_G_GAN = gan_loss(D(torch.cat((real_A, fake_B), 1)), True)
-        loss_G_L1 = l1(fake_B, real_B) * 100.0
-        loss_G = loss_G_GAN + loss_G_L1
-        loss_G.backward()
-        opt_G.step()
-        return [float(v.detach()) for v in (loss_D_fake, loss_D_real, loss_D, loss_G_GAN, loss_G_L1, loss_G)]
+        _, losses = pix2pix_iteration(G, D, opt_G, opt_D, real_A, real_B, 100.0)
+        return [float(v.detach()) for v in losses]
 
     return step, f"unet_{1 << downs}"
 
@@ -77,32 +63,9 @@ def cyclegan(size):
     pool_A, pool_B = ImagePool(50, rng), ImagePool(50, rng)
 
     def step(real_A, real_B):
-        fake_B = G_A(real_A)
-        rec_A = G_B(fake_B)
-        fake_A = G_B(real_B)
-        rec_B = G_A(fake_A)
-        set_requires_grad([D_A, D_B], False)
-        opt_G.zero_grad()
-        loss_idt_A = l1(G_A(real_B), real_B) * 10.0 * 0.5
-        loss_idt_B = l1(G_B(real_A), real_A) * 10.0 * 0.5
-        loss_G_A = gan_loss(D_A(fake_B), True)
-        loss_G_B = gan_loss(D_B(fake_A), True)
-        loss_cycle_A = l1(rec_A, real_A) * 10.0
-        loss_cycle_B = l1(rec_B, real_B) * 10.0
-        loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
-        loss_G.backward()
-        opt_G.step()
-        set_requires_grad([D_A, D_B], True)
-        opt_D.zero_grad()
-        fake = pool_B.query(fake_B)
-        loss_D_A = (gan_loss(D_A(real_B), True) + gan_loss(D_A(fake.detach()), False)) * 0.5
-        loss_D_A.backward()
-        fake = pool_A.query(fake_A)
-        loss_D_B = (gan_loss(D_B(real_A), True) + gan_loss(D_B(fake.detach()), False)) * 0.5
-        loss_D_B.backward()
-        opt_D.step()
-        return [float(v.detach()) for v in (loss_D_A, loss_D_B, loss_G_A, loss_G_B, loss_cycle_A,
-                                            loss_cycle_B, loss_idt_A, loss_idt_B, loss_G)]
+        _, losses = cyclegan_iteration(G_A, G_B, D_A, D_B, opt_G, opt_D, pool_A, pool_B,
+                                       real_A, real_B, 10.0, 10.0, 0.5)
+        return [float(v.detach()) for v in losses]
 
     return step, "resnet_9blocks"
 

@@ -366,10 +366,7 @@ def write_lbfgs(net, content_img, style_img):
                    "run_a_grad0 of nst_adam.safetensors",
         "runs": runs,
     }
-    with open(OUT / "nst_lbfgs.json", "w") as f:
-        json.dump(fixture, f, indent=1)
-        f.write("\n")
-    save_file(tensors, str(OUT / "nst_lbfgs.safetensors"))
+    write_fixture("nst_lbfgs", fixture, tensors)
 
 
 def load_vgg(dtype=torch.float32):
@@ -384,6 +381,14 @@ def load_vgg(dtype=torch.float32):
 
 def rel(a: float, b: float) -> float:
     return abs(a - b) / max(abs(b), 1e-300)
+
+
+def write_fixture(name: str, fixture: dict, tensors: dict):
+    """`<name>.json` (the fixture, indented, ending in a newline) and `<name>.safetensors`."""
+    with open(OUT / f"{name}.json", "w") as f:
+        json.dump(fixture, f, indent=1)
+        f.write("\n")
+    save_file(tensors, str(OUT / f"{name}.safetensors"))
 
 
 def table(name: str, rows: list):
@@ -474,10 +479,7 @@ def main():
                    "run_b_grad0 (float32 [1,3,H,W]; grad0 = dJ/dx at step 0)",
         "runs": runs,
     }
-    with open(OUT / "nst_adam.json", "w") as f:
-        json.dump(fixture, f, indent=1)
-        f.write("\n")
-    save_file(tensors, str(OUT / "nst_adam.safetensors"))
+    write_fixture("nst_adam", fixture, tensors)
 
     # Self-check: the files read back give the same start and the same first losses.
     back = load_file(str(OUT / "nst_adam.safetensors"))

@@ -280,31 +280,79 @@ def cyclegan_nets(seed: int) -> dict:
             "D_B": init_weights(build_net(CYCLEGAN["netD"]))}
 
 
+def pix2pix_iteration(G, D, optimizer_G, optimizer_D, real_A, real_B, lambda_L1):
+    """One Pix2PixModel.optimize_parameters: fake_B and the losses, in PIX2PIX_LOSSES order.
+    Shared with bench_train.py."""
+    fake_B = G(real_A)
+    # D
+    set_requires_grad(D, True)
+    optimizer_D.zero_grad()
+    loss_D_fake = gan_loss(D(torch.cat((real_A, fake_B), 1).detach()), False)
+    loss_D_real = gan_loss(D(torch.cat((real_A, real_B), 1)), True)
+    loss_D = (loss_D_fake + loss_D_real) * 0.5
+    loss_D.backward()
+    optimizer_D.step()
+    # G
+    set_requires_grad(D, False)
+    optimizer_G.zero_grad()
+    loss_G_GAN = gan_loss(D(torch.cat((real_A, fake_B), 1)), True)
+    loss_G_L1 = l1(fake_B, real_B) * lambda_L1
+    loss_G = loss_G_GAN + loss_G_L1
+    loss_G.backward()
+    optimizer_G.step()
+    return fake_B, (loss_D_fake, loss_D_real, loss_D, loss_G_GAN, loss_G_L1, loss_G)
+
+
+def cyclegan_iteration(G_A, G_B, D_A, D_B, optimizer_G, optimizer_D, fake_A_pool, fake_B_pool,
+                       real_A, real_B, lambda_A, lambda_B, lambda_idt):
+    """One CycleGANModel.optimize_parameters: the images it made (`fake_B`, `rec_A`, `fake_A`,
+    `rec_B`, `idt_A`, `idt_B`, and `pooled_B` / `pooled_A`, what the pools gave the
+    discriminators) and the losses, in CYCLEGAN_LOSSES order. Shared with bench_train.py."""
+    # forward
+    fake_B = G_A(real_A)
+    rec_A = G_B(fake_B)
+    fake_A = G_B(real_B)
+    rec_B = G_A(fake_A)
+    # G_A and G_B
+    set_requires_grad([D_A, D_B], False)
+    optimizer_G.zero_grad()
+    idt_A = G_A(real_B)
+    loss_idt_A = l1(idt_A, real_B) * lambda_B * lambda_idt
+    idt_B = G_B(real_A)
+    loss_idt_B = l1(idt_B, real_A) * lambda_A * lambda_idt
+    loss_G_A = gan_loss(D_A(fake_B), True)
+    loss_G_B = gan_loss(D_B(fake_A), True)
+    loss_cycle_A = l1(rec_A, real_A) * lambda_A
+    loss_cycle_B = l1(rec_B, real_B) * lambda_B
+    loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
+    loss_G.backward()
+    optimizer_G.step()
+    # D_A and D_B
+    set_requires_grad([D_A, D_B], True)
+    optimizer_D.zero_grad()
+    pooled_B = fake_B_pool.query(fake_B)
+    loss_D_A = (gan_loss(D_A(real_B), True) + gan_loss(D_A(pooled_B.detach()), False)) * 0.5
+    loss_D_A.backward()
+    pooled_A = fake_A_pool.query(fake_A)
+    loss_D_B = (gan_loss(D_B(real_A), True) + gan_loss(D_B(pooled_A.detach()), False)) * 0.5
+    loss_D_B.backward()
+    optimizer_D.step()
+    images = {"fake_B": fake_B, "rec_A": rec_A, "fake_A": fake_A, "rec_B": rec_B,
+              "idt_A": idt_A, "idt_B": idt_B, "pooled_B": pooled_B, "pooled_A": pooled_A}
+    return images, (loss_D_A, loss_D_B, loss_G_A, loss_G_B, loss_cycle_A, loss_cycle_B,
+                    loss_idt_A, loss_idt_B, loss_G)
+
+
 def run_pix2pix(nets: dict, real_A, real_B, iterations=ITERATIONS):
     """Pix2PixModel.optimize_parameters, `iterations` times on the same batch."""
     G, D = nets["G"], nets["D"]
     optimizer_G, optimizer_D = adam(G.parameters()), adam(D.parameters())
     rows, snaps, outputs = [], {}, {}
     for it in range(1, iterations + 1):
-        fake_B = G(real_A)
-        # D
-        set_requires_grad(D, True)
-        optimizer_D.zero_grad()
-        loss_D_fake = gan_loss(D(torch.cat((real_A, fake_B), 1).detach()), False)
-        loss_D_real = gan_loss(D(torch.cat((real_A, real_B), 1)), True)
-        loss_D = (loss_D_fake + loss_D_real) * 0.5
-        loss_D.backward()
-        optimizer_D.step()
-        # G
-        set_requires_grad(D, False)
-        optimizer_G.zero_grad()
-        loss_G_GAN = gan_loss(D(torch.cat((real_A, fake_B), 1)), True)
-        loss_G_L1 = l1(fake_B, real_B) * PIX2PIX["lambda_L1"]
-        loss_G = loss_G_GAN + loss_G_L1
-        loss_G.backward()
-        optimizer_G.step()
-        rows.append({"iteration": it, **{k: float(v.detach()) for k, v in zip(PIX2PIX_LOSSES, (
-            loss_D_fake, loss_D_real, loss_D, loss_G_GAN, loss_G_L1, loss_G))}})
+        fake_B, losses = pix2pix_iteration(G, D, optimizer_G, optimizer_D, real_A, real_B,
+                                           PIX2PIX["lambda_L1"])
+        rows.append({"iteration": it,
+                     **{k: float(v.detach()) for k, v in zip(PIX2PIX_LOSSES, losses)}})
         if it == 1:
             outputs = {"fake_B": fake_B.detach().float().contiguous()}
         if it in (1, iterations):
@@ -323,50 +371,24 @@ def run_cyclegan(nets: dict, real_A, real_B, iterations=ITERATIONS):
     fake_A_pool, fake_B_pool = ImagePool(c["pool_size"], rng), ImagePool(c["pool_size"], rng)
     rows, snaps, outputs, pool_log = [], {}, {}, []
     for it in range(1, iterations + 1):
-        # forward
-        fake_B = G_A(real_A)
-        rec_A = G_B(fake_B)
-        fake_A = G_B(real_B)
-        rec_B = G_A(fake_A)
-        # G_A and G_B
-        set_requires_grad([D_A, D_B], False)
-        optimizer_G.zero_grad()
-        idt_A = G_A(real_B)
-        loss_idt_A = l1(idt_A, real_B) * lambda_B * lambda_idt
-        idt_B = G_B(real_A)
-        loss_idt_B = l1(idt_B, real_A) * lambda_A * lambda_idt
-        loss_G_A = gan_loss(D_A(fake_B), True)
-        loss_G_B = gan_loss(D_B(fake_A), True)
-        loss_cycle_A = l1(rec_A, real_A) * lambda_A
-        loss_cycle_B = l1(rec_B, real_B) * lambda_B
-        loss_G = loss_G_A + loss_G_B + loss_cycle_A + loss_cycle_B + loss_idt_A + loss_idt_B
-        loss_G.backward()
-        optimizer_G.step()
-        # D_A and D_B
-        set_requires_grad([D_A, D_B], True)
-        optimizer_D.zero_grad()
-        pooled_B = fake_B_pool.query(fake_B)
-        assert torch.equal(pooled_B, fake_B.detach())
-        loss_D_A = (gan_loss(D_A(real_B), True) + gan_loss(D_A(pooled_B.detach()), False)) * 0.5
-        loss_D_A.backward()
-        pooled_A = fake_A_pool.query(fake_A)
-        assert torch.equal(pooled_A, fake_A.detach())
-        loss_D_B = (gan_loss(D_B(real_A), True) + gan_loss(D_B(pooled_A.detach()), False)) * 0.5
-        loss_D_B.backward()
-        optimizer_D.step()
+        made, losses = cyclegan_iteration(G_A, G_B, D_A, D_B, optimizer_G, optimizer_D,
+                                          fake_A_pool, fake_B_pool, real_A, real_B,
+                                          lambda_A, lambda_B, lambda_idt)
+        fake_B, fake_A = made["fake_B"], made["fake_A"]
+        # The pools are not full yet: they gave the discriminators this iteration's fakes.
+        assert torch.equal(made["pooled_B"], fake_B.detach())
+        assert torch.equal(made["pooled_A"], fake_A.detach())
         assert not (fake_A_pool.random_branch_taken or fake_B_pool.random_branch_taken)
         pool_log.append({"iteration": it, "fake_B_pool_num_imgs": fake_B_pool.num_imgs,
                          "fake_A_pool_num_imgs": fake_A_pool.num_imgs,
                          "query_returned_input": True,
                          "fake_B_sum": float(fake_B.detach().double().sum()),
                          "fake_A_sum": float(fake_A.detach().double().sum())})
-        rows.append({"iteration": it, **{k: float(v.detach()) for k, v in zip(CYCLEGAN_LOSSES, (
-            loss_D_A, loss_D_B, loss_G_A, loss_G_B, loss_cycle_A, loss_cycle_B, loss_idt_A,
-            loss_idt_B, loss_G))}})
+        rows.append({"iteration": it,
+                     **{k: float(v.detach()) for k, v in zip(CYCLEGAN_LOSSES, losses)}})
         if it == 1:
-            outputs = {k: v.detach().float().contiguous() for k, v in (
-                ("fake_B", fake_B), ("rec_A", rec_A), ("fake_A", fake_A), ("rec_B", rec_B),
-                ("idt_A", idt_A), ("idt_B", idt_B))}
+            outputs = {k: made[k].detach().float().contiguous()
+                       for k in ("fake_B", "rec_A", "fake_A", "rec_B", "idt_A", "idt_B")}
         if it in (1, iterations):
             snaps[it] = snapshot(nets)
     # What each pool holds now: the fakes of iterations 1..N, in order.
