@@ -76,7 +76,7 @@ cargo_tool wasm-bindgen wasm-bindgen-cli "$WASM_BINDGEN_VERSION"
 cargo_tool trunk trunk "$TRUNK_VERSION" --locked
 rm -rf "$TOOLS/cargo-build"
 
-# --- npm packages: binaryen (wasm-opt) and playwright-core ---------------
+# --- npm packages: binaryen (wasm-opt), playwright-core, axe-core ---------
 if ! (cd "$ROOT" && npm ls --silent >/dev/null 2>&1); then
   log "installing npm packages from package-lock.json"
   (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error) || die "npm ci failed"

@@ -32,6 +32,40 @@ async fn gpu() -> Compute {
     c
 }
 
+/// The model catalog the image-to-image sections offer: it parses, names are unique, and every
+/// download is over HTTPS (a page served over HTTPS may not fetch http URLs).
+#[wasm_bindgen_test]
+fn catalog_parses_with_unique_names_and_https_urls() {
+    use ai_art::app::catalog;
+    use ai_art::protocol::Slot;
+    for slot in [Slot::Pix2Pix, Slot::CycleGan] {
+        let models = catalog::models(slot);
+        assert!(models.len() >= 5, "{slot:?}: {} models", models.len());
+        let mut names: Vec<&str> = models.iter().map(|m| m.name.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), models.len(), "{slot:?}: a name appears twice");
+        for m in models {
+            let url = catalog::url(slot, &m.name);
+            assert!(url.starts_with("https://") && url.ends_with(&format!("/{}.pth", m.name)), "{url}");
+            assert!(catalog::find(slot, &m.name).is_some_and(|found| found.description == m.description));
+        }
+    }
+    assert!(catalog::find(Slot::CycleGan, "no_such_model").is_none());
+}
+
+/// The sample gallery built into the app parses, and the start view's demos find theirs.
+#[wasm_bindgen_test]
+fn sample_gallery_parses_and_has_both_kinds() {
+    use ai_art::app::samples::{self, SampleKind};
+    assert!(samples::of(SampleKind::Content).count() >= 2 && samples::of(SampleKind::Style).count() >= 2);
+    for file in ["cat.jpg", "coffee.jpg", "swirls.jpg"] {
+        let sample = samples::find(file).unwrap_or_else(|| panic!("{file} is not in samples.json"));
+        assert_eq!(sample.url(), format!("samples/{file}"));
+    }
+    assert!(samples::find("missing.jpg").is_none());
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_device_starts_and_reports_the_adapter() {
     static_constructors();

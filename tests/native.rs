@@ -363,3 +363,37 @@ fn cli_trains_pix2pix_and_cyclegan_and_the_exported_generators_translate() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cyclegan needs --data-a and --data-b"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// The sample gallery ships what `static/samples/samples.json` lists, nothing else; each sample
+/// has a source and an allowed licence and appears in CREDITS.md; all of it stays small.
+#[test]
+fn samples_are_listed_with_their_licences_and_stay_small() {
+    let dir = root().join("static/samples");
+    let listed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join("samples.json")).expect("samples.json")).expect("parses");
+    let credits = std::fs::read_to_string(root().join("CREDITS.md")).expect("CREDITS.md");
+    let samples = listed["samples"].as_array().expect("a list");
+    let mut names: Vec<String> = Vec::new();
+    let mut total = 0;
+    for s in samples {
+        let file = s["file"].as_str().expect("file");
+        assert!(matches!(s["kind"].as_str(), Some("content" | "style")), "{file}: kind");
+        assert!(matches!(s["licence"].as_str(), Some("CC0 1.0" | "Public domain")), "{file}: licence {}", s["licence"]);
+        assert!(s["source"].as_str().is_some_and(|src| src.len() > 10), "{file}: source");
+        assert!(credits.contains(&format!("`static/samples/{file}`")), "CREDITS.md does not list {file}");
+        let bytes = std::fs::read(dir.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let img = image::load_from_memory(&bytes).unwrap_or_else(|e| panic!("{file}: {e}"));
+        assert!(img.width().max(img.height()) <= 512, "{file}: {}x{}", img.width(), img.height());
+        total += bytes.len();
+        names.push(file.to_string());
+    }
+    assert!(samples.iter().any(|s| s["kind"] == "content") && samples.iter().any(|s| s["kind"] == "style"));
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .expect("static/samples")
+        .map(|e| e.expect("entry").file_name().into_string().expect("utf-8 name"))
+        .filter(|n| n != "samples.json")
+        .collect();
+    on_disk.sort();
+    names.sort();
+    assert_eq!(names, on_disk, "samples.json and static/samples/ disagree");
+    assert!(total <= 3 << 20, "the samples weigh {total} bytes, more than 3 MiB");
+}

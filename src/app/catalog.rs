@@ -1,17 +1,16 @@
 //! The pretrained generators the Pix2Pix and CycleGAN sections offer: a built-in demo
 //! model served with the app, and the official models of junyanz/pytorch-CycleGAN-and-pix2pix
-//! at the URLs of its `scripts/download_cyclegan_model.sh` and
-//! `scripts/download_pix2pix_model.sh`.
+//! listed in `catalog.json` (names, descriptions and where each is
+//! fetched from, over HTTPS).
 //!
 //! The official server may not allow downloads from other web sites (CORS); the worker
 //! then says so and the user downloads the file and drops it.
 
-use crate::protocol::Slot;
+use std::sync::OnceLock;
 
-/// Where `download_cyclegan_model.sh` fetches `{name}.pth` from.
-pub const CYCLEGAN_BASE: &str = "http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/";
-/// Where `download_pix2pix_model.sh` fetches `{name}.pth` from.
-pub const PIX2PIX_BASE: &str = "http://efrosgans.eecs.berkeley.edu/pix2pix/models-pytorch/";
+use serde::Deserialize;
+
+use crate::protocol::Slot;
 
 /// A model served with the app (from `dist/models/`, put there by trunk from `.tools/models`,
 /// which `scripts/fetch-models.sh` fills).
@@ -30,50 +29,40 @@ pub const VINTAGE: BuiltIn = BuiltIn {
 };
 
 /// An official pretrained generator.
+#[derive(Deserialize)]
 pub struct CatalogModel {
     /// The name in the download scripts; the file is `{name}.pth`.
-    pub name: &'static str,
-    pub description: &'static str,
+    pub name: String,
+    pub description: String,
 }
 
-/// The official CycleGAN generators (ResNet-9, instance norm, 45 MB each).
-pub const CYCLEGAN: &[CatalogModel] = &[
-    CatalogModel { name: "horse2zebra", description: "Horses become zebras (ImageNet photos)." },
-    CatalogModel { name: "zebra2horse", description: "Zebras become horses." },
-    CatalogModel { name: "apple2orange", description: "Apples become oranges (ImageNet photos)." },
-    CatalogModel { name: "orange2apple", description: "Oranges become apples." },
-    CatalogModel { name: "summer2winter_yosemite", description: "Yosemite in summer becomes winter (Flickr photos)." },
-    CatalogModel { name: "winter2summer_yosemite", description: "Yosemite in winter becomes summer." },
-    CatalogModel { name: "monet2photo", description: "A Monet painting becomes a photograph." },
-    CatalogModel { name: "style_monet", description: "A photo painted in the style of Monet." },
-    CatalogModel { name: "style_cezanne", description: "A photo painted in the style of Cezanne." },
-    CatalogModel { name: "style_ukiyoe", description: "A photo as a Japanese Ukiyo-e woodblock print." },
-    CatalogModel { name: "style_vangogh", description: "A photo painted in the style of Van Gogh." },
-    CatalogModel { name: "iphone2dslr_flower", description: "A phone photo of a flower with a DSLR's shallow depth of field." },
-    CatalogModel { name: "sat2map", description: "An aerial photo becomes a map (trained without pairs)." },
-    CatalogModel { name: "map2sat", description: "A map becomes an aerial photo." },
-    CatalogModel { name: "cityscapes_photo2label", description: "A street photo becomes Cityscapes label colours." },
-    CatalogModel { name: "cityscapes_label2photo", description: "Cityscapes label colours become a street photo." },
-    CatalogModel { name: "facades_photo2label", description: "A building facade photo becomes a label map." },
-    CatalogModel { name: "facades_label2photo", description: "A facade label map becomes a building photo." },
-];
+/// One section's models and where their files are.
+#[derive(Deserialize)]
+struct Section {
+    /// The download URL with `{name}` for the model's name.
+    url: String,
+    models: Vec<CatalogModel>,
+}
 
-/// The official Pix2Pix generators (U-Net 256, batch norm). Trained on 256x256 images:
-/// they work best on images of about that size.
-pub const PIX2PIX: &[CatalogModel] = &[
-    CatalogModel { name: "facades_label2photo", description: "A facade label map (CMP Facades colours) becomes a building photo." },
-    CatalogModel { name: "edges2shoes", description: "A black-on-white edge drawing of a shoe becomes a photo (UT Zappos50K)." },
-    CatalogModel { name: "sat2map", description: "An aerial photo becomes a Google map." },
-    CatalogModel { name: "map2sat", description: "A Google map becomes an aerial photo." },
-    CatalogModel { name: "day2night", description: "An outdoor scene by day becomes the same scene at night." },
-];
+#[derive(Deserialize)]
+struct Catalog {
+    cyclegan: Section,
+    pix2pix: Section,
+}
+
+fn section(slot: Slot) -> &'static Section {
+    static CATALOG: OnceLock<Catalog> = OnceLock::new();
+    // Built into the app; tests/browser.rs checks that it parses and every URL is HTTPS.
+    let catalog = CATALOG.get_or_init(|| serde_json::from_str(include_str!("catalog.json")).expect("src/app/catalog.json parses"));
+    match slot {
+        Slot::Pix2Pix => &catalog.pix2pix,
+        Slot::CycleGan => &catalog.cyclegan,
+    }
+}
 
 /// The catalog of a section.
 pub fn models(slot: Slot) -> &'static [CatalogModel] {
-    match slot {
-        Slot::Pix2Pix => PIX2PIX,
-        Slot::CycleGan => CYCLEGAN,
-    }
+    &section(slot).models
 }
 
 /// The built-in model of a section, if it has one.
@@ -84,13 +73,9 @@ pub fn built_in(slot: Slot) -> Option<&'static BuiltIn> {
     }
 }
 
-/// The official download URL of a catalog model.
+/// The download URL of a catalog model.
 pub fn url(slot: Slot, name: &str) -> String {
-    let base = match slot {
-        Slot::Pix2Pix => PIX2PIX_BASE,
-        Slot::CycleGan => CYCLEGAN_BASE,
-    };
-    format!("{base}{name}.pth")
+    section(slot).url.replace("{name}", name)
 }
 
 /// Finds a catalog model by name.

@@ -3,8 +3,9 @@
 //! by side. The state lives here; every job runs in the worker
 //! (`src/worker/image_to_image.rs`, on `src/techniques/image_to_image.rs`).
 
-use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, Shared, event_value};
-use super::{Job, JobIds, Section, abort_job, catalog, own_event};
+use super::samples::SampleKind;
+use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, SamplePicker, Shared, event_value};
+use super::{Job, JobIds, Section, abort_job, catalog, own_event, take_next_step};
 use crate::models::{ArchChoice, NormChoice};
 use crate::protocol::{ImagePayload, JobEvent, JobId, ModelSource, Request, Slot, TranslateOptions};
 use std::rc::Rc;
@@ -55,6 +56,8 @@ pub struct ImageToImage {
     image: Option<(String, Rc<Vec<u8>>)>,
     result: Option<Output>,
     error: Option<String>,
+    /// A demo is on: translate the image as soon as the model it loads is in.
+    run_after_load: bool,
 }
 
 pub enum ImageToImageMsg {
@@ -67,6 +70,8 @@ pub enum ImageToImageMsg {
     LoadChosen,
     ModelFile { name: String, bytes: Vec<u8> },
     Image { name: String, bytes: Vec<u8> },
+    /// The start view's demo: this image through the built-in model (loaded first).
+    Demo { name: String, bytes: Vec<u8> },
     Again,
     FileError(String),
 }
@@ -75,7 +80,7 @@ impl ImageToImage {
     pub fn new(slot: Slot) -> Self {
         let source = match catalog::built_in(slot) {
             Some(_) => BUILTIN.to_string(),
-            None => format!("{CATALOG}{}", catalog::models(slot).first().map_or("", |m| m.name)),
+            None => format!("{CATALOG}{}", catalog::models(slot).first().map_or("", |m| m.name.as_str())),
         };
         Self {
             slot,
@@ -89,6 +94,7 @@ impl ImageToImage {
             image: None,
             result: None,
             error: None,
+            run_after_load: false,
         }
     }
 
@@ -112,6 +118,12 @@ impl ImageToImage {
             ImageToImageMsg::Fit(f) => self.fit = f,
             ImageToImageMsg::Dropout(d) => self.dropout = d,
             ImageToImageMsg::FileError(e) => self.error = Some(e),
+            ImageToImageMsg::Demo { name, bytes } => {
+                self.image = Some((name, Rc::new(bytes)));
+                self.source = BUILTIN.to_string();
+                self.run_after_load = true;
+                return self.update(ImageToImageMsg::LoadChosen, ids);
+            }
             ImageToImageMsg::LoadChosen => {
                 let (label, url) = if self.source == BUILTIN {
                     let b = catalog::built_in(self.slot)?;
@@ -199,10 +211,10 @@ impl ImageToImage {
             catalog::built_in(self.slot).map(|b| html! { <p class="hint" data-testid="source-description">{ b.description }</p> })
         } else {
             self.source.strip_prefix(CATALOG).and_then(|n| catalog::find(self.slot, n)).map(|m| {
-                let url = catalog::url(self.slot, m.name);
+                let url = catalog::url(self.slot, &m.name);
                 html! {
                     <p class="hint" data-testid="source-description">
-                        { m.description }{ " Downloaded from the authors' server, which may refuse downloads from \
+                        { &m.description }{ " Downloaded from the authors' server, which may refuse downloads from \
                            other web sites; if so, " }
                         <a href={url.clone()} target="_blank" rel="noopener">{ "download it yourself" }</a>
                         { " and drop the file below." }
@@ -234,7 +246,7 @@ impl ImageToImage {
             <fieldset class="model-source">
                 <legend>{ "Model" }</legend>
                 <div class="row">
-                    <select id={format!("{p}-model-source")} data-testid="model-source" disabled={disabled} onchange={on_source}>
+                    <select id={format!("{p}-model-source")} data-testid="model-source" aria-label="Pretrained model" disabled={disabled} onchange={on_source}>
                         { for builtin }
                         { for entries }
                     </select>
@@ -251,19 +263,13 @@ impl ImageToImage {
                     <p class="hint">{ "Auto reads both from the checkpoint; set them for checkpoints with unusual key names." }</p>
                     <label>{ "Architecture " }
                         <select id={format!("{p}-arch")} data-testid="arch" disabled={disabled} onchange={on_arch}>
-                            { option("auto", "auto", &self.arch) }
-                            { option("resnet_9blocks", "resnet_9blocks", &self.arch) }
-                            { option("resnet_6blocks", "resnet_6blocks", &self.arch) }
-                            { option("unet_256", "unet_256", &self.arch) }
-                            { option("unet_128", "unet_128", &self.arch) }
+                            { for ["auto", "resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128"].map(|a| option(a, a, &self.arch)) }
                         </select>
                     </label>
                     <label>{ " Norm " }
                         <select id={format!("{p}-norm")} data-testid="norm" disabled={disabled} onchange={on_norm}>
-                            { option("auto", "auto", &self.norm) }
-                            { option("instance", "instance", &self.norm) }
-                            { option("instance-affine", "instance (affine)", &self.norm) }
-                            { option("batch", "batch", &self.norm) }
+                            { for [("auto", "auto"), ("instance", "instance"), ("instance-affine", "instance (affine)"), ("batch", "batch")]
+                                .map(|(value, label)| option(value, label, &self.norm)) }
                         </select>
                     </label>
                 </details>
@@ -290,6 +296,9 @@ impl ImageToImage {
                     }
                 </div>
                 <DropZone id={format!("{p}-image-input")} testid="image-input" disabled={!ready || busy || !has_model}
+                    on_file={cb.reform(|(name, bytes)| ImageToImageMsg::Image { name, bytes })}
+                    on_error={cb.reform(ImageToImageMsg::FileError)} />
+                <SamplePicker kind={SampleKind::Content} testid="image-sample" disabled={!ready || busy || !has_model}
                     on_file={cb.reform(|(name, bytes)| ImageToImageMsg::Image { name, bytes })}
                     on_error={cb.reform(ImageToImageMsg::FileError)} />
                 if !has_model { <p class="hint">{ "Load a model first." }</p> }
@@ -361,6 +370,12 @@ impl Section for ImageToImage {
     }
 
     fn abort(&mut self, message: &str) {
+        self.run_after_load = false;
         abort_job(&mut self.job, &mut self.error, message);
+    }
+
+    fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {
+        // A failed load is already said by the section.
+        take_next_step(&mut self.run_after_load, &self.job, self.model.is_some()).then(|| self.translate(ids.fresh()))?
     }
 }

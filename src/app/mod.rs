@@ -1,17 +1,41 @@
 //! The browser UI: a thin Yew single-page app. It shows state and forwards the
 //! user's intent to the worker ([`bridge`]); it never touches a tensor.
 //!
-//! One section per technique, each in its own module named as in the worker and the
-//! library: [`image_check`], [`style_transfer`], [`image_to_image`] (the Pix2Pix and
-//! CycleGAN tabs) and [`training`]. A section turns the user's input into a [`Request`]
+//! The page opens on the [`start`] view (the techniques with one-click demos on the
+//! [`samples`], the credits, and the [`image_check`] in a diagnostics fold). One section per
+//! technique, each in its own module named as in the worker and the library:
+//! [`style_transfer`], [`image_to_image`] (the Pix2Pix and CycleGAN tabs) and [`training`]. A section turns the user's input into a [`Request`]
 //! with a fresh job id; the app remembers which tab sent it and routes the worker's
 //! [`Event::Job`]s back by that id to the section's [`Section::on_event`].
+
+/// A form's text inputs, listed once: `text_fields!(Form { Size => size, Steps => steps })`
+/// declares `enum Field { Size, Steps }` and `Form::slot(field)`, the text each one edits.
+macro_rules! text_fields {
+    ($form:ident { $($variant:ident => $member:ident),+ $(,)? }) => {
+        /// Which setting an input edits.
+        #[derive(Clone, Copy, PartialEq, Eq, Debug)]
+        pub enum Field {
+            $($variant),+
+        }
+
+        impl $form {
+            /// The text the input of `field` edits.
+            fn slot(&mut self, field: Field) -> &mut String {
+                match field {
+                    $(Field::$variant => &mut self.$member),+
+                }
+            }
+        }
+    };
+}
 
 pub mod bridge;
 pub mod catalog;
 mod image_check;
 mod image_to_image;
 mod loss_chart;
+pub mod samples;
+mod start;
 mod style_transfer;
 mod training;
 mod widgets;
@@ -21,10 +45,14 @@ use crate::protocol::{Event, JobEvent, JobId, Request, Slot};
 use bridge::WorkerBridge;
 use image_check::{ImageCheck, ImageCheckMsg};
 use image_to_image::{ImageToImage, ImageToImageMsg};
+use start::{Demo, StartCallbacks};
+use std::cell::Cell;
 use std::collections::HashMap;
+use std::rc::Rc;
 use style_transfer::{StyleTransfer, StyleTransferMsg};
 use training::{Training, TrainingMsg};
 use widgets::{DeviceBanner, JobProgress};
+use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
 /// What every section is to the app: it takes the worker's events about the jobs it sent
@@ -35,6 +63,11 @@ pub trait Section {
     fn on_event(&mut self, id: JobId, event: JobEvent);
     /// The worker broke: no running job will finish; say so with `message`.
     fn abort(&mut self, message: &str);
+    /// The request to send after an event, if the section has a next step queued (a demo
+    /// that loads a model, then runs it). Asked after every event it was given.
+    fn follow_up(&mut self, _ids: &mut JobIds) -> Option<Request> {
+        None
+    }
 }
 
 /// A section's job while it runs: its id, its progress bars, and what the section keeps
@@ -76,19 +109,33 @@ pub fn abort_job<J>(job: &mut Option<J>, error: &mut Option<String>, message: &s
     }
 }
 
-/// Job ids, unique for the page's lifetime.
-pub struct JobIds(JobId);
+/// A section's queued next step (a demo's run after its model loads), taken once the job
+/// that loads ends: true when it should go ahead, that is when the load succeeded (`loaded`).
+/// The flag is cleared either way.
+pub fn take_next_step<J>(pending: &mut bool, job: &Option<J>, loaded: bool) -> bool {
+    if !*pending || job.is_some() {
+        return false;
+    }
+    *pending = false;
+    loaded
+}
+
+/// Job ids, unique for the page's lifetime (clones share the counter).
+#[derive(Clone, Default)]
+pub struct JobIds(Rc<Cell<JobId>>);
 
 impl JobIds {
     pub fn fresh(&mut self) -> JobId {
-        self.0 += 1;
-        self.0
+        self.0.set(self.0.get() + 1);
+        self.0.get()
     }
 }
 
-/// The tabs, one per section.
+/// The tabs: the start view and one per technique. The image check lives in the start
+/// view's diagnostics fold; it is a `Tab` for routing its jobs only.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Debug)]
 pub enum Tab {
+    Start,
     ImageCheck,
     StyleTransfer,
     Pix2Pix,
@@ -97,9 +144,13 @@ pub enum Tab {
 }
 
 impl Tab {
-    const ALL: [Tab; 5] = [Tab::ImageCheck, Tab::StyleTransfer, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
+    /// The tab row.
+    const ROW: [Tab; 5] = [Tab::Start, Tab::StyleTransfer, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
+    /// Every section that runs jobs.
+    const SECTIONS: [Tab; 5] = [Tab::ImageCheck, Tab::StyleTransfer, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
     fn title(self) -> &'static str {
         match self {
+            Tab::Start => "Start",
             Tab::ImageCheck => "Image check",
             Tab::StyleTransfer => "Style Transfer",
             Tab::Pix2Pix => "Pix2Pix",
@@ -107,8 +158,9 @@ impl Tab {
             Tab::Training => "Training",
         }
     }
-    fn id(self) -> &'static str {
+    pub fn id(self) -> &'static str {
         match self {
+            Tab::Start => "start",
             Tab::ImageCheck => "image-check",
             Tab::StyleTransfer => "style-transfer",
             Tab::Pix2Pix => "pix2pix",
@@ -144,6 +196,7 @@ pub struct App {
 pub enum Msg {
     Worker(Event),
     Show(Tab),
+    Demo(Demo),
     ImageCheck(ImageCheckMsg),
     StyleTransfer(StyleTransferMsg),
     ImageToImage(Slot, ImageToImageMsg),
@@ -174,8 +227,8 @@ impl Component for App {
         Self {
             bridge,
             device,
-            tab: Tab::ImageCheck,
-            ids: JobIds(0),
+            tab: Tab::Start,
+            ids: JobIds::default(),
             routes: HashMap::new(),
             image_check: ImageCheck::default(),
             style_transfer: StyleTransfer::default(),
@@ -185,10 +238,16 @@ impl Component for App {
         }
     }
 
-    fn update(&mut self, _ctx: &Context<Self>, msg: Msg) -> bool {
+    fn update(&mut self, ctx: &Context<Self>, msg: Msg) -> bool {
         match msg {
             Msg::Worker(Event::Job { id, event }) => match self.routes.get(&id) {
-                Some(&tab) => self.section(tab).on_event(id, event),
+                Some(&tab) => {
+                    let mut ids = self.ids.clone();
+                    let section = self.section(tab);
+                    section.on_event(id, event);
+                    let next = section.follow_up(&mut ids);
+                    self.dispatch(tab, next);
+                }
                 // Not a job this page sent: nothing to draw.
                 None => return false,
             },
@@ -208,11 +267,15 @@ impl Component for App {
                 if matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
                     self.device = DeviceState::Broken(message.clone());
                 }
-                for tab in Tab::ALL {
+                for tab in Tab::SECTIONS {
                     self.section(tab).abort(&message);
                 }
             }
             Msg::Show(tab) => self.tab = tab,
+            Msg::Demo(demo) => {
+                self.tab = demo.tab();
+                ctx.link().send_future_batch(demo_messages(demo));
+            }
             Msg::ImageCheck(m) => {
                 let req = self.image_check.update(m, &mut self.ids);
                 self.dispatch(Tab::ImageCheck, req);
@@ -239,11 +302,15 @@ impl Component for App {
 
     fn view(&self, ctx: &Context<Self>) -> Html {
         let link = ctx.link();
-        let tabs = Tab::ALL.iter().map(|&t| {
-            let class = classes!("tab", (t == self.tab).then_some("active"));
+        // The WAI-ARIA tabs pattern: the selected tab is the one in the Tab order, the arrow
+        // keys (and Home, End) move between tabs, Enter or Space opens one.
+        let tabs = Tab::ROW.iter().map(|&t| {
+            let selected = t == self.tab;
+            let class = classes!("tab", selected.then_some("active"));
             html! {
-                <button {class} id={format!("tab-{}", t.id())} role="tab"
-                    aria-selected={(t == self.tab).to_string()}
+                <button {class} id={format!("tab-{}", t.id())} role="tab" aria-selected={selected.to_string()}
+                    aria-controls={selected.then(|| format!("section-{}", t.id()))} tabindex={if selected { "0" } else { "-1" }}
+                    onkeydown={Callback::from(move |e: KeyboardEvent| focus_tab(t, &e))}
                     onclick={link.callback(move |_| Msg::Show(t))}>{ t.title() }</button>
             }
         });
@@ -254,12 +321,30 @@ impl Component for App {
                     <p class="tagline">{ "Style transfer, Pix2Pix and CycleGAN, running on your own GPU in this page. Nothing is uploaded." }</p>
                     <DeviceBanner state={self.device.clone()} />
                 </header>
-                <nav role="tablist">{ for tabs }</nav>
-                <main id={format!("section-{}", self.tab.id())}>
+                <nav aria-label="Sections"><div class="tabs" role="tablist">{ for tabs }</div></nav>
+                <main id={format!("section-{}", self.tab.id())} role="tabpanel" aria-labelledby={format!("tab-{}", self.tab.id())}>
                     { self.view_section(ctx) }
                 </main>
             </div>
         }
+    }
+}
+
+/// Moves the focus from tab `from` for the arrow keys, Home and End (wrapping around).
+fn focus_tab(from: Tab, e: &KeyboardEvent) {
+    let row = Tab::ROW;
+    let at = row.iter().position(|&t| t == from).unwrap_or(0);
+    let to = match e.key().as_str() {
+        "ArrowRight" => row[(at + 1) % row.len()],
+        "ArrowLeft" => row[(at + row.len() - 1) % row.len()],
+        "Home" => row[0],
+        "End" => row[row.len() - 1],
+        _ => return,
+    };
+    e.prevent_default();
+    let element = gloo::utils::document().get_element_by_id(&format!("tab-{}", to.id()));
+    if let Some(button) = element.and_then(|el| el.dyn_into::<web_sys::HtmlElement>().ok()) {
+        let _ = button.focus();
     }
 }
 
@@ -273,7 +358,7 @@ fn tab_of(slot: Slot) -> Tab {
 impl App {
     fn section(&mut self, tab: Tab) -> &mut dyn Section {
         match tab {
-            Tab::ImageCheck => &mut self.image_check,
+            Tab::Start | Tab::ImageCheck => &mut self.image_check,
             Tab::StyleTransfer => &mut self.style_transfer,
             Tab::Pix2Pix => &mut self.pix2pix,
             Tab::CycleGan => &mut self.cyclegan,
@@ -304,12 +389,35 @@ impl App {
         let ready = matches!(self.device, DeviceState::Ready(_));
         let link = ctx.link();
         match self.tab {
-            Tab::ImageCheck => self.image_check.view(ready, link.callback(Msg::ImageCheck)),
+            Tab::Start | Tab::ImageCheck => {
+                let callbacks = StartCallbacks { show: link.callback(Msg::Show), demo: link.callback(Msg::Demo) };
+                start::view(ready, &callbacks, self.image_check.view(ready, link.callback(Msg::ImageCheck)))
+            }
             Tab::StyleTransfer => self.style_transfer.view(ready, link.callback(Msg::StyleTransfer)),
             Tab::Pix2Pix => self.pix2pix.view(ready, link.callback(|m| Msg::ImageToImage(Slot::Pix2Pix, m))),
             Tab::CycleGan => self.cyclegan.view(ready, link.callback(|m| Msg::ImageToImage(Slot::CycleGan, m))),
             Tab::Training => self.training.view(ready, link.callback(Msg::Training)),
         }
+    }
+}
+
+/// A demo's samples, fetched, as the messages that put them into its section (which then
+/// loads what it needs and runs).
+async fn demo_messages(demo: Demo) -> Vec<Msg> {
+    let fetch = |sample: Option<&'static samples::Sample>| async move {
+        sample.ok_or_else(|| "the sample is missing from samples.json".to_string())?.fetch().await
+    };
+    let (content, style) = demo.samples();
+    let content = fetch(content).await;
+    match demo {
+        Demo::StyleTransfer => match (content, fetch(style).await) {
+            (Ok(content), Ok(style)) => vec![Msg::StyleTransfer(StyleTransferMsg::Demo { content, style })],
+            (Err(e), _) | (_, Err(e)) => vec![Msg::StyleTransfer(StyleTransferMsg::FileError(e))],
+        },
+        Demo::CycleGan => vec![match content {
+            Ok((name, bytes)) => Msg::ImageToImage(Slot::CycleGan, ImageToImageMsg::Demo { name, bytes }),
+            Err(e) => Msg::ImageToImage(Slot::CycleGan, ImageToImageMsg::FileError(e)),
+        }],
     }
 }
 

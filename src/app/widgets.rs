@@ -1,6 +1,7 @@
 //! Small presentational components.
 
 use super::DeviceState;
+use super::samples::{self, SampleKind};
 use crate::device::DeviceInfo;
 use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, Request};
 use std::rc::Rc;
@@ -49,6 +50,8 @@ pub fn DeviceBanner(props: &DeviceBannerProps) -> Html {
 fn ready_banner(info: &DeviceInfo) -> Html {
     let limits = info.limits.as_ref().map(|l| {
         html! {
+            <details class="limits-fold" data-testid="device-limits-fold">
+            <summary>{ "Device limits" }</summary>
             <dl class="limits" id="device-limits">
                 <dt>{ "maxBufferSize" }</dt><dd id="limit-max-buffer-size">{ human_bytes(l.max_buffer_size) }</dd>
                 <dt>{ "maxStorageBufferBindingSize" }</dt><dd id="limit-max-storage-buffer-binding-size">{ human_bytes(l.max_storage_buffer_binding_size) }</dd>
@@ -56,6 +59,7 @@ fn ready_banner(info: &DeviceInfo) -> Html {
                 <dt>{ "maxComputeInvocationsPerWorkgroup" }</dt><dd>{ l.max_compute_invocations_per_workgroup }</dd>
                 <dt>{ "maxComputeWorkgroupStorageSize" }</dt><dd>{ human_bytes(l.max_compute_workgroup_storage_size as u64) }</dd>
             </dl>
+            </details>
         }
     });
     let fallback = info.fallback_reason.as_ref().map(|why| {
@@ -228,12 +232,7 @@ pub struct DownloadLinkProps {
 pub fn DownloadLink(props: &DownloadLinkProps) -> Html {
     let png = props.png.clone();
     let url = use_object_url(props.png.clone(), move || png.0.png.as_deref().and_then(|png| blob_url(png, "image/png")));
-    match &*url {
-        Some(href) => html! {
-            <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()} download={props.filename.clone()}>{ "Download PNG" }</a>
-        },
-        None => html! {},
-    }
+    download_anchor(&url, &props.id, &props.testid, &props.filename, "Download PNG".into())
 }
 
 #[derive(Properties, PartialEq)]
@@ -252,10 +251,14 @@ pub struct FileDownloadProps {
 pub fn FileDownload(props: &FileDownloadProps) -> Html {
     let bytes = props.bytes.clone();
     let url = use_object_url(props.bytes.clone(), move || blob_url(&bytes.0, "application/octet-stream"));
-    match &*url {
+    download_anchor(&url, &props.id, &props.testid, &props.filename, props.label.clone())
+}
+
+/// The `<a download>` of an object URL; nothing while there is none.
+fn download_anchor(url: &Option<String>, id: &AttrValue, testid: &Option<AttrValue>, filename: &AttrValue, label: AttrValue) -> Html {
+    match url {
         Some(href) => html! {
-            <a class="button download" id={props.id.clone()} data-testid={props.testid.clone()} href={href.clone()}
-                download={props.filename.clone()}>{ props.label.clone() }</a>
+            <a class="button download" id={id.clone()} data-testid={testid.clone()} href={href.clone()} download={filename.clone()}>{ label }</a>
         },
         None => html! {},
     }
@@ -450,4 +453,46 @@ pub fn event_value(e: &Event) -> String {
         .and_then(|t| js_sys::Reflect::get(&t, &"value".into()).ok())
         .and_then(|v| v.as_string())
         .unwrap_or_default()
+}
+
+#[derive(Properties, PartialEq)]
+pub struct SamplePickerProps {
+    pub kind: SampleKind,
+    pub disabled: bool,
+    /// Each button's `data-testid` is `{testid}-{file name without extension}`.
+    pub testid: AttrValue,
+    /// The sample's file name and bytes, as [`DropZone`] hands on a picked file.
+    pub on_file: Callback<(String, Vec<u8>)>,
+    pub on_error: Callback<String>,
+}
+
+/// The samples of one kind as a row of thumbnails: a click fetches one and hands it on like
+/// a picked file.
+#[function_component]
+pub fn SamplePicker(props: &SamplePickerProps) -> Html {
+    let buttons = samples::of(props.kind).map(|sample| {
+        let (on_file, on_error) = (props.on_file.clone(), props.on_error.clone());
+        let onclick = Callback::from(move |_: MouseEvent| {
+            let (on_file, on_error) = (on_file.clone(), on_error.clone());
+            wasm_bindgen_futures::spawn_local(async move {
+                match sample.fetch().await {
+                    Ok(file) => on_file.emit(file),
+                    Err(e) => on_error.emit(e),
+                }
+            });
+        });
+        let stem = sample.file.rsplit_once('.').map_or(sample.file.as_str(), |(stem, _)| stem);
+        html! {
+            <button type="button" class="sample" data-testid={format!("{}-{stem}", props.testid)} disabled={props.disabled}
+                title={format!("{} ({})", sample.title, sample.licence)} aria-label={format!("Use the sample: {}", sample.title)} {onclick}>
+                <img src={sample.url()} alt="" loading="lazy" />
+            </button>
+        }
+    });
+    html! {
+        <div class="samples" role="group" aria-label="Samples">
+            <span class="hint">{ "Or try a sample: " }</span>
+            { for buttons }
+        </div>
+    }
 }

@@ -1,17 +1,12 @@
 // End-to-end tests of the built app (dist/, from `trunk build --release`) in
 // headless Chromium: once with WebGPU (SwiftShader) and once without it.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs/promises';
-import { serveDist, launch, watchErrors, makePng, pattern, canvasPixels, decodeInPage } from './harness.mjs';
+import { serveDistForTests, withBrowser, openPage, downloadPng, makePng, pattern, canvasPixels } from './harness.mjs';
 
-// Starting WebGPU and the CPU backend on software is slow; generous but bounded.
-const DEVICE_TIMEOUT = 120_000;
 const JOB_TIMEOUT = 120_000;
 
-let server;
-before(async () => { server = await serveDist(); });
-after(async () => { await server?.close(); });
+const server = serveDistForTests();
 
 function assertPattern(img, width, height, what) {
   assert.equal(img.width, width, `${what}: width`);
@@ -41,27 +36,27 @@ async function dropFile(page, name, buffer, mimeType = 'image/png') {
   }, { name, b64: buffer.toString('base64'), mimeType });
 }
 
+
+/** The image check: on the start view, in the diagnostics fold. */
+async function openDiagnostics(page) {
+  await page.click('#tab-start');
+  await page.$eval('[data-testid="diagnostics"]', (d) => { d.open = true; });
+}
 async function roundTripAndDownload(page, { width, height, via }) {
+  await openDiagnostics(page);
   const png = makePng(width, height);
   const name = `pattern-${width}x${height}.png`;
   if (via === 'drop') await dropFile(page, name, png); else await pickFile(page, name, png);
   await page.waitForSelector(`#output-canvas[data-width="${width}"][data-height="${height}"]`, { timeout: JOB_TIMEOUT });
   assertPattern(await canvasPixels(page, '#input-canvas'), width, height, 'input canvas');
   assertPattern(await canvasPixels(page, '#output-canvas'), width, height, 'output canvas');
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  assert.equal(download.suggestedFilename(), `pattern-${width}x${height}-roundtrip.png`);
-  const bytes = await fs.readFile(await download.path());
-  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
-  assertPattern(await decodeInPage(page, bytes), width, height, 'downloaded PNG');
+  const downloaded = await downloadPng(page, '#download', `pattern-${width}x${height}-roundtrip.png`);
+  assertPattern(downloaded, width, height, 'downloaded PNG');
 }
 
 test('with WebGPU: shows the adapter, round-trips an image, downloads it, survives a bad file', async () => {
-  const browser = await launch({ webgpu: true });
-  try {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors = watchErrors(page);
-    await page.goto(server.url);
-    await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+  await withBrowser({ webgpu: true }, async (browser) => {
+    const { page, errors } = await openPage(browser, server.url, { pageOptions: { acceptDownloads: true } });
     assert.equal(await page.textContent('#device-backend'), 'WebGPU');
     assert.ok((await page.textContent('#device-adapter')).trim().length > 0, 'adapter name shown');
     assert.match(await page.textContent('#limit-max-buffer-size'), /\d+ (MiB|GiB)/);
@@ -73,7 +68,7 @@ test('with WebGPU: shows the adapter, round-trips an image, downloads it, surviv
       await page.click(`#tab-${tab}`);
       assert.doesNotMatch(await page.textContent(`#section-${tab}`), /Not built yet/);
     }
-    await page.click('#tab-image-check');
+    await openDiagnostics(page);
 
     // Non-square, odd sizes: the aspect ratio and every pixel must survive.
     await roundTripAndDownload(page, { width: 47, height: 23, via: 'pick' });
@@ -90,37 +85,23 @@ test('with WebGPU: shows the adapter, round-trips an image, downloads it, surviv
     await roundTripAndDownload(page, { width: 20, height: 36, via: 'drop' });
     assert.equal(await page.$('#error'), null, 'error cleared after a good image');
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('without WebGPU: explains the CPU fallback and still processes the image', async () => {
-  const browser = await launch({ webgpu: false });
-  try {
-    const page = await browser.newPage({ acceptDownloads: true });
-    const errors = watchErrors(page);
-    await page.goto(server.url);
-    await page.waitForSelector('#device[data-state="cpu"]', { timeout: DEVICE_TIMEOUT });
+  await withBrowser({ webgpu: false }, async (browser) => {
+    const { page, errors } = await openPage(browser, server.url, { device: 'cpu', pageOptions: { acceptDownloads: true } });
     assert.equal(await page.textContent('#device-backend'), 'CPU');
     assert.match(await page.textContent('#cpu-fallback'), /WebGPU is not available.*CPU/);
     await roundTripAndDownload(page, { width: 30, height: 18, via: 'pick' });
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('?backend=cpu forces the CPU backend even where WebGPU works', async () => {
-  const browser = await launch({ webgpu: true });
-  try {
-    const page = await browser.newPage();
-    const errors = watchErrors(page);
-    await page.goto(`${server.url}?backend=cpu`);
-    await page.waitForSelector('#device[data-state="cpu"]', { timeout: DEVICE_TIMEOUT });
+  await withBrowser({ webgpu: true }, async (browser) => {
+    const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`, { device: 'cpu' });
     assert.equal(await page.$('#cpu-fallback'), null, 'a chosen CPU is not a fallback');
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });

@@ -1,6 +1,8 @@
 // Shared helpers for the end-to-end tests: a static server for dist/, Chromium
-// launch options, a tiny PNG encoder (so the tests need no image fixtures) and
-// console-error collection.
+// launch options, opening the app, a tiny PNG encoder (so the tests need no image
+// fixtures), console-error collection and the steps every section's jobs share.
+import { before, after } from 'node:test';
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import fs from 'node:fs/promises';
 import path from 'node:path';
@@ -18,7 +20,9 @@ const MIME = {
   '.wasm': 'application/wasm',
   '.css': 'text/css; charset=utf-8',
   '.png': 'image/png',
+  '.jpg': 'image/jpeg',
   '.json': 'application/json',
+  '.webmanifest': 'application/manifest+json',
 };
 
 /** Serves dist/ on 127.0.0.1 (a secure context, which WebGPU needs). */
@@ -44,7 +48,20 @@ export async function serveDist() {
   });
   await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+  // Closing also drops kept-alive connections, so the page finds the server gone at once.
+  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); }) };
+}
+
+/**
+ * Serves dist/ to the tests of the calling file: started before them (`before`) and closed
+ * after them (`after`). The returned object's `url` is set once the server runs.
+ */
+export function serveDistForTests() {
+  const server = { url: undefined };
+  let running;
+  before(async () => { running = await serveDist(); server.url = running.url; });
+  after(async () => { await running?.close(); });
+  return server;
 }
 
 const BASE_FLAGS = [
@@ -63,6 +80,86 @@ export function launch({ webgpu }) {
     headless: true,
     args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : [...BASE_FLAGS, '--disable-gpu'],
   });
+}
+
+/** Launches Chromium (options as `launch`'s), runs `body(browser)` and closes the browser, whatever happens. */
+export async function withBrowser(options, body) {
+  const browser = await launch(options);
+  try {
+    return await body(browser);
+  } finally {
+    await browser.close();
+  }
+}
+
+// The app's service worker (static/sw.js) precaches the whole build, the 45 MB model
+// included, and answers the page from its cache: the tests keep it off unless they are about
+// it (offline.test.mjs passes `serviceWorkers: 'allow'`), so what they measure is the app.
+const NO_SERVICE_WORKER = { serviceWorkers: 'block' };
+
+/**
+ * As `withBrowser`, with a fresh browser context: `body(context)`; the other options are
+ * `newContext`'s. The context is closed first, then the browser.
+ */
+export async function withContext({ webgpu, ...contextOptions }, body) {
+  return withBrowser({ webgpu }, async (browser) => {
+    const context = await browser.newContext({ ...NO_SERVICE_WORKER, ...contextOptions });
+    try {
+      return await body(context);
+    } finally {
+      await context.close();
+    }
+  });
+}
+
+// Starting WebGPU or the CPU backend on software is slow; generous but bounded.
+export const DEVICE_TIMEOUT = 120_000;
+
+/** The selector of the element with `data-testid="<id>"`. */
+export const $ = (id) => `[data-testid="${id}"]`;
+
+/**
+ * A new page of `target` (a browser or a context; `pageOptions` as `newPage`'s) with its
+ * errors recorded (`watchErrors`), at `url`, once the device banner shows the backend
+ * `device` ('gpu' or 'cpu', or a list of them: any of those).
+ */
+export async function openPage(target, url, { device = 'gpu', pageOptions } = {}) {
+  // A browser makes a context for the page (the service worker off, as in `withContext`).
+  const page = await ('newContext' in target ? target.newPage({ ...NO_SERVICE_WORKER, ...pageOptions }) : target.newPage());
+  const errors = watchErrors(page);
+  await page.goto(url);
+  const banner = [device].flat().map((d) => `#device[data-state="${d}"]`).join(', ');
+  await page.waitForSelector(banner, { timeout: DEVICE_TIMEOUT });
+  return { page, errors };
+}
+
+/** `openPage` on WebGPU, then the section `tab`, once its panel (test id `panel`) shows. */
+export async function openSection(target, url, { tab, panel, pageOptions }) {
+  const { page, errors } = await openPage(target, url, { pageOptions });
+  await page.click(`#tab-${tab}`);
+  await page.waitForSelector($(panel));
+  return { page, errors };
+}
+
+/**
+ * Waits until the job status (test id `status`) is gone and returns the text of the error
+ * (test id `error`) the section shows then, or null when it shows none.
+ */
+export async function waitJobEnd(page, { status, error, timeout }) {
+  await page.waitForFunction((sel) => !document.querySelector(sel), $(status), { timeout });
+  return (await page.$($(error))) ? page.textContent($(error)) : null;
+}
+
+/**
+ * Clicks the download button `selector`, checks the file's suggested name (`filename`) and
+ * that it is a PNG, and returns it decoded by the page (`decodeInPage`).
+ */
+export async function downloadPng(page, selector, filename) {
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click(selector)]);
+  assert.equal(download.suggestedFilename(), filename);
+  const bytes = await fs.readFile(await download.path());
+  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
+  return decodeInPage(page, bytes);
 }
 
 /** Records console errors and uncaught exceptions of a page and its workers. */
@@ -133,4 +230,35 @@ export async function decodeInPage(page, bytes) {
     for (let i = 0; i < d.length; i += 4) px.push([d[i], d[i + 1], d[i + 2], d[i + 3]]);
     return { width: bmp.width, height: bmp.height, px };
   }, Buffer.from(bytes).toString('base64'));
+}
+
+/**
+ * Plays a Hugging Face-like file server at `pattern` (a route glob) in `context`: CORS on
+ * every answer; a URL ending in one of `ranged` honours `Range: bytes=a-b` (206, part of
+ * `file`); any other URL answers `file` whole (200), as a server that ignores `Range`.
+ * Each request's `{ url, range }` is pushed to `requests`.
+ */
+export async function routeSafetensors(context, pattern, file, { ranged = [], requests = [] } = {}) {
+  await context.route(pattern, async (route) => {
+    const req = route.request();
+    const url = req.url();
+    const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-range, content-length' };
+    if (req.method() === 'OPTIONS') {
+      return route.fulfill({ status: 204, headers: { ...cors, 'access-control-allow-headers': 'range', 'access-control-allow-methods': 'GET' } });
+    }
+    const range = (await req.allHeaders())['range'];
+    requests.push({ url, range });
+    const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+    if (ranged.some((end) => url.endsWith(end)) && m) {
+      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), file.length - 1)];
+      return route.fulfill({
+        status: 206,
+        body: file.subarray(a, b + 1),
+        headers: { ...cors, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes',
+          'content-range': `bytes ${a}-${b}/${file.length}`, 'content-length': String(b - a + 1) },
+      });
+    }
+    return route.fulfill({ status: 200, body: file, headers: { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(file.length) } });
+  });
+  return requests;
 }

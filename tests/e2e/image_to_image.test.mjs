@@ -2,16 +2,18 @@
 // which copies the built-in model from .tools/models/, see scripts/fetch-models.sh) in
 // headless Chromium on WebGPU (SwiftShader). Nothing is downloaded from the internet: the
 // official catalog's server is played by Playwright's request routing.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveDist, launch, watchErrors, makePng, canvasPixels, decodeInPage } from './harness.mjs';
+import {
+  serveDistForTests, withBrowser, withContext, openPage, openSection, waitJobEnd, downloadPng, $,
+  makePng, canvasPixels, decodeInPage,
+} from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../fixtures');
-const DEVICE_TIMEOUT = 120_000;
 // Loading the 45 MB ResNet-9 and running it on SwiftShader (a CPU) takes a while: since the
 // convolutions are our tiled WGSL (two barriers per K step, which SwiftShader runs as
 // coroutine switches) the 128x96 translation takes about 3.5 minutes on an idle 2-core
@@ -19,11 +21,7 @@ const DEVICE_TIMEOUT = 120_000;
 const LOAD_TIMEOUT = 180_000;
 const JOB_TIMEOUT = 600_000;
 
-let server;
-before(async () => { server = await serveDist(); });
-after(async () => { await server?.close(); });
-
-const $ = (id) => `[data-testid="${id}"]`;
+const server = serveDistForTests();
 
 /** The tensors of a small float32 safetensors file. */
 function readSafetensors(buf) {
@@ -49,14 +47,8 @@ function noise(n) {
   return b;
 }
 
-async function openSection(browser, tab) {
-  const page = await browser.newPage({ acceptDownloads: true });
-  const errors = watchErrors(page);
-  await page.goto(server.url);
-  await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
-  await page.click(`#tab-${tab}`);
-  await page.waitForSelector($(`${tab}-panel`));
-  return { page, errors };
+function openTab(browser, tab) {
+  return openSection(browser, server.url, { tab, panel: `${tab}-panel`, pageOptions: { acceptDownloads: true } });
 }
 
 async function pickModel(page, name, buffer) {
@@ -77,9 +69,8 @@ async function waitLoaded(page, name) {
 }
 
 /** Waits until the section has no job running and returns the error shown, if any. */
-async function waitIdle(page) {
-  await page.waitForFunction(() => !document.querySelector('[data-testid="status"]'), null, { timeout: JOB_TIMEOUT });
-  return (await page.$($('error'))) ? page.textContent($('error')) : null;
+function waitIdle(page) {
+  return waitJobEnd(page, { status: 'status', error: 'error', timeout: JOB_TIMEOUT });
 }
 
 async function waitError(page, re) {
@@ -100,12 +91,8 @@ async function translateImage(page, name, png, width, height) {
   return Date.now() - t0;
 }
 
-async function downloadOutput(page, filename) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click($('download'))]);
-  assert.equal(download.suggestedFilename(), filename);
-  const bytes = await fs.readFile(await download.path());
-  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
-  return decodeInPage(page, bytes);
+function downloadOutput(page, filename) {
+  return downloadPng(page, $('download'), filename);
 }
 
 /** Records every text the download progress line shows. */
@@ -122,9 +109,8 @@ async function recordDownloadProgress(page) {
 test('CycleGAN: the built-in model translates an image like PyTorch, bad checkpoints get readable errors, the cache serves the second load', async () => {
   const scene = await fs.readFile(path.join(FIXTURES, 'images/scene.png'));
   const reference = readSafetensors(await fs.readFile(path.join(FIXTURES, 'networks/vintagify_scene.safetensors')));
-  const browser = await launch({ webgpu: true });
-  try {
-    const { page, errors } = await openSection(browser, 'cyclegan');
+  await withBrowser({ webgpu: true }, async (browser) => {
+    const { page, errors } = await openTab(browser, 'cyclegan');
     assert.equal(await page.$(`#section-cyclegan .not-built`), null);
     assert.match(await page.textContent($('model-description')), /No model loaded/);
     // No image before a model.
@@ -213,20 +199,16 @@ test('CycleGAN: the built-in model translates an image like PyTorch, bad checkpo
     assert.deepEqual(cached, [`${server.url}models/vintagify-photo2vintage.pth`]);
     console.log(`# built-in model loaded from the cache in ${Date.now() - t0} ms`);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });
 
 test('CycleGAN catalog: an official model downloads with progress and is cached; failed downloads get a do-it-yourself message', async () => {
-  const browser = await launch({ webgpu: true });
-  const context = await browser.newContext({ acceptDownloads: true });
-  try {
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
     const weights = await fs.readFile(path.join(FIXTURES, 'networks/resnet6_instance.pth'));
     const served = [];
     // The official server, played locally: horse2zebra with CORS headers, zebra2horse missing,
     // style_monet refused.
-    await context.route('http://efrosgans.eecs.berkeley.edu/**', (route) => {
+    await context.route('https://efrosgans.eecs.berkeley.edu/**', (route) => {
       const url = route.request().url();
       served.push(url);
       if (url.endsWith('/horse2zebra.pth')) {
@@ -237,19 +219,16 @@ test('CycleGAN catalog: an official model downloads with progress and is cached;
       // (fetch rejects with a TypeError); Playwright's fulfil would bypass CORS, so abort.
       return route.abort('failed');
     });
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    await page.goto(server.url);
-    await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+    const { page, errors } = await openPage(context, server.url);
     await page.click('#tab-cyclegan');
 
     await page.selectOption($('model-source'), 'catalog:horse2zebra');
     assert.match(await page.textContent($('source-description')), /Horses become zebras/);
-    assert.equal(await page.$eval(`${$('source-description')} a`, (a) => a.href), 'http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/horse2zebra.pth');
+    assert.equal(await page.$eval(`${$('source-description')} a`, (a) => a.href), 'https://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/horse2zebra.pth');
     await recordDownloadProgress(page);
     await page.click($('load-model'));
     assert.match(await waitLoaded(page, 'horse2zebra'), /resnet_6blocks/);
-    assert.deepEqual(served, ['http://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/horse2zebra.pth']);
+    assert.deepEqual(served, ['https://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/horse2zebra.pth']);
     const progress = await page.evaluate(() => window.__progress);
     assert.ok(progress.some((t) => /Downloading: [\d.]+ MB of 0\.2 MB/.test(t)), `progress: ${progress}`);
     await page.click($('load-model'));
@@ -259,7 +238,7 @@ test('CycleGAN catalog: an official model downloads with progress and is cached;
     // HTTP errors and CORS refusals say what to do.
     await page.selectOption($('model-source'), 'catalog:zebra2horse');
     await page.click($('load-model'));
-    assert.match(await waitError(page, /zebra2horse/), /HTTP 404.*Download the file yourself from http:\/\/efrosgans\.eecs\.berkeley\.edu\/cyclegan\/pretrained_models\/zebra2horse\.pth and drop it/);
+    assert.match(await waitError(page, /zebra2horse/), /HTTP 404.*Download the file yourself from https:\/\/efrosgans\.eecs\.berkeley\.edu\/cyclegan\/pretrained_models\/zebra2horse\.pth and drop it/);
     await page.selectOption($('model-source'), 'catalog:style_monet');
     await page.click($('load-model'));
     assert.match(await waitError(page, /style_monet/), /could not download style_monet \(official\): the request failed .*CORS.*Download the file yourself from .*style_monet\.pth/);
@@ -267,16 +246,12 @@ test('CycleGAN catalog: an official model downloads with progress and is cached;
     // The browser itself reports the refused responses on the console; nothing else may.
     const unexpected = errors.filter((e) => !/404|CORS|Access-Control-Allow-Origin|Failed to fetch|ERR_FAILED/.test(e));
     assert.deepEqual(unexpected, []);
-  } finally {
-    await context.close();
-    await browser.close();
-  }
+  });
 });
 
 test('Pix2Pix: a dropped U-Net translates; dropout at test time is on by default and can be turned off', async () => {
-  const browser = await launch({ webgpu: true });
-  try {
-    const { page, errors } = await openSection(browser, 'pix2pix');
+  await withBrowser({ webgpu: true }, async (browser) => {
+    const { page, errors } = await openTab(browser, 'pix2pix');
     assert.match(await page.$eval($('model-source'), (e) => e.value), /^catalog:facades_label2photo$/);
     assert.equal(await page.$eval($('keep-dropout'), (e) => e.checked), true);
     await pickModel(page, 'unet128.pth', await fs.readFile(path.join(FIXTURES, 'networks/unet128_instance.pth')));
@@ -300,7 +275,5 @@ test('Pix2Pix: a dropped U-Net translates; dropout at test time is on by default
     const out = await downloadOutput(page, 'pattern-pix2pix.png');
     assert.equal(out.width, 48); assert.equal(out.height, 36);
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });

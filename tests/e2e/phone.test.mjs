@@ -1,25 +1,20 @@
 // The studio on a phone: no section is wider than the screen (no horizontal scrolling), at
 // 390x844 (a current phone) and 360 px (the narrowest common one), with WebGPU on so the
 // device banner shows the adapter's limits too, and every fold (advanced settings) open.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDist, launch, watchErrors } from './harness.mjs';
+import { serveDistForTests, withBrowser, openPage } from './harness.mjs';
 
-const DEVICE_TIMEOUT = 120_000;
-const TABS = ['image-check', 'style-transfer', 'pix2pix', 'cyclegan', 'training'];
+const TABS = ['start', 'style-transfer', 'pix2pix', 'cyclegan', 'training'];
 
-let server;
-before(async () => { server = await serveDist(); });
-after(async () => { await server?.close(); });
+const server = serveDistForTests();
 
 test('on a phone no section scrolls sideways', async () => {
-  const browser = await launch({ webgpu: true });
-  try {
+  await withBrowser({ webgpu: true }, async (browser) => {
     for (const [width, height] of [[390, 844], [360, 740]]) {
-      const page = await browser.newPage({ viewport: { width, height }, isMobile: true, hasTouch: true });
-      const errors = watchErrors(page);
-      await page.goto(server.url);
-      await page.waitForSelector('#device[data-state="gpu"], #device[data-state="cpu"]', { timeout: DEVICE_TIMEOUT });
+      const { page, errors } = await openPage(browser, server.url, {
+        device: ['gpu', 'cpu'], pageOptions: { viewport: { width, height }, isMobile: true, hasTouch: true },
+      });
       for (const tab of TABS) {
         await page.click(`#tab-${tab}`);
         await page.$$eval('details', (folds) => folds.forEach((d) => { d.open = true; }));
@@ -40,7 +35,5 @@ test('on a phone no section scrolls sideways', async () => {
       assert.deepEqual(errors, [], `console errors at ${width} px`);
       await page.close();
     }
-  } finally {
-    await browser.close();
-  }
+  });
 });

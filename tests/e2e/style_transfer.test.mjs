@@ -5,33 +5,23 @@
 // the .pth with torch + safetensors' `save_file`). The hyper-parameters are those of the NST
 // fixtures (tests/fixtures/nst/nst_adam.json), which visibly change the image with this VGG.
 // A Hugging Face server is played by Playwright's request routing, honouring `Range`.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveDist, launch, watchErrors, canvasPixels, decodeInPage } from './harness.mjs';
+import { serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../fixtures');
-const DEVICE_TIMEOUT = 120_000;
 const RUN_TIMEOUT = 300_000;
 
-let server;
-before(async () => { server = await serveDist(); });
-after(async () => { await server?.close(); });
+const server = serveDistForTests();
 
-const $ = (id) => `[data-testid="${id}"]`;
 const fixture = (p) => fs.readFile(path.join(FIXTURES, p));
 
-async function openSection(context) {
-  const page = await context.newPage();
-  const errors = watchErrors(page);
-  await page.goto(server.url);
-  await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
-  await page.click('#tab-style-transfer');
-  await page.waitForSelector($('stylize-panel'));
-  return { page, errors };
+function openStylize(context) {
+  return openSection(context, server.url, { tab: 'style-transfer', panel: 'stylize-panel' });
 }
 
 /** Drops a file on the drop zone holding the input `testid`, as a user dragging it would. */
@@ -79,18 +69,13 @@ async function waitStep(page, atLeast) {
 
 /** Waits for the run to end and returns the result's attributes. */
 async function waitResult(page) {
-  await page.waitForFunction(() => !document.querySelector('[data-testid="stylize-status"]'), null, { timeout: RUN_TIMEOUT });
-  const err = (await page.$($('stylize-error'))) ? await page.textContent($('stylize-error')) : null;
+  const err = await waitJobEnd(page, { status: 'stylize-status', error: 'stylize-error', timeout: RUN_TIMEOUT });
   assert.equal(err, null, `the run failed: ${err}`);
   return page.$eval($('stylize-result'), (e) => ({ cancelled: e.dataset.cancelled === 'true', stepsDone: Number(e.dataset.stepsDone) }));
 }
 
-async function downloadResult(page, filename) {
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click($('stylize-download'))]);
-  assert.equal(download.suggestedFilename(), filename);
-  const bytes = await fs.readFile(await download.path());
-  assert.deepEqual([...bytes.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a], 'a PNG');
-  return decodeInPage(page, bytes);
+function downloadResult(page, filename) {
+  return downloadPng(page, $('stylize-download'), filename);
 }
 
 function meanAbsDiff(a, b) {
@@ -100,10 +85,8 @@ function meanAbsDiff(a, b) {
 }
 
 test('style transfer: live steps, losses and preview; pause and resume; download; a cancelled run ends cleanly', async () => {
-  const browser = await launch({ webgpu: true });
-  const context = await browser.newContext({ acceptDownloads: true });
-  try {
-    const { page, errors } = await openSection(context);
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
+    const { page, errors } = await openStylize(context);
     assert.equal(await page.$('#section-style-transfer .not-built'), null);
     // Defaults: as the CLI's.
     assert.equal(await page.inputValue($('size')), '384');
@@ -149,7 +132,7 @@ test('style transfer: live steps, losses and preview; pause and resume; download
     await page.waitForTimeout(2000);
     assert.equal(await step(page), pausedAt, 'no step while paused');
     // The page stays responsive: the section can be left and come back to.
-    await page.click('#tab-image-check');
+    await page.click('#tab-start');
     await page.click('#tab-style-transfer');
     assert.equal(await step(page), pausedAt);
     await page.click($('resume'));
@@ -195,10 +178,7 @@ test('style transfer: live steps, losses and preview; pause and resume; download
     await page.click($('start'));
     assert.deepEqual(await waitResult(page), { cancelled: false, stepsDone: 3 });
     assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await browser.close();
-  }
+  });
 });
 
 const HF = 'https://huggingface.co/ai-art-test/vgg19-small/resolve/main';
@@ -245,34 +225,11 @@ function covered(ranges) {
 test('VGG19 from a safetensors URL: only the needed tensors are fetched, with range requests, then served from the cache', async () => {
   const file = await fixture('nst/vgg19_small.safetensors');
   const where = layout(file);
-  const browser = await launch({ webgpu: true });
-  const context = await browser.newContext({ acceptDownloads: true });
-  try {
-    const requests = [];
-    await context.route(`${HF}/**`, async (route) => {
-      const req = route.request();
-      const url = req.url();
-      const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-range, content-length' };
-      if (req.method() === 'OPTIONS') {
-        return route.fulfill({ status: 204, headers: { ...cors, 'access-control-allow-headers': 'range', 'access-control-allow-methods': 'GET' } });
-      }
-      const range = (await req.allHeaders())['range'];
-      requests.push({ url, range });
-      const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-      if (url.endsWith('/vgg19_small.safetensors') && m) {
-        const [a, b] = [Number(m[1]), Math.min(Number(m[2]), file.length - 1)];
-        return route.fulfill({
-          status: 206,
-          body: file.subarray(a, b + 1),
-          headers: { ...cors, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes',
-            'content-range': `bytes ${a}-${b}/${file.length}`, 'content-length': String(b - a + 1) },
-        });
-      }
-      // vgg19_norange.safetensors: a server that ignores Range.
-      return route.fulfill({ status: 200, body: file, headers: { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(file.length) } });
-    });
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
+    // vgg19_norange.safetensors: a server that ignores Range.
+    const requests = await routeSafetensors(context, `${HF}/**`, file, { ranged: ['/vgg19_small.safetensors'] });
 
-    const { page, errors } = await openSection(context);
+    const { page, errors } = await openStylize(context);
     await dropImages(page);
     await page.fill($('vgg-url'), `${HF}/vgg19_small.safetensors`);
     await page.click($('vgg-load-url'));
@@ -318,7 +275,7 @@ test('VGG19 from a safetensors URL: only the needed tensors are fetched, with ra
 
     // A second visit: header and tensors from the Cache API, no request at all.
     before = requests.length;
-    const second = await openSection(context);
+    const second = await openStylize(context);
     await dropImages(second.page);
     await second.page.fill($('vgg-url'), `${HF}/vgg19_small.safetensors`);
     await second.page.click($('vgg-load-url'));
@@ -348,17 +305,12 @@ test('VGG19 from a safetensors URL: only the needed tensors are fetched, with ra
     assert.match(await second.page.textContent($('vgg-description')), /vgg19_norange/);
     const unexpected = [...errors, ...second.errors].filter((e) => !/404/.test(e));
     assert.deepEqual(unexpected, []);
-  } finally {
-    await context.close();
-    await browser.close();
-  }
+  });
 });
 
 test('style transfer: bad inputs get readable errors and the section stays usable', async () => {
-  const browser = await launch({ webgpu: true });
-  const context = await browser.newContext();
-  try {
-    const { page, errors } = await openSection(context);
+  await withContext({ webgpu: true }, async (context) => {
+    const { page, errors } = await openStylize(context);
     // A generator is not VGG19; random bytes are not a checkpoint.
     await dropOn(page, 'vgg-file', 'netG.pth', await fixture('networks/resnet6_instance.pth'), 'application/octet-stream');
     await page.waitForSelector($('stylize-error'), { timeout: RUN_TIMEOUT });
@@ -396,20 +348,12 @@ test('style transfer: bad inputs get readable errors and the section stays usabl
     await page.click($('start'));
     assert.deepEqual(await waitResult(page), { cancelled: false, stepsDone: 2 });
     assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await browser.close();
-  }
+  });
 });
 
 test('on the CPU backend too, Pause, Resume and Cancel take effect between steps', async () => {
-  const browser = await launch({ webgpu: false });
-  const context = await browser.newContext({ acceptDownloads: true });
-  try {
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    await page.goto(server.url);
-    await page.waitForSelector('#device[data-state="cpu"]', { timeout: DEVICE_TIMEOUT });
+  await withContext({ webgpu: false, acceptDownloads: true }, async (context) => {
+    const { page, errors } = await openPage(context, server.url, { device: 'cpu' });
     await page.click('#tab-style-transfer');
     await dropImages(page);
     await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
@@ -436,8 +380,5 @@ test('on the CPU backend too, Pause, Resume and Cancel take effect between steps
     assert.deepEqual([png.width, png.height], [40, 32]);
     console.log(`# CPU: ${r.stepsDone} steps, paused and cancelled, in ${Date.now() - t0} ms`);
     assert.deepEqual(errors, []);
-  } finally {
-    await context.close();
-    await browser.close();
-  }
+  });
 });

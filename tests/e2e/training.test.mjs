@@ -3,37 +3,21 @@
 // (one of them broken), see the losses chart and the sample move, reload the page, find the
 // run offered for resuming, resume it where it stopped, stop it, and export the generator,
 // which must be a safetensors file with the official U-Net key names.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { serveDist, launch, watchErrors, makePng } from './harness.mjs';
+import { serveDistForTests, withContext, openSection, DEVICE_TIMEOUT, $, makePng } from './harness.mjs';
 
-const DEVICE_TIMEOUT = 120_000;
 const RUN_TIMEOUT = 240_000;
 
-let server;
-before(async () => { server = await serveDist(); });
-after(async () => { await server?.close(); });
-
-const $ = (id) => `[data-testid="${id}"]`;
-
-async function openTraining(page) {
-  await page.goto(server.url);
-  await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
-  await page.click('#tab-training');
-  await page.waitForSelector($('train-panel'));
-}
+const server = serveDistForTests();
 
 const attr = (page, sel, name) => page.$eval(sel, (e, n) => e.getAttribute(n), name);
 const iteration = async (page) => Number(await attr(page, $('train-iteration'), 'data-iteration'));
 
 test('train Pix2Pix from dropped images, reload, resume, stop and export', { timeout: 3 * RUN_TIMEOUT }, async () => {
-  const browser = await launch({ webgpu: true });
-  try {
-    const context = await browser.newContext({ acceptDownloads: true });
-    const page = await context.newPage();
-    const errors = watchErrors(page);
-    await openTraining(page);
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
+    const { page, errors } = await openSection(context, server.url, { tab: 'training', panel: 'train-panel' });
 
     // Three side-by-side AB images (64x32: two 32x32 halves) and one file that is not an image.
     const files = [0, 1, 2].map((k) => ({ name: `pair${k}.png`, mimeType: 'image/png', buffer: makePng(64 + 2 * k, 32 + k) }));
@@ -102,7 +86,5 @@ test('train Pix2Pix from dropped images, reload, resume, stop and export', { tim
     assert.deepEqual(header['model.model.0.weight'].shape, [4, 3, 4, 4]);
 
     assert.deepEqual(errors, []);
-  } finally {
-    await browser.close();
-  }
+  });
 });

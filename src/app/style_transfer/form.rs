@@ -60,30 +60,28 @@ impl Default for Form {
     }
 }
 
+text_fields!(Form {
+    Size => size,
+    Steps => steps,
+    Optimizer => optimizer,
+    Lr => lr,
+    Alpha => alpha,
+    Beta => beta,
+    Gamma => gamma,
+    ContentLayer => content_layer,
+    StyleLayers => style_layers,
+    LayerWeights => layer_weights,
+    Decay => decay,
+    Pooling => pooling,
+    Init => init,
+    Seed => seed,
+    StyleScale => style_scale,
+    PreviewEvery => preview_every,
+});
+
 /// A number as the user would type it (`1000000` as `1e6`).
 fn num(v: f64) -> String {
     if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) { format!("{v:e}") } else { format!("{v}") }
-}
-
-/// Which setting an input edits.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Field {
-    Size,
-    Steps,
-    Optimizer,
-    Lr,
-    Alpha,
-    Beta,
-    Gamma,
-    ContentLayer,
-    StyleLayers,
-    LayerWeights,
-    Decay,
-    Pooling,
-    Init,
-    Seed,
-    StyleScale,
-    PreviewEvery,
 }
 
 pub(super) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
@@ -150,32 +148,15 @@ impl Form {
     /// The user typed `v` into `field`.
     pub fn set(&mut self, field: Field, v: String) {
         let f = self;
-        match field {
-            Field::Size => f.size = v,
-            Field::Steps => f.steps = v,
-            Field::Optimizer => {
-                // The usual step sizes: 0.02 for Adam on [0, 1] pixels, 1 for L-BFGS.
-                if v == "lbfgs" && f.lr == "0.02" {
-                    f.lr = "1".into();
-                } else if v == "adam" && f.lr == "1" {
-                    f.lr = "0.02".into();
-                }
-                f.optimizer = v;
+        if field == Field::Optimizer {
+            // The usual step sizes: 0.02 for Adam on [0, 1] pixels, 1 for L-BFGS.
+            if v == "lbfgs" && f.lr == "0.02" {
+                f.lr = "1".into();
+            } else if v == "adam" && f.lr == "1" {
+                f.lr = "0.02".into();
             }
-            Field::Lr => f.lr = v,
-            Field::Alpha => f.alpha = v,
-            Field::Beta => f.beta = v,
-            Field::Gamma => f.gamma = v,
-            Field::ContentLayer => f.content_layer = v,
-            Field::StyleLayers => f.style_layers = v,
-            Field::LayerWeights => f.layer_weights = v,
-            Field::Decay => f.decay = v,
-            Field::Pooling => f.pooling = v,
-            Field::Init => f.init = v,
-            Field::Seed => f.seed = v,
-            Field::StyleScale => f.style_scale = v,
-            Field::PreviewEvery => f.preview_every = v,
         }
+        *f.slot(field) = v;
     }
 
     /// The settings' inputs.

@@ -8,7 +8,7 @@ mod form;
 mod view;
 
 use super::widgets::{JobControl, Shared};
-use super::{Job, JobIds, Section, abort_job, own_event};
+use super::{Job, JobIds, Section, abort_job, own_event, take_next_step};
 use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, ModelSource, NamedImage, Request, StyleTransferJob};
 use crate::techniques::style_transfer::Losses;
 use form::{Field, Form, parse_f64};
@@ -71,6 +71,10 @@ pub enum StyleTransferMsg {
     VggFile { name: String, bytes: Vec<u8> },
     VggUrl(String),
     LoadVggUrl,
+    /// Load torchvision's VGG19 from Hugging Face ([`VGG_HUB_URL`]) with one click.
+    LoadVggHub,
+    /// The start view's demo: these images, then the weights if none are loaded, then a run.
+    Demo { content: (String, Vec<u8>), style: (String, Vec<u8>) },
     Set(Field, String),
     Preserve(bool),
     Start,
@@ -90,7 +94,14 @@ pub struct StyleTransfer {
     run: Option<RunView>,
     result: Option<Output>,
     error: Option<String>,
+    /// A demo is on: start as soon as the VGG19 weights it loads are in.
+    start_after_load: bool,
 }
+
+/// torchvision's ImageNet VGG19 (BSD-3-Clause) as timm publishes it on Hugging Face: a
+/// safetensors file with torchvision's `features.N` names, so the range requests of
+/// `src/worker/vgg.rs` fetch only the convolutions a run needs (about 80 MB of 548).
+pub const VGG_HUB_URL: &str = "https://huggingface.co/timm/vgg19.tv_in1k/resolve/main/model.safetensors";
 
 /// The file name of a URL, for the user.
 fn url_label(url: &str) -> String {
@@ -133,9 +144,22 @@ impl StyleTransfer {
                     self.error = Some("paste the URL of VGG19 weights first".into());
                     return None;
                 }
-                let id = ids.fresh();
-                self.new_job(id, JobKind::LoadVgg, "sending to the worker");
-                return Some(Request::LoadVgg { id, source: ModelSource::Url { label: url_label(&url), url } });
+                return self.load_vgg_url(ids.fresh(), url_label(&url), url);
+            }
+            StyleTransferMsg::LoadVggHub => {
+                return self.load_vgg_url(ids.fresh(), "VGG19 (torchvision, from Hugging Face)".into(), VGG_HUB_URL.into());
+            }
+            StyleTransferMsg::Demo { content: (name, bytes), style } => {
+                self.content = Some((name, Shared(Rc::new(bytes))));
+                self.styles = vec![StyleEntry { name: style.0, bytes: Shared(Rc::new(style.1)), weight: "1".into() }];
+                if self.job.is_some() {
+                    return None;
+                }
+                if self.vgg.is_none() {
+                    self.start_after_load = true;
+                    return self.update(StyleTransferMsg::LoadVggHub, ids);
+                }
+                return self.start(ids.fresh());
             }
             StyleTransferMsg::Set(field, v) => self.form.set(field, v),
             StyleTransferMsg::Preserve(p) => self.form.preserve = p,
@@ -147,6 +171,11 @@ impl StyleTransfer {
             }
         }
         None
+    }
+
+    fn load_vgg_url(&mut self, id: JobId, label: String, url: String) -> Option<Request> {
+        self.new_job(id, JobKind::LoadVgg, "sending to the worker");
+        Some(Request::LoadVgg { id, source: ModelSource::Url { label, url } })
     }
 
     fn start(&mut self, id: JobId) -> Option<Request> {
@@ -250,6 +279,12 @@ impl Section for StyleTransfer {
     }
 
     fn abort(&mut self, message: &str) {
+        self.start_after_load = false;
         abort_job(&mut self.job, &mut self.error, message);
+    }
+
+    fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {
+        // Failed weights are already said by the section.
+        take_next_step(&mut self.start_after_load, &self.job, self.vgg.is_some()).then(|| self.start(ids.fresh()))?
     }
 }

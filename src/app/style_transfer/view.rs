@@ -3,7 +3,8 @@
 
 use super::{JobKind, StyleTransfer, StyleTransferMsg};
 use crate::app::loss_chart::LossChart;
-use crate::app::widgets::{BarAttrs, BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas};
+use crate::app::samples::SampleKind;
+use crate::app::widgets::{BarAttrs, BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas, SamplePicker};
 use crate::techniques::style_transfer::Losses;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -84,22 +85,30 @@ impl StyleTransfer {
                 </figure>
             }
         });
+        // A drop zone and the samples of `kind`, both handing their image to `on_file`.
+        let zone = |kind: SampleKind, label: &'static str, on_file: Callback<(String, Vec<u8>)>| {
+            let name = if kind == SampleKind::Content { "content" } else { "style" };
+            let on_error = cb.reform(StyleTransferMsg::FileError);
+            html! {
+                <>
+                    <DropZone id={format!("stylize-{name}-input")} testid={format!("{name}-input")} {disabled} {label}
+                        on_file={on_file.clone()} on_error={on_error.clone()} />
+                    <SamplePicker {kind} testid={format!("{name}-sample")} {disabled} {on_file} {on_error} />
+                </>
+            }
+        };
         html! {
             <div class="images-grid">
                 <fieldset>
                     <legend>{ "Content image" }</legend>
-                    <DropZone id="stylize-content-input" testid="content-input" disabled={disabled}
-                        label="Choose the content image (the picture to repaint), or drop it here"
-                        on_file={cb.reform(|(name, bytes)| StyleTransferMsg::Content { name, bytes })}
-                        on_error={cb.reform(StyleTransferMsg::FileError)} />
+                    { zone(SampleKind::Content, "Choose the content image (the picture to repaint), or drop it here",
+                        cb.reform(|(name, bytes)| StyleTransferMsg::Content { name, bytes })) }
                     { for content }
                 </fieldset>
                 <fieldset>
                     <legend>{ "Style images" }</legend>
-                    <DropZone id="stylize-style-input" testid="style-input" disabled={disabled}
-                        label="Add a style image (a painting...), or drop one here; add several to blend them"
-                        on_file={cb.reform(|(name, bytes)| StyleTransferMsg::AddStyle { name, bytes })}
-                        on_error={cb.reform(StyleTransferMsg::FileError)} />
+                    { zone(SampleKind::Style, "Add a style image (a painting...), or drop one here; add several to blend them",
+                        cb.reform(|(name, bytes)| StyleTransferMsg::AddStyle { name, bytes })) }
                     <div class="thumbs">{ for styles }</div>
                 </fieldset>
             </div>
@@ -134,12 +143,16 @@ impl StyleTransfer {
                        of 548 MB) and kept in this browser's cache; from a file, only those layers are moved to \
                        the device." }
                 </p>
+                <div class="row">
+                    <button class="button" data-testid="vgg-hub" disabled={disabled} onclick={cb.reform(|_| StyleTransferMsg::LoadVggHub)}>
+                        { "Get VGG19 from Hugging Face (torchvision's weights, BSD-3: about 80 MB of 548, kept for next time)" }</button>
+                </div>
                 <DropZone id="stylize-vgg-file" testid="vgg-file" disabled={disabled} accept=".pth,.pt,.safetensors"
                     label="Choose VGG19 weights (.pth or .safetensors, torchvision layout), or drop them here"
                     on_file={cb.reform(|(name, bytes)| StyleTransferMsg::VggFile { name, bytes })}
                     on_error={cb.reform(StyleTransferMsg::FileError)} />
                 <div class="row">
-                    <input type="url" class="url" data-testid="vgg-url" placeholder="https://.../vgg19.safetensors"
+                    <input type="url" class="url" data-testid="vgg-url" aria-label="URL of VGG19 weights" placeholder="https://.../vgg19.safetensors"
                         value={self.vgg_url.clone()} disabled={disabled} oninput={on_url_input} />
                     <button class="button" data-testid="vgg-load-url" disabled={disabled || self.vgg_url.trim().is_empty()}
                         onclick={cb.reform(|_| StyleTransferMsg::LoadVggUrl)}>{ "Load from URL" }</button>

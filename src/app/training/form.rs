@@ -7,30 +7,29 @@ use crate::techniques::training::session::{Model, TrainSpec};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Field {
-    Size,
-    Batch,
-    Epochs,
-    EpochsDecay,
-    MaxIterations,
-    Lr,
-    Netg,
-    Ngf,
-    Ndf,
-    LayersD,
-    LambdaL1,
-    LambdaCycle,
-    LambdaIdentity,
-    Pool,
-    Seed,
-    SaveEvery,
-    SampleEvery,
-}
-
 fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
     s.trim().parse().map_err(|_| format!("{what}: `{s}` is not a valid number"))
 }
+
+text_fields!(Form {
+    Size => size,
+    Batch => batch,
+    Epochs => epochs,
+    EpochsDecay => epochs_decay,
+    MaxIterations => max_iterations,
+    Lr => lr,
+    Netg => netg,
+    Ngf => ngf,
+    Ndf => ndf,
+    LayersD => layers_d,
+    LambdaL1 => lambda_l1,
+    LambdaCycle => lambda_cycle,
+    LambdaIdentity => lambda_identity,
+    Pool => pool,
+    Seed => seed,
+    SaveEvery => save_every,
+    SampleEvery => sample_every,
+});
 
 /// The settings as typed (validated on Start).
 pub struct Form {
@@ -114,27 +113,7 @@ impl Form {
 
     /// The user typed `v` into `field`.
     pub fn set(&mut self, field: Field, v: String) {
-        let f = self;
-        let slot = match field {
-            Field::Size => &mut f.size,
-            Field::Batch => &mut f.batch,
-            Field::Epochs => &mut f.epochs,
-            Field::EpochsDecay => &mut f.epochs_decay,
-            Field::MaxIterations => &mut f.max_iterations,
-            Field::Lr => &mut f.lr,
-            Field::Netg => &mut f.netg,
-            Field::Ngf => &mut f.ngf,
-            Field::Ndf => &mut f.ndf,
-            Field::LayersD => &mut f.layers_d,
-            Field::LambdaL1 => &mut f.lambda_l1,
-            Field::LambdaCycle => &mut f.lambda_cycle,
-            Field::LambdaIdentity => &mut f.lambda_identity,
-            Field::Pool => &mut f.pool,
-            Field::Seed => &mut f.seed,
-            Field::SaveEvery => &mut f.save_every,
-            Field::SampleEvery => &mut f.sample_every,
-        };
-        *slot = v;
+        *self.slot(field) = v;
     }
 
     /// The settings' inputs for `model`.
