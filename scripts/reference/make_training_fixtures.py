@@ -134,7 +134,6 @@ import itertools
 import json
 import random
 import sys
-import warnings
 from pathlib import Path
 
 import torch
@@ -146,7 +145,7 @@ ROOT = HERE.parents[1]
 OUT = ROOT / "tests" / "fixtures" / "training"
 sys.path.insert(0, str(HERE))
 from junyanz_training import (  # noqa: E402  (junyanz's training pieces, shared with bench_train.py)
-    BETA1, BETA2, EPS, INIT_GAIN, LR, ImagePool, adam, build_net, gan_loss, init_weights, set_requires_grad)
+    BETA1, BETA2, EPS, INIT_GAIN, LR, ImagePool, adam, build_net, gan_loss, init_weights, lr_schedule, set_requires_grad)
 
 ITERATIONS = 3
 IMAGE = 32
@@ -394,48 +393,6 @@ def run_cyclegan(nets: dict, real_A, real_B, iterations=ITERATIONS):
     # What each pool holds now: the fakes of iterations 1..N, in order.
     assert len(fake_B_pool.images) == iterations == len(fake_A_pool.images)
     return rows, snaps, outputs, {"pool_per_iteration": pool_log}
-
-
-# ---------------------------------------------------------------------------------------------
-# Schedule
-# ---------------------------------------------------------------------------------------------
-
-
-def lr_schedule(s: dict) -> dict:
-    """The lr each epoch trains with, from a real LambdaLR stepped as train.py steps it."""
-
-    def lambda_rule(epoch):  # networks.get_scheduler, lr_policy 'linear'
-        return 1.0 - max(0, epoch + s["epoch_count"] - s["n_epochs"]) / float(s["n_epochs_decay"] + 1)
-
-    epochs = list(range(s["epoch_count"], s["n_epochs"] + s["n_epochs_decay"] + 1))
-    result = {}
-    warnings.filterwarnings("ignore", message="Detected call of `lr_scheduler.step")
-    for mode in ("end_of_epoch", "start_of_epoch"):
-        opt = torch.optim.Adam([nn.Parameter(torch.zeros(1))], lr=s["lr"], betas=(BETA1, BETA2))
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_lambda=lambda_rule)
-        lrs = []
-        for _ in epochs:
-            if mode == "start_of_epoch":
-                sched.step()
-            lrs.append(opt.param_groups[0]["lr"])
-            opt.step()  # (the epoch's iterations)
-            if mode == "end_of_epoch":
-                sched.step()
-        result[mode] = lrs
-    return {
-        **s, "epochs": epochs,
-        "lambda_rule": "1 - max(0, e + epoch_count - n_epochs) / (n_epochs_decay + 1)",
-        "lambda_at": {str(e): lambda_rule(e) for e in range(0, len(epochs) + 1)},
-        "lr_per_epoch": result,
-        "notes": "lr_per_epoch[mode][i] = the lr used by every iteration of epoch epochs[i]. "
-                 "LambdaLR sets lr = base_lr * lambda_rule(k) after its k-th step() (k = 0 at "
-                 "construction). end_of_epoch: scheduler.step() after each epoch (train.py until "
-                 "2020, and the convention asked for): epoch e uses lambda_rule(e - 1): constant for "
-                 "n_epochs epochs, then linear decay, last epoch lr/(n_epochs_decay+1), never 0. "
-                 "start_of_epoch: junyanz master calls model.update_learning_rate() at the start of "
-                 "every epoch (so also before the first one): epoch e uses lambda_rule(e): one "
-                 "constant epoch fewer and lr exactly 0 in the last epoch.",
-    }
 
 
 # ---------------------------------------------------------------------------------------------
