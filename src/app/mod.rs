@@ -36,12 +36,13 @@ mod image_to_image;
 mod loss_chart;
 pub mod samples;
 mod start;
+mod storage;
 mod style_transfer;
 mod training;
 mod widgets;
 
 use crate::device::{DeviceInfo, Preference};
-use crate::protocol::{Event, JobEvent, JobId, Request, Slot};
+use crate::protocol::{Event, JobEvent, JobId, ModelSource, Request, Slot};
 use bridge::WorkerBridge;
 use image_check::{ImageCheck, ImageCheckMsg};
 use image_to_image::{ImageToImage, ImageToImageMsg};
@@ -377,6 +378,10 @@ impl App {
     /// sent ends the section's job with the reason.
     fn dispatch(&mut self, tab: Tab, req: Option<Request>) {
         let Some(req) = req else { return };
+        // A download of tens to hundreds of MB is about to be stored: ask the browser to keep it.
+        if let Request::LoadModel { source: ModelSource::Url { .. }, .. } | Request::LoadVgg { source: ModelSource::Url { .. }, .. } = &req {
+            storage::request_persistence();
+        }
         if let Some(id) = req.job_id() {
             self.routes.insert(id, tab);
         }

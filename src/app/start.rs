@@ -1,8 +1,10 @@
 //! The start view, where the page opens: the techniques first, each with what it does and a
-//! one-click demo on the samples; then the credits of everything the studio ships; then the
-//! diagnostics (the image round-trip check) in a fold.
+//! one-click demo on the samples; then, in folds, the models stored in this browser (with
+//! delete), the credits of everything the studio ships, and the diagnostics (the image
+//! round-trip check).
 
 use super::samples::{self, Sample};
+use super::storage::{self, StoredModel, Usage};
 use super::{catalog, Tab};
 use crate::protocol::Slot;
 use yew::prelude::*;
@@ -81,6 +83,7 @@ pub fn view(ready: bool, cb: &StartCallbacks, diagnostics: Html) -> Html {
                      browser and resumes after a reload.", None, cb, ready) }
             </div>
             <p class="hint">{ "Everything runs on your own GPU (or CPU) in this page; no picture leaves your device." }</p>
+            <StoredModels />
             { credits() }
             <details class="diagnostics" data-testid="diagnostics">
                 <summary>{ "Diagnostics: check that images survive the trip to the device and back" }</summary>
@@ -108,6 +111,79 @@ fn credits() -> Html {
                 { for builtin }
                 <li>{ "VGG19 (style transfer): torchvision's ImageNet weights (BSD-3-Clause), as timm's vgg19.tv_in1k on Hugging Face." }</li>
             </ul>
+        </details>
+    }
+}
+
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
+/// The models this browser keeps for the studio, listed each time the fold opens.
+#[function_component]
+fn StoredModels() -> Html {
+    let listed = use_state(|| None::<Result<(Vec<StoredModel>, Option<Usage>), String>>);
+    let refresh = {
+        let listed = listed.clone();
+        Callback::from(move |()| {
+            let listed = listed.clone();
+            wasm_bindgen_futures::spawn_local(async move {
+                let result = match storage::list().await {
+                    Ok(models) => Ok((models, storage::usage().await)),
+                    Err(e) => Err(format!("this browser's storage could not be read: {e}")),
+                };
+                listed.set(Some(result));
+            });
+        })
+    };
+    let ontoggle = {
+        let (listed, refresh) = (listed.clone(), refresh.clone());
+        Callback::from(move |e: Event| {
+            if e.target_unchecked_into::<web_sys::HtmlDetailsElement>().open() {
+                listed.set(None);
+                refresh.emit(());
+            }
+        })
+    };
+    let body = match &*listed {
+        None => html! { <p class="hint">{ "Reading..." }</p> },
+        Some(Err(e)) => html! { <p class="error" role="alert">{ e }</p> },
+        Some(Ok((models, usage))) => {
+            let rows = models.iter().map(|m| {
+                let (model, refresh) = (m.clone(), refresh.clone());
+                let ondelete = Callback::from(move |_: MouseEvent| {
+                    let (model, refresh) = (model.clone(), refresh.clone());
+                    wasm_bindgen_futures::spawn_local(async move {
+                        if let Err(e) = storage::delete(&model).await {
+                            log::warn!("could not delete {}: {e}", model.url);
+                        }
+                        refresh.emit(());
+                    });
+                });
+                html! {
+                    <li data-testid="stored-model" data-url={m.url.clone()} data-bytes={m.bytes.to_string()}>
+                        <strong>{ m.name() }</strong>{ format!(" ({}), {}", m.source(), megabytes(m.bytes)) }
+                        <button class="link" data-testid="stored-model-delete" aria-label={format!("Delete {}", m.name())} onclick={ondelete}>{ "Delete" }</button>
+                    </li>
+                }
+            });
+            let usage = usage.map(|u| {
+                let kept = if u.persisted { "kept even when space runs low" } else { "may be evicted when space runs low" };
+                html! { <p class="hint" data-testid="storage-usage">{ format!("The studio uses {} of the {} this browser allows it; {kept}.", megabytes(u.used), megabytes(u.quota)) }</p> }
+            });
+            html! {
+                <>
+                    if models.is_empty() { <p class="hint" data-testid="stored-none">{ "No model is stored yet." }</p> }
+                    <ul>{ for rows }</ul>
+                    { for usage }
+                </>
+            }
+        }
+    };
+    html! {
+        <details class="stored" data-testid="stored-models" {ontoggle}>
+            <summary>{ "Stored in this browser: downloaded models" }</summary>
+            { body }
         </details>
     }
 }

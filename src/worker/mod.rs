@@ -12,7 +12,7 @@
 //! (`src/techniques/`): [`style_transfer`], [`image_to_image`], [`training`].
 
 pub mod ctors;
-mod fetch;
+pub(crate) mod fetch;
 mod image_to_image;
 mod job;
 mod style_transfer;

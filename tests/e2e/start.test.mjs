@@ -91,3 +91,48 @@ test('one click: the style transfer demo fetches VGG19 from the hub with range r
     assert.deepEqual(errors, []);
   });
 });
+
+test('stored models: listed with their sizes, VGG19 pieces as one file, deleted on request', async () => {
+  const vgg = await fs.readFile(path.join(ROOT, 'tests/fixtures/nst/vgg19_small.safetensors'));
+  const builtin = (await fs.stat(path.join(ROOT, 'dist/models/vintagify-photo2vintage.pth'))).size;
+  await withContext({ webgpu: true }, async (context) => {
+    await routeSafetensors(context, `${HUB}/**`, vgg, { ranged: ['/model.safetensors'] });
+    const { page, errors } = await openPage(context, server.url);
+    // The fold lists what is stored each time it opens; wait for `count` entries.
+    const stored = async (count) => {
+      await page.click('#tab-start');
+      await page.$eval($('stored-models'), (d) => { d.open = false; });
+      await page.click(`${$('stored-models')} > summary`);
+      await page.waitForFunction((n) => document.querySelector('[data-testid="storage-usage"]')
+        && document.querySelectorAll('[data-testid="stored-model"]').length === n, count, { timeout: RUN_TIMEOUT });
+      return page.$$eval($('stored-model'), (li) => li.map((e) => ({ url: e.dataset.url, bytes: Number(e.dataset.bytes), text: e.textContent })));
+    };
+    assert.deepEqual(await stored(0), []);
+    assert.ok(await page.isVisible($('stored-none')));
+
+    // The built-in model, then VGG19's header from the hub.
+    await page.click('#tab-cyclegan');
+    await page.click($('load-model'));
+    await page.waitForSelector(`${$('model-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await page.click('#tab-style-transfer');
+    await page.click($('vgg-hub'));
+    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    const models = await stored(2);
+    const [first, second] = models;
+    assert.equal(first.url, `${server.url}models/vintagify-photo2vintage.pth`);
+    assert.equal(first.bytes, builtin);
+    assert.match(first.text, /vintagify-photo2vintage\.pth \(served with the studio\), 45\.\d MB/);
+    assert.equal(second.url, `${HUB}/model.safetensors`);
+    assert.match(second.text, /model\.safetensors \(huggingface\.co\)/);
+    assert.match(await page.textContent($('storage-usage')), /The studio uses [\d.]+ MB of the [\d.]+ MB this browser allows it/);
+
+    // Delete the built-in model: gone from the list, and the next load downloads it again.
+    await page.click(`${$('stored-model')}[data-url$="vintagify-photo2vintage.pth"] ${$('stored-model-delete')}`);
+    await page.waitForFunction(() => document.querySelectorAll('[data-testid="stored-model"]').length === 1);
+    await page.click('#tab-cyclegan');
+    await page.click($('load-model'));
+    await page.waitForSelector(`${$('model-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    assert.equal(await page.$eval($('model-description'), (e) => e.dataset.fromCache), 'false');
+    assert.deepEqual(errors, []);
+  });
+});
