@@ -282,6 +282,24 @@ impl JobEvent {
     pub fn about(self, id: JobId) -> Event {
         Event::Job { id, event: self }
     }
+
+    /// Whether this is a job's last event, its result or its failure: the worker posts
+    /// nothing more about the job (`run_job` returns it, and it is posted once). A new kind
+    /// of event is not final until listed here.
+    pub fn ends_job(&self) -> bool {
+        matches!(
+            self,
+            JobEvent::Failed { .. }
+                | JobEvent::RoundtripDone { .. }
+                | JobEvent::ModelLoaded { .. }
+                | JobEvent::Translated { .. }
+                | JobEvent::VggLoaded { .. }
+                | JobEvent::StyleTransferDone { .. }
+                | JobEvent::TrainingDone { .. }
+                | JobEvent::SavedTraining { .. }
+                | JobEvent::TrainingExported { .. }
+        )
+    }
 }
 
 #[cfg(test)]
@@ -294,6 +312,18 @@ mod tests {
         assert_eq!(Request::Init { preference: Preference::Auto }.job_id(), None);
         assert_eq!(Request::Control { id: 9, action: ControlAction::Pause }.job_id(), Some(9));
         assert_eq!(Request::QuerySavedTraining { id: 4 }.job_id(), Some(4));
+    }
+
+    #[test]
+    fn results_and_failures_end_a_job_progress_does_not() {
+        assert!(JobEvent::Failed { message: "x".into() }.ends_job());
+        assert!(JobEvent::SavedTraining { summary: None }.ends_job());
+        assert!(JobEvent::TrainingDone { iteration: 3, total: 9, stopped: true, note: None }.ends_job());
+        assert!(!JobEvent::Progress { stage: "x".into(), done: 1, total: 3 }.ends_job());
+        assert!(!JobEvent::Fetching { done: 1, total: None }.ends_job());
+        assert!(!JobEvent::Paused { paused: true }.ends_job());
+        assert!(!JobEvent::TrainingSaved { iteration: 3 }.ends_job());
+        assert!(!JobEvent::StyleTransferSteps { steps: Vec::new(), rate: 1.0 }.ends_job());
     }
 
     #[test]

@@ -185,7 +185,8 @@ pub struct App {
     device: DeviceState,
     tab: Tab,
     ids: JobIds,
-    /// The tab whose section sent each job: the worker's events about it go there.
+    /// The tab whose section sent each running job: the worker's events about it go there
+    /// (dropped at the job's last event).
     routes: HashMap<JobId, Tab>,
     image_check: ImageCheck,
     style_transfer: StyleTransfer,
@@ -243,6 +244,10 @@ impl Component for App {
         match msg {
             Msg::Worker(Event::Job { id, event }) => match self.routes.get(&id) {
                 Some(&tab) => {
+                    // The worker says nothing more about a job after its last event.
+                    if event.ends_job() {
+                        self.routes.remove(&id);
+                    }
                     let mut ids = self.ids.clone();
                     let section = self.section(tab);
                     section.on_event(id, event);
