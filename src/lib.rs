@@ -20,20 +20,34 @@
 //! * [`models`]: the networks (VGG19, ResNet and U-Net generators, PatchGAN);
 //! * [`techniques`]: neural style transfer, Pix2Pix, CycleGAN;
 //! * [`weights`]: reading checkpoints (PyTorch, safetensors) safely.
+//!
+//! The `compute` feature (on by default) is Burn and everything that runs on it. The browser
+//! UI is built without it (index.html): it links only what the UI and the protocol name
+//! (the settings, summaries and device description of each technique, which live in files
+//! of their own, `settings.rs`), so the page loads a small wasm and the worker a large one.
+
+/// The items that need Burn, i.e. the `compute` feature: each one is compiled only with it.
+/// Used where a module's declarations are mostly of that kind.
+macro_rules! compute {
+    ($($item:item)*) => { $( #[cfg(feature = "compute")] $item )* };
+}
 
 pub mod device;
-pub mod imaging;
-pub mod kernels;
 pub mod models;
 pub mod protocol;
 pub mod techniques;
-pub mod weights;
 
-#[cfg(not(target_arch = "wasm32"))]
+compute! {
+    pub mod imaging;
+    pub mod kernels;
+    pub mod weights;
+}
+
+#[cfg(all(feature = "compute", not(target_arch = "wasm32")))]
 pub mod cli;
 
 /// Shared by the unit tests of several modules.
-#[cfg(all(test, not(target_arch = "wasm32")))]
+#[cfg(all(test, feature = "compute", not(target_arch = "wasm32")))]
 pub(crate) mod test_support {
     use burn::tensor::Device;
     use std::sync::OnceLock;
@@ -61,5 +75,5 @@ pub(crate) mod test_support {
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(feature = "compute", target_arch = "wasm32"))]
 pub mod worker;

@@ -6,10 +6,13 @@
 
 use crate::device::{DeviceInfo, Preference};
 use crate::models::{ArchChoice, NormChoice};
-use crate::techniques::data::{DatasetFiles, NamedFile};
 use crate::techniques::style_transfer::{self, Losses};
-use crate::techniques::training::session::{StateSummary, StepRecord, TrainSpec};
+use crate::techniques::training::{DatasetFiles, NamedFile, StateSummary, StepRecord, TrainSpec};
 use serde::{Deserialize, Serialize};
+
+/// The Cache API cache the models live in (the worker stores them, the UI's model manager
+/// lists and deletes them); bump the version to drop every cached model.
+pub const CACHE_NAME: &str = "ai-art-models-v1";
 
 /// A job id chosen by the UI; every reply about a job carries it.
 pub type JobId = u32;
@@ -379,7 +382,7 @@ mod tests {
             Request::Train {
                 id: 6,
                 job: TrainJob {
-                    spec: TrainSpec::new(crate::techniques::training::session::Model::CycleGan),
+                    spec: TrainSpec::new(crate::techniques::training::Model::CycleGan),
                     files: DatasetFiles::Unpaired {
                         a: vec![NamedFile { name: "a.png".into(), bytes: vec![1, 2] }],
                         b: vec![NamedFile { name: "b.jpg".into(), bytes: vec![3] }],

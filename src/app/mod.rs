@@ -433,6 +433,9 @@ async fn demo_messages(demo: Demo) -> Vec<Msg> {
 
 /// Mounts the app on `<body>`.
 pub fn run() {
+    // Only a UI built with Burn (a test build; trunk builds it without) has cubecl's static
+    // constructors to run, once (see worker::ctors).
+    #[cfg(feature = "compute")]
     crate::worker::ctors::run_static_constructors();
     console_error_panic_hook::set_once();
     let _ = console_log::init_with_level(log::Level::Info);

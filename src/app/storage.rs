@@ -5,7 +5,7 @@
 //! and the request that the browser keep it all (`navigator.storage.persist()`), made before
 //! a large download.
 
-use crate::worker::fetch::CACHE_NAME;
+use crate::protocol::CACHE_NAME;
 use js_sys::Array;
 use std::collections::BTreeMap;
 use wasm_bindgen::{JsCast, JsValue};

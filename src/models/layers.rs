@@ -5,44 +5,9 @@
 use burn::module::{Module, Param};
 use burn::nn::BatchNorm;
 use burn::tensor::{Distribution, Tensor};
-use serde::{Deserialize, Serialize};
 
 /// PyTorch's default `eps` for InstanceNorm2d and BatchNorm2d.
 pub const NORM_EPS: f32 = 1e-5;
-
-/// The normalisation layer of a generator or discriminator.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub enum NormKind {
-    /// `InstanceNorm2d`; `affine` when it has learned scale and shift (junyanz's default has
-    /// none; some re-implementations, such as vintagify's, do).
-    Instance { affine: bool },
-    /// `BatchNorm2d` with running statistics (used in eval mode for inference).
-    Batch,
-}
-
-impl NormKind {
-    /// junyanz's rule: convolutions before a batch norm have no bias (the norm's shift
-    /// makes it redundant); before an instance norm they do.
-    pub fn conv_bias(self) -> bool {
-        !matches!(self, NormKind::Batch)
-    }
-
-    /// The name used on the command line and in the UI.
-    pub fn label(self) -> &'static str {
-        match self {
-            NormKind::Instance { affine: false } => "instance",
-            NormKind::Instance { affine: true } => "instance-affine",
-            NormKind::Batch => "batch",
-        }
-    }
-}
-
-impl std::fmt::Display for NormKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.label())
-    }
-}
-
 
 /// Instance normalisation on our kernel ([`crate::kernels::instance_norm`]).
 #[derive(Module, Debug)]

@@ -9,10 +9,10 @@
 use super::detect::{Architecture, detect};
 use super::patchgan::{PatchGan, PatchGanConfig};
 use super::resnet::ResnetConfig;
-use super::unet::UnetConfig;
+use super::unet::{UnetConfig, UnetGenerator};
 use super::vgg::{Pooling, Vgg19, VggLayer};
 use super::*;
-use crate::weights::{CheckpointFormat, TensorEntry, TensorValues, load_checkpoint, load_state_dict};
+use crate::weights::{Checkpoint, CheckpointFormat, TensorEntry, TensorValues, load_checkpoint, load_state_dict};
 use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 use std::collections::BTreeMap;

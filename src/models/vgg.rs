@@ -12,121 +12,17 @@
 //! the deepest one asked for are built and run ([`Vgg19::build`] with `up_to`).
 
 use std::collections::BTreeMap;
-use std::str::FromStr;
 
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{avg_pool2d, max_pool2d};
 use burn::tensor::ops::{AvgPoolOptions, MaxPoolOptions};
-use serde::{Deserialize, Serialize};
 
 use super::{Builder, Conv2d, ConvSpec, ModelError};
 use crate::imaging::imagenet_normalize;
 
-/// Convolutions per block (torchvision configuration "E").
-pub const BLOCKS: [usize; 5] = [2, 2, 4, 4, 4];
-/// Official widths per block.
-pub const WIDTHS: [usize; 5] = [64, 128, 256, 512, 512];
-
-/// Max pooling (torchvision) or average pooling (Gatys et al. found it gives smoother
-/// results; the seed uses it).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub enum Pooling {
-    #[default]
-    Max,
-    Average,
-}
-
-/// A named activation of VGG19.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum VggLayer {
-    /// `conv{block}_{index}` (both from 1), before its ReLU.
-    Conv { block: u8, index: u8 },
-    /// `relu{block}_{index}`.
-    Relu { block: u8, index: u8 },
-    /// `pool{block}`.
-    Pool { block: u8 },
-}
-
-impl VggLayer {
-    /// Position in the forward order: (block, step within the block), where each conv
-    /// is two steps (conv, relu) and the pool comes last.
-    fn order(self) -> (u8, u8) {
-        match self {
-            VggLayer::Conv { block, index } => (block, 2 * index - 1),
-            VggLayer::Relu { block, index } => (block, 2 * index),
-            VggLayer::Pool { block } => (block, u8::MAX),
-        }
-    }
-
-    /// Index of the last convolution needed to compute this layer, counting from 0 over
-    /// the whole network (0..16).
-    pub fn convs_needed(self) -> usize {
-        let (block, index) = match self {
-            VggLayer::Conv { block, index } | VggLayer::Relu { block, index } => (block, index as usize),
-            VggLayer::Pool { block } => (block, BLOCKS[block as usize - 1]),
-        };
-        BLOCKS[..block as usize - 1].iter().sum::<usize>() + index
-    }
-
-    /// Every layer name, in forward order.
-    pub fn all() -> Vec<VggLayer> {
-        let mut out = Vec::new();
-        for (b, &n) in BLOCKS.iter().enumerate() {
-            let block = b as u8 + 1;
-            for index in 1..=n as u8 {
-                out.push(VggLayer::Conv { block, index });
-                out.push(VggLayer::Relu { block, index });
-            }
-            out.push(VggLayer::Pool { block });
-        }
-        out
-    }
-}
-
-impl std::fmt::Display for VggLayer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            VggLayer::Conv { block, index } => write!(f, "conv{block}_{index}"),
-            VggLayer::Relu { block, index } => write!(f, "relu{block}_{index}"),
-            VggLayer::Pool { block } => write!(f, "pool{block}"),
-        }
-    }
-}
-
-impl FromStr for VggLayer {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a VGG19 layer (expected e.g. conv4_2, relu1_1 or pool3)");
-        let s_trim = s.trim();
-        let (kind, rest) = if let Some(r) = s_trim.strip_prefix("conv") {
-            ("conv", r)
-        } else if let Some(r) = s_trim.strip_prefix("relu") {
-            ("relu", r)
-        } else if let Some(r) = s_trim.strip_prefix("pool") {
-            ("pool", r)
-        } else {
-            return Err(bad());
-        };
-        let parse = |t: &str| t.parse::<u8>().map_err(|_| bad());
-        let layer = if kind == "pool" {
-            VggLayer::Pool { block: parse(rest)? }
-        } else {
-            let (b, i) = rest.split_once('_').ok_or_else(bad)?;
-            let (block, index) = (parse(b)?, parse(i)?);
-            if kind == "conv" { VggLayer::Conv { block, index } } else { VggLayer::Relu { block, index } }
-        };
-        let ok = match layer {
-            VggLayer::Conv { block, index } | VggLayer::Relu { block, index } => {
-                (1..=5).contains(&block) && index >= 1 && index as usize <= BLOCKS[block as usize - 1]
-            }
-            VggLayer::Pool { block } => (1..=5).contains(&block),
-        };
-        if ok { Ok(layer) } else { Err(bad()) }
-    }
-}
+pub use super::settings::{BLOCKS, Pooling, VggLayer, WIDTHS};
 
 /// The first `convs.len()` convolutions of VGG19's feature stack.
 #[derive(Module, Debug)]

@@ -11,9 +11,9 @@
 
 use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 
 use crate::imaging;
+pub use crate::techniques::training::{DatasetFiles, NamedFile};
 
 /// What makes the user's training images unusable, in words for the user (its `Display`).
 #[derive(Debug, thiserror::Error)]
@@ -121,25 +121,6 @@ pub fn match_by_name(a: Vec<(String, RgbImage)>, b: Vec<(String, RgbImage)>, rep
         report.skipped.push((name.clone(), "no image with the same name in the A set".into()));
     }
     pairs
-}
-
-/// An image file as the user gave it (name and undecoded bytes).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct NamedFile {
-    pub name: String,
-    #[serde(with = "serde_bytes")]
-    pub bytes: Vec<u8>,
-}
-
-/// A training set as files, in one of the official arrangements.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum DatasetFiles {
-    /// Pix2Pix: side-by-side `AB` images, A on the left.
-    AlignedAb(Vec<NamedFile>),
-    /// Pix2Pix: two sets whose files are matched by name.
-    PairedByName { a: Vec<NamedFile>, b: Vec<NamedFile> },
-    /// CycleGAN: two unpaired sets.
-    Unpaired { a: Vec<NamedFile>, b: Vec<NamedFile> },
 }
 
 /// Decoded training images, each already resized to the square `load_size` the

@@ -6,7 +6,10 @@
 //! * [`training`]: Pix2Pix and CycleGAN training steps (the official update order);
 //! * [`data`]: training images from the user's files, prepared as the official loaders do.
 
-pub mod data;
-pub mod image_to_image;
 pub mod style_transfer;
 pub mod training;
+
+compute! {
+    pub mod data;
+    pub mod image_to_image;
+}

@@ -8,8 +8,7 @@ use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-/// The cache the models live in; bump the version to drop every cached model.
-pub const CACHE_NAME: &str = "ai-art-models-v1";
+pub use crate::protocol::CACHE_NAME;
 
 /// Largest checkpoint downloaded (the official generators are 45 to 220 MB, torchvision's
 /// VGG19 548 MB).

@@ -4,7 +4,7 @@
 
 use super::StyleTransferMsg;
 use crate::app::widgets::event_value;
-use crate::models::vgg::{Pooling, VggLayer};
+use crate::models::{Pooling, VggLayer};
 use crate::techniques::style_transfer::{InitKind, NstConfig, Optimizer, Settings, StyleWeights};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;

@@ -3,7 +3,7 @@
 
 use super::TrainingMsg;
 use crate::models::ArchChoice;
-use crate::techniques::training::session::{Model, TrainSpec};
+use crate::techniques::training::{Model, TrainSpec};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 

@@ -12,8 +12,7 @@ mod view;
 use super::widgets::{JobControl, Shared};
 use super::{Job, JobIds, Section, abort_job};
 use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, Request, TrainExport, TrainJob};
-use crate::techniques::data::{DatasetFiles, NamedFile};
-use crate::techniques::training::session::{Model, StateSummary, StepRecord};
+use crate::techniques::training::{DatasetFiles, Model, NamedFile, StateSummary, StepRecord};
 use form::{Field, Form};
 use std::rc::Rc;
 

@@ -5,7 +5,7 @@ use super::{Kind, Set, Training, TrainingMsg, set_index};
 use crate::app::loss_chart::{LossChart, colour};
 use crate::app::widgets::{BarAttrs, ControlNames, DropZone, FileDownload, ImageCanvas};
 use crate::protocol::TrainExport;
-use crate::techniques::training::session::{Model, StepRecord};
+use crate::techniques::training::{Model, StepRecord};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 

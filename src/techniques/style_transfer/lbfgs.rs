@@ -26,7 +26,7 @@ const LBFGS_TOLERANCE_GRAD: f64 = 1e-7;
 const LBFGS_TOLERANCE_CHANGE: f64 = 1e-9;
 
 async fn scalar(t: Tensor<1>) -> Result<f64, StyleTransferError> {
-    let v = super::read_back(t, "an L-BFGS scalar").await?;
+    let v = super::run::read_back(t, "an L-BFGS scalar").await?;
     v.first().map(|x| *x as f64).ok_or(StyleTransferError::Readback { what: "an L-BFGS scalar", detail: "no value".into() })
 }
 

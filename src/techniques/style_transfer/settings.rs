@@ -1,12 +1,15 @@
-//! A run's settings, validated, bounded and prepared in one place for the CLI and the
-//! worker: [`Settings::validate`], the one size bound [`max_pixels`], and
-//! [`Settings::prepare`] (resize and check every image).
+//! A run's settings and what it reports, shared by the CLI, the worker and the UI (which
+//! links this without Burn): the loss and optimiser ([`NstConfig`]), the whole run
+//! ([`Settings`]), each step's [`Losses`] and what can stop a run ([`StyleTransferError`]).
+//! With the `compute` feature the settings are also validated, bounded and prepared in one
+//! place for the CLI and the worker: [`Settings::validate`], the one size bound
+//! [`max_pixels`], and [`Settings::prepare`] (resize and check every image).
 
-use super::{InitKind, NstConfig, Optimizer, StyleTransferError};
 use crate::device::GpuLimits;
-use crate::imaging::{self, MAX_SIDE};
-use crate::models::vgg::Pooling;
+use crate::models::{Pooling, VggLayer};
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "compute")]
+use crate::imaging::{self, MAX_SIDE};
 
 /// The settings of a style-transfer run: the CLI's `ai-art stylize` options and the app's
 /// form (carried by the protocol's `StyleTransferJob`).
@@ -43,12 +46,14 @@ impl Default for Settings {
 }
 
 /// The images a run starts from, resized as [`Settings`] say and checked against the device.
+#[cfg(feature = "compute")]
 pub struct Prepared {
     pub content: image::RgbImage,
     /// With their blend weights.
     pub styles: Vec<(image::RgbImage, f64)>,
 }
 
+#[cfg(feature = "compute")]
 impl Settings {
     /// Every check that needs neither the images nor the device; `style_weights` are the
     /// style images' blend weights (one per style image).
@@ -122,6 +127,131 @@ impl Settings {
         }
         Ok(Prepared { content, styles: resized })
     }
+}
+
+/// What can stop a style transfer, in words for the user (its `Display`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum StyleTransferError {
+    /// A setting out of its range; the message names it and the range.
+    #[error("{0}")]
+    Setting(String),
+    /// An image too large for this device, with the largest size of the same aspect ratio
+    /// that fits (`fits`) and its longer side.
+    #[error(
+        "{width}x{height} is too large for style transfer on this device ({why}); the largest that \
+         fits is about {}x{}: choose a size of {longest} or less", fits.0, fits.1
+    )]
+    TooLarge { width: u32, height: u32, fits: (u32, u32), longest: u32, why: String },
+    /// Style image `index` (from 1) is too large at the style scale.
+    #[error("style image {index}: {source} (or a smaller style scale)")]
+    StyleTooLarge { index: usize, source: Box<StyleTransferError> },
+    /// The loaded VGG19 stops before a layer the settings use.
+    #[error("VGG19 is loaded up to {loaded}; the chosen layers need {needed}")]
+    VggTooShallow { loaded: VggLayer, needed: VggLayer },
+    /// A value could not be read back from the device (it was lost, or ran out of memory).
+    #[error("reading {what} from the device failed: {detail}")]
+    Readback { what: &'static str, detail: String },
+    /// The backward pass produced no gradient for the image (a bug, not the user's input).
+    #[error("no gradient reached the image")]
+    NoGradient,
+}
+
+/// How the style layers are weighted.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum StyleWeights {
+    /// `1/L` each.
+    Equal,
+    /// `d^k` for the k-th layer (from the shallowest), normalised to sum to 1.
+    Decay(f64),
+}
+
+impl StyleWeights {
+    /// The weight of each of `n` layers.
+    pub fn weights(self, n: usize) -> Vec<f64> {
+        let raw: Vec<f64> = match self {
+            StyleWeights::Equal => vec![1.0; n],
+            StyleWeights::Decay(d) => (0..n).map(|k| d.powi(k as i32)).collect(),
+        };
+        let sum: f64 = raw.iter().sum();
+        raw.into_iter().map(|w| w / sum).collect()
+    }
+}
+
+/// Where the optimisation starts.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum InitKind {
+    Content,
+    /// The (first) style image, resized to the content's size.
+    Style,
+    /// Uniform noise in `[0, 1]`, seeded.
+    Noise { seed: u64 },
+}
+
+/// The loss and its weights.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NstConfig {
+    pub content_layer: VggLayer,
+    pub style_layers: Vec<VggLayer>,
+    pub style_weights: StyleWeights,
+    /// `alpha`.
+    pub content_weight: f64,
+    /// `beta`.
+    pub style_weight: f64,
+    /// `gamma`.
+    pub tv_weight: f64,
+    /// The optimiser and its step size.
+    pub optimizer: Optimizer,
+}
+
+/// How the pixels are optimised.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Optimizer {
+    /// Adam (beta 0.9, 0.999, eps 1e-8) with learning rate `lr`, in `[0, 1]` pixel units.
+    Adam { lr: f64 },
+    /// L-BFGS as PyTorch's `torch.optim.LBFGS(lr, max_iter=1, history_size, line_search_fn=None)`
+    /// called once per step; every scalar it needs is read asynchronously.
+    Lbfgs { lr: f64, history: usize },
+}
+
+impl Default for NstConfig {
+    /// Defaults that give a good picture with torchvision's VGG19 at 256-512 px in a few
+    /// hundred Adam steps.
+    fn default() -> Self {
+        NstConfig {
+            content_layer: VggLayer::Conv { block: 4, index: 2 },
+            style_layers: (1..=5).map(|block| VggLayer::Conv { block, index: 1 }).collect(),
+            style_weights: StyleWeights::Equal,
+            content_weight: 1.0,
+            style_weight: 1e6,
+            tv_weight: 1e-1,
+            optimizer: Optimizer::Adam { lr: 0.02 },
+        }
+    }
+}
+
+impl NstConfig {
+    /// Every layer the loss reads, and the deepest of them (what VGG must be built up to).
+    pub fn layers(&self) -> Vec<VggLayer> {
+        let mut layers = self.style_layers.clone();
+        layers.push(self.content_layer);
+        layers.sort();
+        layers.dedup();
+        layers
+    }
+
+    /// The deepest layer needed.
+    pub fn deepest(&self) -> VggLayer {
+        self.layers().into_iter().max_by_key(|l| l.convs_needed()).unwrap_or(self.content_layer)
+    }
+}
+
+/// One step's losses, read back: the unweighted terms and the weighted total.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Losses {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+    pub total: f64,
 }
 
 /// Most pixels of a style-transfer image on a device with `limits` (`None`: the CPU backend);

@@ -6,8 +6,8 @@
 
 use super::*;
 use crate::models::load_vgg19;
-use crate::models::vgg::Pooling;
-use burn::tensor::Device;
+use crate::models::vgg::{Pooling, VggLayer};
+use burn::tensor::{Device, Tensor, TensorData};
 use serde_json::Value;
 use std::path::PathBuf;
 

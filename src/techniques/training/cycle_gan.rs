@@ -28,7 +28,7 @@ pub struct CycleGanTrainer {
 
 impl CycleGanTrainer {
     /// The losses each step returns, in order.
-    pub const LOSS_NAMES: [&'static str; 9] = ["D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "G"];
+    pub const LOSS_NAMES: [&'static str; 9] = super::settings::CYCLE_GAN_LOSSES;
 
     /// Networks on an autodiff device; pools of `pool_size` (50 in the paper).
     pub fn new(generators: (Generator, Generator), discriminators: (PatchGan, PatchGan), pool_size: usize, seed: u64) -> Self {

@@ -22,7 +22,7 @@ pub struct Pix2PixTrainer {
 
 impl Pix2PixTrainer {
     /// The losses each step returns, in order.
-    pub const LOSS_NAMES: [&'static str; 6] = ["D_fake", "D_real", "D", "G_GAN", "G_L1", "G"];
+    pub const LOSS_NAMES: [&'static str; 6] = super::settings::PIX2PIX_LOSSES;
 
     /// Networks on an autodiff device.
     pub fn new(generator: Generator, discriminator: PatchGan, lambda_l1: f64) -> Self {

@@ -4,12 +4,11 @@
 //!
 //! The run is saved as one `.safetensors` file and resumed from it bit for bit
 //! ([`Session::save_state`], [`Session::resume`]; the format is described in `state`).
-//! [`TrainSpec`] (in `spec`) holds the settings, and `bench` times iterations
+//! [`TrainSpec`] (in `training::settings`, checked in `spec`) holds the settings, and `bench` times iterations
 //! ([`benchmark`]).
 
 use burn::tensor::Device;
 use image::RgbImage;
-use serde::{Deserialize, Serialize};
 
 use super::{CycleGanTrainer, Gan, Network, Pix2PixTrainer, Side, TrainingError};
 use crate::models::detect::Architecture;
@@ -25,17 +24,8 @@ mod spec;
 mod state;
 
 pub use bench::{BenchRecord, benchmark};
-pub use spec::{Model, TrainSpec};
-pub use state::{STATE_FORMAT, StateError, StateSummary, generator_from_state, state_summary};
-
-/// One iteration's record: the losses in [`Model::loss_names`] order.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub iteration: usize,
-    pub epoch: usize,
-    pub lr: f64,
-    pub losses: Vec<f64>,
-}
+pub use super::settings::{Model, StateSummary, StepRecord, TrainSpec};
+pub use state::{STATE_FORMAT, StateError, generator_from_state, state_summary};
 
 /// A training run in progress.
 pub struct Session {
@@ -62,7 +52,7 @@ fn total_iterations(spec: &TrainSpec, epoch_len: usize) -> usize {
 
 /// Pix2Pix trains on pairs, CycleGAN on two sets.
 fn check_data(spec: &TrainSpec, data: &TrainData) -> Result<(), TrainingError> {
-    spec.check()?;
+    spec.check().map_err(TrainingError::Setting)?;
     match (data, spec.model) {
         (TrainData::Paired(_), Model::Pix2Pix) | (TrainData::Unpaired(..), Model::CycleGan) => Ok(()),
         (TrainData::Paired(_), Model::CycleGan) => Err(DataError::NeedsUnpaired.into()),

@@ -6,8 +6,9 @@ use super::*;
 use crate::models::patchgan::PatchGanConfig;
 use crate::models::resnet::{ResnetConfig, ResnetGenerator};
 use crate::models::unet::{UnetConfig, UnetGenerator};
-use crate::models::{Builder, NormKind};
-use burn::tensor::{Device, TensorData};
+use crate::models::patchgan::PatchGan;
+use crate::models::{Builder, Generator, NormKind};
+use burn::tensor::{Device, Tensor, TensorData};
 
 /// Smooth random images in [-1, 1]: a few coloured blobs on a gradient, `[n, 3, s, s]`.
 fn blobs(n: usize, s: usize, seed: u64, device: &Device) -> Tensor<4> {

@@ -49,7 +49,7 @@ impl Session {
     /// takes a full batch. `ai-art bench train` and the in-browser benchmark both use it.
     pub fn for_benchmark(model: Model, size: u32, batch: usize, device: &Device) -> Result<Session, TrainingError> {
         let spec = TrainSpec { size, batch_size: batch, ..TrainSpec::new(model) };
-        spec.check()?;
+        spec.check().map_err(TrainingError::Setting)?;
         let load = Preprocess::for_crop(size).load_size;
         let mut rng = Rng::new(batch as u64 ^ u64::from(size));
         let mut noise = || RgbImage::from_fn(load, load, |_, _| image::Rgb([rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8]));

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use safetensors::SafeTensorError;
 
-use super::{Session, TrainSpec, build_discriminator, build_generator, check_data};
+use super::{Session, StateSummary, TrainSpec, build_discriminator, build_generator, check_data};
 use crate::models::detect::Architecture;
 use crate::models::{Builder, ModelError, export, layout_of};
 use crate::techniques::data::{DataError, Rng, TrainData};
@@ -95,15 +95,6 @@ struct Progress {
     rng: u64,
     pool_rngs: Vec<u64>,
     counts: (usize, usize),
-}
-
-/// What a saved state holds, read from its header alone.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct StateSummary {
-    pub run_id: String,
-    pub spec: TrainSpec,
-    pub iteration: usize,
-    pub total_iterations: usize,
 }
 
 impl Session {

@@ -175,7 +175,7 @@ fn settings_that_cannot_train_are_refused_with_a_reason() {
     spec.size = 96;
     spec.netg = ArchChoice::Unet { num_downs: 8 };
     let err = spec.check().unwrap_err();
-    assert!(matches!(err, TrainingError::Setting(_)) && err.to_string().contains("multiple of 256"), "{err}");
+    assert!(err.contains("multiple of 256"), "{err}");
     spec.netg = ArchChoice::Auto;
     assert!(spec.check().is_ok(), "auto picks unet_32 for 96 px");
     assert!(matches!(spec.generator_architecture(), Ok(Architecture::Unet(UnetConfig { num_downs: 5, .. }))));
@@ -188,7 +188,7 @@ fn settings_that_cannot_train_are_refused_with_a_reason() {
     assert!(matches!(err, TrainingError::Data(DataError::NeedsUnpaired)), "{err}");
     assert!(err.to_string().contains("unpaired"), "{err}");
     let err = "gan".parse::<Model>().unwrap_err();
-    assert!(matches!(err, TrainingError::Setting(_)) && err.to_string().contains("unknown model `gan`"), "{err}");
+    assert!(err.contains("unknown model `gan`"), "{err}");
 }
 
 #[test]

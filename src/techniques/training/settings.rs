@@ -1,0 +1,227 @@
+//! A training run's settings and what it reports, shared by the CLI, the worker and the UI
+//! (which links this without Burn): which [`Model`] is trained, every option of [`TrainSpec`]
+//! with the papers' defaults, each iteration's [`StepRecord`], what a saved run holds
+//! ([`StateSummary`]) and the user's images as files ([`DatasetFiles`]). The checks and the
+//! networks a spec calls for are in `session::spec`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::models::ArchChoice;
+
+/// The losses a Pix2Pix iteration reports, in order (junyanz's `loss_names`, then `G`).
+pub(crate) const PIX2PIX_LOSSES: [&str; 6] = ["D_fake", "D_real", "D", "G_GAN", "G_L1", "G"];
+/// The losses a CycleGAN iteration reports, in order.
+pub(crate) const CYCLE_GAN_LOSSES: [&str; 9] = ["D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "G"];
+
+/// Which model is trained.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Model {
+    Pix2Pix,
+    CycleGan,
+}
+
+impl std::str::FromStr for Model {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pix2pix" => Ok(Model::Pix2Pix),
+            "cyclegan" => Ok(Model::CycleGan),
+            other => Err(format!("unknown model `{other}`: use pix2pix or cyclegan")),
+        }
+    }
+}
+
+impl Model {
+    /// The name on the command line and in benchmark records: `pix2pix`, `cyclegan`.
+    pub fn id(self) -> &'static str {
+        match self {
+            Model::Pix2Pix => "pix2pix",
+            Model::CycleGan => "cyclegan",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Model::Pix2Pix => "Pix2Pix",
+            Model::CycleGan => "CycleGAN",
+        }
+    }
+
+    /// The losses each iteration reports, in order.
+    pub fn loss_names(self) -> &'static [&'static str] {
+        match self {
+            Model::Pix2Pix => &PIX2PIX_LOSSES,
+            Model::CycleGan => &CYCLE_GAN_LOSSES,
+        }
+    }
+
+    /// The generators, by their official names (`latest_net_G.pth`, `latest_net_G_A.pth`, ...).
+    pub fn generator_names(self) -> &'static [&'static str] {
+        match self {
+            Model::Pix2Pix => &["G"],
+            Model::CycleGan => &["G_A", "G_B"],
+        }
+    }
+
+    /// Every network, generators first.
+    pub fn network_names(self) -> &'static [&'static str] {
+        match self {
+            Model::Pix2Pix => &["G", "D"],
+            Model::CycleGan => &["G_A", "G_B", "D_A", "D_B"],
+        }
+    }
+}
+
+/// Every setting of a run (the CLI's `ai-art train` options; the app's training form).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub model: Model,
+    /// Crop size: images are resized to about 286/256 of it, randomly cropped and flipped.
+    pub size: u32,
+    pub batch_size: usize,
+    /// Epochs at the base learning rate, then epochs of linear decay to zero.
+    pub epochs: usize,
+    pub epochs_decay: usize,
+    /// Stop after this many iterations in all (for short runs).
+    pub max_iterations: Option<usize>,
+    pub lr: f64,
+    /// Generator architecture; `Auto`: a U-Net as deep as the size allows (at most
+    /// `unet_256`) for Pix2Pix, `resnet_9blocks` for CycleGAN.
+    pub netg: ArchChoice,
+    pub ngf: usize,
+    pub ndf: usize,
+    /// PatchGAN layers (3: 70x70 patches).
+    pub n_layers_d: usize,
+    /// Dropout 0.5 in the generator (the official default for Pix2Pix, not CycleGAN).
+    pub dropout: bool,
+    pub lambda_l1: f64,
+    pub lambda_cycle: f64,
+    pub lambda_identity: f64,
+    pub pool_size: usize,
+    pub seed: u64,
+}
+
+impl TrainSpec {
+    /// The papers' settings for `model`.
+    pub fn new(model: Model) -> Self {
+        TrainSpec {
+            model,
+            size: 256,
+            batch_size: 1,
+            epochs: 100,
+            epochs_decay: 100,
+            max_iterations: None,
+            lr: 2e-4,
+            netg: ArchChoice::Auto,
+            ngf: 64,
+            ndf: 64,
+            n_layers_d: 3,
+            dropout: model == Model::Pix2Pix,
+            lambda_l1: 100.0,
+            lambda_cycle: 10.0,
+            lambda_identity: 0.5,
+            pool_size: 50,
+            seed: 0,
+        }
+    }
+
+    /// Rejects settings that cannot train, with a message for the user (the UI checks its
+    /// form with it; the worker and the CLI again, as `TrainingError::Setting`).
+    pub fn check(&self) -> Result<(), String> {
+        let setting = |message: &str| Err(message.to_string());
+        if !(16..=1024).contains(&self.size) {
+            return setting("the image size must be between 16 and 1024 pixels");
+        }
+        if !(1..=64).contains(&self.batch_size) {
+            return setting("the batch size must be between 1 and 64");
+        }
+        if self.epochs + self.epochs_decay == 0 {
+            return setting("train for at least one epoch");
+        }
+        if self.max_iterations == Some(0) {
+            return setting("train for at least one iteration");
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0 && self.lr < 1.0) {
+            return setting("the learning rate must be a number between 0 and 1");
+        }
+        if !(1..=512).contains(&self.ngf) || !(1..=512).contains(&self.ndf) {
+            return setting("the network widths (ngf, ndf) must be between 1 and 512");
+        }
+        if !(1..=6).contains(&self.n_layers_d) {
+            return setting("the PatchGAN needs between 1 and 6 layers");
+        }
+        for (name, v) in [("lambda L1", self.lambda_l1), ("lambda cycle", self.lambda_cycle), ("lambda identity", self.lambda_identity)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return setting(&format!("{name} must be a number >= 0"));
+            }
+        }
+        if self.pool_size > 1000 {
+            return setting("the history pool holds at most 1000 images");
+        }
+        self.generator_choice().map(drop)
+    }
+
+    /// The generator architecture to build from scratch: `netg`, where `Auto` is a U-Net as
+    /// deep as the size allows (at most `unet_256`) for Pix2Pix and `resnet_9blocks` for
+    /// CycleGAN; refused when it cannot take the image size.
+    pub fn generator_choice(&self) -> Result<ArchChoice, String> {
+        let choice = match (self.netg, self.model) {
+            (ArchChoice::Auto, Model::CycleGan) => ArchChoice::Resnet { n_blocks: 9 },
+            (ArchChoice::Auto, Model::Pix2Pix) => ArchChoice::Unet { num_downs: (self.size.trailing_zeros() as usize).min(8) },
+            (other, _) => other,
+        };
+        match choice {
+            ArchChoice::Resnet { .. } if !self.size.is_multiple_of(4) => {
+                Err(format!("a ResNet generator needs a size that is a multiple of 4, not {}", self.size))
+            }
+            ArchChoice::Unet { num_downs } if !(5..=12).contains(&num_downs) => Err(format!(
+                "the U-Net needs a size that is a multiple of 32 (it halves the image at least 5 times), not {}",
+                self.size
+            )),
+            ArchChoice::Unet { num_downs } if !self.size.is_multiple_of(1 << num_downs) => Err(format!(
+                "a U-Net with {num_downs} downsamplings (unet_{}) needs a size that is a multiple of {}, not {}",
+                1u64 << num_downs,
+                1u64 << num_downs,
+                self.size
+            )),
+            other => Ok(other),
+        }
+    }
+}
+
+/// One iteration's record: the losses in [`Model::loss_names`] order.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    pub iteration: usize,
+    pub epoch: usize,
+    pub lr: f64,
+    pub losses: Vec<f64>,
+}
+
+/// What a saved state holds, read from its header alone.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StateSummary {
+    pub run_id: String,
+    pub spec: TrainSpec,
+    pub iteration: usize,
+    pub total_iterations: usize,
+}
+
+/// An image file as the user gave it (name and undecoded bytes).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NamedFile {
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+/// A training set as files, in one of the official arrangements.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum DatasetFiles {
+    /// Pix2Pix: side-by-side `AB` images, A on the left.
+    AlignedAb(Vec<NamedFile>),
+    /// Pix2Pix: two sets whose files are matched by name.
+    PairedByName { a: Vec<NamedFile>, b: Vec<NamedFile> },
+    /// CycleGAN: two unpaired sets.
+    Unpaired { a: Vec<NamedFile>, b: Vec<NamedFile> },
+}
