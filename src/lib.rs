@@ -75,5 +75,7 @@ pub(crate) mod test_support {
 
 #[cfg(target_arch = "wasm32")]
 pub mod app;
+#[cfg(target_arch = "wasm32")]
+pub mod js;
 #[cfg(all(feature = "compute", target_arch = "wasm32"))]
 pub mod worker;

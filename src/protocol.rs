@@ -151,8 +151,15 @@ pub enum ModelSource {
         bytes: Vec<u8>,
     },
     /// A URL the worker downloads (relative ones resolve against the page), cached with
-    /// the Cache API so a second load needs no network. `label` names it to the user.
-    Url { label: String, url: String },
+    /// the Cache API so a second load needs no network. `label` names it to the user;
+    /// `sha256`, where the file's digest is published, is checked before anything is loaded
+    /// or stored.
+    Url {
+        label: String,
+        url: String,
+        #[serde(default)]
+        sha256: Option<String>,
+    },
 }
 
 impl ModelSource {
@@ -231,7 +238,9 @@ pub enum JobEvent {
 
     /// Image to image: a generator is loaded into `slot`; `description` is its architecture
     /// in words.
-    ModelLoaded { slot: Slot, name: String, description: String, from_cache: bool },
+    /// `note`: the file differs from an earlier download of the same URL, or could not be
+    /// kept in the browser's storage.
+    ModelLoaded { slot: Slot, name: String, description: String, from_cache: bool, note: Option<String> },
     /// Image to image: a translation finished. `input` is what the generator saw (scaled
     /// down when it did not fit the device, and then `note` says so).
     Translated { slot: Slot, input: ImagePayload, output: ImagePayload, millis: f64, note: Option<String> },
@@ -350,7 +359,7 @@ mod tests {
             Request::LoadModel {
                 id: 2,
                 slot: Slot::Pix2Pix,
-                source: ModelSource::Url { label: "facades".into(), url: "models/x.pth".into() },
+                source: ModelSource::Url { label: "facades".into(), url: "models/x.pth".into(), sha256: Some("ab".repeat(32)) },
                 arch: ArchChoice::Auto,
                 norm: NormChoice::Fixed(crate::models::NormKind::Batch),
             },
@@ -361,7 +370,7 @@ mod tests {
                 bytes: vec![4, 5],
                 options: TranslateOptions { fit_to_device: false, dropout: true },
             },
-            Request::LoadVgg { id: 4, source: ModelSource::Url { label: "vgg".into(), url: "https://x/v.safetensors".into() } },
+            Request::LoadVgg { id: 4, source: ModelSource::Url { label: "vgg".into(), url: "https://x/v.safetensors".into(), sha256: None } },
             Request::StyleTransfer {
                 id: 5,
                 job: StyleTransferJob {
@@ -401,7 +410,7 @@ mod tests {
         for ev in [
             Event::Broken { message: "m".into() },
             JobEvent::Fetching { done: 10, total: None }.about(1),
-            JobEvent::ModelLoaded { slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true }.about(1),
+            JobEvent::ModelLoaded { slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true, note: Some("n".into()) }.about(1),
             JobEvent::VggLoaded { name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) }.about(2),
             JobEvent::StyleTransferSteps {
                 steps: vec![StepLosses { step: 4, losses: Losses { content: 1.0, style: 2.0, tv: 3.0, total: 4.0 } }],

@@ -18,6 +18,9 @@ pub struct BuiltIn {
     pub label: &'static str,
     pub url: &'static str,
     pub description: &'static str,
+    /// The file's SHA-256, the one `scripts/fetch-models.sh` pins: the worker refuses any
+    /// other file at that URL.
+    pub sha256: &'static str,
 }
 
 /// The CycleGAN section's built-in model.
@@ -26,6 +29,7 @@ pub const VINTAGE: BuiltIn = BuiltIn {
     url: "models/vintagify-photo2vintage.pth",
     description: "Turns a photo into an old, faded print. From the vintagify package (MIT), \
                   45 MB, served with this page.",
+    sha256: "c502cd44ca720d004f89775f593fc403acc6b36d27d65390cbe2f476f771e560",
 };
 
 /// An official pretrained generator.
@@ -34,6 +38,10 @@ pub struct CatalogModel {
     /// The name in the download scripts; the file is `{name}.pth`.
     pub name: String,
     pub description: String,
+    /// The file's SHA-256 where a trustworthy one is published; the worker then refuses
+    /// any other file.
+    #[serde(default)]
+    pub sha256: Option<String>,
 }
 
 /// One section's models and where their files are.

@@ -20,6 +20,8 @@ struct ModelInfo {
     name: String,
     description: String,
     from_cache: bool,
+    /// The download differs from an earlier one, or could not be kept.
+    note: Option<String>,
 }
 
 enum JobKind {
@@ -125,14 +127,15 @@ impl ImageToImage {
                 return self.update(ImageToImageMsg::LoadChosen, ids);
             }
             ImageToImageMsg::LoadChosen => {
-                let (label, url) = if self.source == BUILTIN {
+                let (label, url, sha256) = if self.source == BUILTIN {
                     let b = catalog::built_in(self.slot)?;
-                    (b.label.to_string(), b.url.to_string())
+                    (b.label.to_string(), b.url.to_string(), Some(b.sha256.to_string()))
                 } else {
                     let name = self.source.strip_prefix(CATALOG)?;
-                    (format!("{name} (official)"), catalog::url(self.slot, name))
+                    let sha256 = catalog::find(self.slot, name).and_then(|m| m.sha256.clone());
+                    (format!("{name} (official)"), catalog::url(self.slot, name), sha256)
                 };
-                return self.load(ids.fresh(), ModelSource::Url { label, url });
+                return self.load(ids.fresh(), ModelSource::Url { label, url, sha256 });
             }
             ImageToImageMsg::ModelFile { name, bytes } => return self.load(ids.fresh(), ModelSource::File { name, bytes }),
             ImageToImageMsg::Image { name, bytes } => {
@@ -230,11 +233,14 @@ impl ImageToImage {
         };
         let loaded = match &self.model {
             Some(m) => html! {
+                <>
                 <p class="model" id={format!("{p}-model")} data-testid="model-description" data-state="loaded"
                     data-from-cache={m.from_cache.to_string()}>
                     <strong>{ &m.name }</strong>{ ": " }{ &m.description }
                     if m.from_cache { <span class="hint">{ " (from cache)" }</span> }
                 </p>
+                if let Some(n) = &m.note { <p class="notice" data-testid="model-note">{ n }</p> }
+                </>
             },
             None => html! {
                 <p class="model hint" id={format!("{p}-model")} data-testid="model-description" data-state="none">
@@ -354,10 +360,10 @@ impl Section for ImageToImage {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
         let Some(ev) = own_event(&mut self.job, &mut self.error, id, ev) else { return };
         match ev {
-            JobEvent::ModelLoaded { name, description, from_cache, .. } => {
+            JobEvent::ModelLoaded { name, description, from_cache, note, .. } => {
                 self.job = None;
                 self.error = None;
-                self.model = Some(ModelInfo { name, description, from_cache });
+                self.model = Some(ModelInfo { name, description, from_cache, note });
             }
             JobEvent::Translated { input, output, millis, note, .. } => {
                 let name = self.job.take().map(|j| j.about.name).unwrap_or_default();

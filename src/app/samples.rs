@@ -4,10 +4,9 @@
 //! `scripts/make-samples.py`, gives each one's title, source and licence; the start view
 //! shows them under "Credits" (and `CREDITS.md` lists them).
 
+use crate::js::{message, promise};
 use serde::Deserialize;
 use std::sync::OnceLock;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
 
 /// What a sample is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
@@ -40,12 +39,11 @@ impl Sample {
     /// Fetches the image's bytes, as a dropped file would give them.
     pub async fn fetch(&self) -> Result<(String, Vec<u8>), String> {
         let failed = |why: String| format!("could not load the sample {}: {why}", self.file);
-        let js = |e: wasm_bindgen::JsValue| failed(e.as_string().unwrap_or_else(|| format!("{e:?}")));
-        let response: web_sys::Response = JsFuture::from(gloo::utils::window().fetch_with_str(&self.url())).await.map_err(js)?.dyn_into().map_err(js)?;
+        let response: web_sys::Response = promise(gloo::utils::window().fetch_with_str(&self.url())).await.map_err(failed)?;
         if !response.ok() {
             return Err(failed(format!("HTTP {}", response.status())));
         }
-        let buffer = JsFuture::from(response.array_buffer().map_err(js)?).await.map_err(js)?;
+        let buffer: js_sys::ArrayBuffer = promise(response.array_buffer().map_err(|e| failed(message(&e)))?).await.map_err(failed)?;
         Ok((self.file.clone(), js_sys::Uint8Array::new(&buffer).to_vec()))
     }
 }

@@ -5,10 +5,11 @@
 //! and the request that the browser keep it all (`navigator.storage.persist()`), made before
 //! a large download.
 
+use crate::js::{message, promise};
 use crate::protocol::CACHE_NAME;
 use js_sys::Array;
 use std::collections::BTreeMap;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
 /// One stored file.
@@ -47,16 +48,8 @@ pub struct Usage {
     pub persisted: bool,
 }
 
-fn js_error(e: JsValue) -> String {
-    e.dyn_ref::<js_sys::Error>().map(|e| String::from(e.message())).or_else(|| e.as_string()).unwrap_or_else(|| format!("{e:?}"))
-}
-
-async fn promise<T: JsCast>(p: js_sys::Promise) -> Result<T, String> {
-    JsFuture::from(p).await.map_err(js_error)?.dyn_into::<T>().map_err(|v| format!("unexpected {v:?}"))
-}
-
 async fn cache() -> Result<web_sys::Cache, String> {
-    let caches = gloo::utils::window().caches().map_err(js_error)?;
+    let caches = gloo::utils::window().caches().map_err(|e| message(&e))?;
     promise(caches.open(CACHE_NAME)).await
 }
 
@@ -74,7 +67,7 @@ pub async fn list() -> Result<Vec<StoredModel>, String> {
         let request: web_sys::Request = request.dyn_into().map_err(|v| format!("unexpected {v:?}"))?;
         let key = request.url();
         let response: web_sys::Response = promise(cache.match_with_request(&request)).await?;
-        let blob: web_sys::Blob = promise(response.blob().map_err(js_error)?).await?;
+        let blob: web_sys::Blob = promise(response.blob().map_err(|e| message(&e))?).await?;
         let url = file_of(&key).to_string();
         let entry = files.entry(url.clone()).or_insert_with(|| StoredModel { url, keys: Vec::new(), bytes: 0 });
         entry.keys.push(key);
@@ -89,7 +82,7 @@ pub async fn list() -> Result<Vec<StoredModel>, String> {
 pub async fn delete(model: &StoredModel) -> Result<(), String> {
     let cache = cache().await?;
     for key in &model.keys {
-        JsFuture::from(cache.delete_with_str(key)).await.map_err(js_error)?;
+        JsFuture::from(cache.delete_with_str(key)).await.map_err(|e| message(&e))?;
     }
     Ok(())
 }

@@ -36,6 +36,7 @@
 
 #![deny(clippy::unwrap_used, clippy::expect_used, unsafe_code)]
 
+pub mod digest;
 pub mod partial;
 mod pickle;
 mod safetensors_file;

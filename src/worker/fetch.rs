@@ -8,6 +8,9 @@ use js_sys::{Promise, Reflect, Uint8Array};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
+use crate::js::message;
+use crate::weights::digest;
+
 pub use crate::protocol::CACHE_NAME;
 
 /// Largest checkpoint downloaded (the official generators are 45 to 220 MB, torchvision's
@@ -64,14 +67,6 @@ extern "C" {
     fn cancel(this: &Reader) -> Promise;
 }
 
-fn js_message(e: &JsValue) -> String {
-    Reflect::get(e, &"message".into())
-        .ok()
-        .and_then(|m| m.as_string())
-        .or_else(|| e.as_string())
-        .unwrap_or_else(|| format!("{e:?}"))
-}
-
 /// `url` made absolute against the worker's location (which is next to the page).
 pub fn absolute(url: &str) -> String {
     let base = Reflect::get(&js_sys::global(), &"location".into())
@@ -99,7 +94,7 @@ pub async fn open_named(name: &str) -> Option<ModelCache> {
     match JsFuture::from(storage.open(name)).await {
         Ok(c) => Some(ModelCache(c.unchecked_into())),
         Err(e) => {
-            log::warn!("the model cache is not available: {}", js_message(&e));
+            log::warn!("the model cache is not available: {}", message(&e));
             None
         }
     }
@@ -120,7 +115,19 @@ impl ModelCache {
         Some(Uint8Array::new(&buf).to_vec())
     }
 
-    /// Stores `bytes` as `url` (failures, such as a full quota, are only logged).
+    /// Stores the file `label` as `url`; when the browser refuses (a full quota, most
+    /// often), a note for the user: the model still works, it is only not kept.
+    pub async fn keep(&self, url: &str, bytes: &[u8], label: &str) -> Option<String> {
+        let e = self.try_put(url, bytes).await.err()?;
+        log::warn!("could not cache {url}: {e}");
+        Some(format!(
+            "{label} could not be kept in this browser ({e}), so it will be downloaded again next time. \
+             \"Stored in this browser\" on the Start tab shows what takes the space."
+        ))
+    }
+
+    /// Stores `bytes` as `url` (failures, such as a full quota, are only logged: for the
+    /// pieces fetched during a run, which are fetched again when missing).
     pub async fn put(&self, url: &str, bytes: &[u8]) {
         if let Err(e) = self.try_put(url, bytes).await {
             log::warn!("could not cache {url}: {e}");
@@ -129,14 +136,45 @@ impl ModelCache {
 
     /// Stores `bytes` as `url`; the error (a full quota, most often) in words.
     pub async fn try_put(&self, url: &str, bytes: &[u8]) -> Result<(), String> {
-        let resp = Response::new(&Uint8Array::from(bytes)).map_err(|e| js_message(&e))?;
-        JsFuture::from(self.0.put(url, &resp)).await.map(drop).map_err(|e| js_message(&e))
+        let resp = Response::new(&Uint8Array::from(bytes)).map_err(|e| message(&e))?;
+        JsFuture::from(self.0.put(url, &resp)).await.map(drop).map_err(|e| message(&e))
     }
 
     /// Forgets `url`.
     pub async fn delete(&self, url: &str) {
         let _ = JsFuture::from(self.0.delete(url)).await;
     }
+}
+
+/// The cache that remembers, by URL, the SHA-256 of each model file downloaded here. It is
+/// apart from the models so that deleting a model (the start view's model manager) keeps
+/// its record, and a later download that differs is flagged.
+const DIGESTS: &str = "ai-art-model-digests-v1";
+
+/// A downloaded file's SHA-256 and what it means ([`digest::check`]): an error when it is
+/// not `expected` (the published digest), a note when it differs from an earlier download
+/// of `url`. Record the digest with [`record_digest`] once the file has loaded.
+pub async fn verify_download(url: &str, label: &str, bytes: &[u8], expected: Option<&str>) -> Result<(String, Option<String>), String> {
+    let actual = digest::sha256_hex(bytes);
+    let previous = match open_named(DIGESTS).await {
+        Some(record) => record.get(url).await.and_then(|b| String::from_utf8(b).ok()),
+        None => None,
+    };
+    let note = digest::check(label, &actual, expected, previous.as_deref())?;
+    Ok((actual, note))
+}
+
+/// Remembers `sha256` as what `url` gave (see [`verify_download`]).
+pub async fn record_digest(url: &str, sha256: &str) {
+    if let Some(record) = open_named(DIGESTS).await {
+        record.put(url, sha256.as_bytes()).await;
+    }
+}
+
+/// Several optional notes for the user as one.
+pub fn notes(notes: impl IntoIterator<Item = Option<String>>) -> Option<String> {
+    let all: Vec<String> = notes.into_iter().flatten().collect();
+    (!all.is_empty()).then(|| all.join(" "))
 }
 
 fn help(url: &str) -> String {
@@ -172,8 +210,8 @@ pub async fn request(url: &str, label: &str, range: Option<std::ops::Range<u64>>
             let headers = js_sys::Object::new();
             let value = format!("bytes={}-{}", r.start, r.end.saturating_sub(1));
             let init = js_sys::Object::new();
-            Reflect::set(&headers, &"Range".into(), &value.into()).map_err(|e| js_message(&e))?;
-            Reflect::set(&init, &"headers".into(), &headers).map_err(|e| js_message(&e))?;
+            Reflect::set(&headers, &"Range".into(), &value.into()).map_err(|e| message(&e))?;
+            Reflect::set(&init, &"headers".into(), &headers).map_err(|e| message(&e))?;
             js_fetch_with(url, &init)
         }
     };
@@ -181,7 +219,7 @@ pub async fn request(url: &str, label: &str, range: Option<std::ops::Range<u64>>
         format!(
             "could not download {label}: the request failed ({}). You may be offline, or the server \
              does not allow downloads from other web sites (CORS). {}",
-            js_message(&e),
+            message(&e),
             help(url)
         )
     })?;
@@ -271,5 +309,5 @@ impl Fetched {
 }
 
 fn interrupted(label: &str, url: &str, e: &JsValue) -> String {
-    format!("the download of {label} was interrupted ({}). {}", js_message(e), help(url))
+    format!("the download of {label} was interrupted ({}). {}", message(e), help(url))
 }

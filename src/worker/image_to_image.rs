@@ -34,13 +34,14 @@ pub async fn load(
 ) -> Result<(Loaded, JobEvent), String> {
     const STAGES: u32 = 3;
     let label = source.label().to_string();
+    let mut note = None;
     let (generator, description, from_cache) = match source {
         ModelSource::File { bytes, .. } => {
             progress(id, 1, STAGES, "reading the checkpoint");
             let (g, d) = build(&label, &bytes, arch, norm, compute)?;
             (g, d, false)
         }
-        ModelSource::Url { url, .. } => {
+        ModelSource::Url { url, sha256, .. } => {
             let url = fetch::absolute(&url);
             let cache = fetch::open_cache().await;
             let mut cached = None;
@@ -50,7 +51,9 @@ pub async fn load(
             let from_cache = match cached {
                 Some(bytes) => {
                     progress(id, 1, STAGES, "reading the checkpoint (from the cache)");
-                    match build(&label, &bytes, arch, norm, compute) {
+                    let published = sha256.as_deref().is_none_or(|s| s.eq_ignore_ascii_case(&weights::digest::sha256_hex(&bytes)));
+                    let built = if published { build(&label, &bytes, arch, norm, compute) } else { Err("not the published file".into()) };
+                    match built {
                         Ok(built) => Some(built),
                         Err(e) => {
                             // A damaged cache entry: forget it and download again.
@@ -69,20 +72,24 @@ pub async fn load(
                 None => {
                     progress(id, 0, STAGES, "downloading");
                     let bytes = fetch::download(&url, &label, |done, total| fetching(id, done, total)).await?;
-                    progress(id, 1, STAGES, "reading the checkpoint");
+                    progress(id, 1, STAGES, "checking and reading the checkpoint");
+                    let (digest, changed) = fetch::verify_download(&url, &label, &bytes, sha256.as_deref()).await?;
                     let (g, d) = build(&label, &bytes, arch, norm, compute)?;
                     // Cached only once it is known to load, so a bad file is never kept.
+                    fetch::record_digest(&url, &digest).await;
+                    let mut not_kept = None;
                     if let Some(c) = &cache {
                         progress(id, 2, STAGES, "saving to the cache");
-                        c.put(&url, &bytes).await;
+                        not_kept = c.keep(&url, &bytes, &label).await;
                     }
+                    note = fetch::notes([changed, not_kept]);
                     (g, d, false)
                 }
             }
         }
     };
     progress(id, STAGES, STAGES, "loaded");
-    Ok((Loaded { generator }, JobEvent::ModelLoaded { slot, name: label, description, from_cache }))
+    Ok((Loaded { generator }, JobEvent::ModelLoaded { slot, name: label, description, from_cache, note }))
 }
 
 /// Translates the image in `bytes` with `loaded`'s generator.

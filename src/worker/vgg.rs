@@ -143,7 +143,7 @@ impl VggWeights {
                 };
                 Ok((v, ev))
             }
-            ModelSource::Url { label, url } => Self::load_url(id, label, fetch::absolute(&url)).await,
+            ModelSource::Url { label, url, .. } => Self::load_url(id, label, fetch::absolute(&url)).await,
         }
     }
 
@@ -171,10 +171,11 @@ impl VggWeights {
             let bytes = fetch::download(&url, &label, |done, total| fetching(id, done, total)).await?;
             progress(id, 1, 2, "reading the VGG19 weights");
             let v = Self::local(label.clone(), local_from_bytes(&label, &bytes)?)?;
+            let mut not_kept = None;
             if let Some(c) = &cache {
-                c.put(&url, &bytes).await;
+                not_kept = c.keep(&url, &bytes, &label).await;
             }
-            return Ok(loaded(v, false, None));
+            return Ok(loaded(v, false, not_kept));
         }
         // 2. The header, cached by an earlier visit.
         let header_key = part_key(&url, "header");
@@ -200,15 +201,17 @@ impl VggWeights {
             let bytes = first.bytes(fetch::MAX_BYTES, |done, total| fetching(id, done, total)).await?;
             progress(id, 1, 2, "reading the VGG19 weights");
             let v = Self::local(label.clone(), local_from_bytes(&label, &bytes)?)?;
+            let mut not_kept = None;
             if let Some(c) = &cache {
-                c.put(&url, &bytes).await;
+                not_kept = c.keep(&url, &bytes, &label).await;
             }
-            let note = format!(
+            let whole = format!(
                 "This server does not support range requests, so the whole file ({}) was downloaded \
-                 instead of only the layers needed. It is cached for the next visit.",
-                human_mb(bytes.len() as u64)
+                 instead of only the layers needed.{}",
+                human_mb(bytes.len() as u64),
+                if not_kept.is_none() { " It is cached for the next visit." } else { "" }
             );
-            return Ok(loaded(v, false, Some(note)));
+            return Ok(loaded(v, false, fetch::notes([Some(whole), not_kept])));
         }
         let file_len = first.range_total();
         let prefix = first.bytes(partial::PREFIX_BYTES, |_, _| {}).await?;
@@ -224,11 +227,12 @@ impl VggWeights {
         let mut whole = prefix[..partial::PREFIX_BYTES as usize].to_vec();
         whole.extend_from_slice(&json);
         let v = Self::remote(&label, &url, &whole, file_len)?;
+        let mut not_kept = None;
         if let Some(c) = &cache {
-            c.put(&header_key, &whole).await;
+            not_kept = c.keep(&header_key, &whole, &label).await;
         }
         let note = v.remote_note();
-        Ok(loaded(v, false, note))
+        Ok(loaded(v, false, fetch::notes([note, not_kept])))
     }
 
     /// Remote weights from the length prefix and JSON header in `bytes`.

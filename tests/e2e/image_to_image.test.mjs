@@ -249,6 +249,66 @@ test('CycleGAN catalog: an official model downloads with progress and is cached;
   });
 });
 
+test('downloads are verified and kept honestly: a damaged built-in model is refused, a full quota is reported, a file that changed is flagged', async () => {
+  await withContext({ webgpu: true }, async (context) => {
+    const OFFICIAL = 'https://efrosgans.eecs.berkeley.edu/cyclegan/pretrained_models/horse2zebra.pth';
+    const files = {
+      first: await fs.readFile(path.join(FIXTURES, 'networks/resnet6_instance.pth')),
+      changed: await fs.readFile(path.join(FIXTURES, 'networks/resnet6_batch.safetensors')),
+    };
+    let serving = 'first';
+    let served = 0;
+    await context.route(OFFICIAL, (route) => {
+      served += 1;
+      const body = files[serving];
+      return route.fulfill({ status: 200, body, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream', 'content-length': String(body.length) } });
+    });
+    // The built-in model damaged on its way: one byte flipped in the middle.
+    await context.route('**/models/vintagify-photo2vintage.pth', async (route) => {
+      const response = await route.fetch();
+      const body = Buffer.from(await response.body());
+      body[body.length >> 1] ^= 0xff;
+      return route.fulfill({ response, body });
+    });
+    const { page, errors } = await openPage(context, server.url);
+    const cached = () => page.evaluate(async () => (await (await caches.open('ai-art-models-v1')).keys()).map((r) => r.url));
+    await page.click('#tab-cyclegan');
+
+    await page.selectOption($('model-source'), 'builtin');
+    await page.click($('load-model'));
+    assert.match(await waitError(page, /not the published file/),
+      /Built-in: vintage photo.* is not the published file: its SHA-256 is [0-9a-f]{64}, the published one is c502cd44ca720d004f89775f593fc403acc6b36d27d65390cbe2f476f771e560.*nothing was loaded or stored/);
+    assert.deepEqual(await cached(), [], 'the damaged file is not stored');
+
+    // A quota too small for the model (CDP): it loads and works, and the user is told it was not kept.
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(server.url).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 20_000 });
+    await page.selectOption($('model-source'), 'catalog:horse2zebra');
+    await page.click($('load-model'));
+    assert.match(await waitLoaded(page, 'horse2zebra'), /resnet_6blocks/);
+    assert.match(await page.textContent($('model-note')), /horse2zebra \(official\) could not be kept in this browser \(.+\), so it will be downloaded again next time/);
+    assert.deepEqual(await cached(), []);
+
+    // With room again: downloaded again (nothing was kept), now stored, and the same file as before: no note.
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    await page.click($('load-model'));
+    await page.waitForFunction(() => document.querySelector('[data-testid="model-description"]')?.dataset.state === 'loaded' && !document.querySelector('[data-testid="model-note"]'), null, { timeout: LOAD_TIMEOUT });
+    assert.equal(served, 2);
+    assert.deepEqual(await cached(), [OFFICIAL]);
+
+    // The user deletes it; the server's file changes meanwhile: the next download is flagged.
+    await page.evaluate(async (url) => (await caches.open('ai-art-models-v1')).delete(url), OFFICIAL);
+    serving = 'changed';
+    await page.click($('load-model'));
+    await page.waitForFunction(() => /batch norm/.test(document.querySelector('[data-testid="model-description"]')?.textContent ?? ''), null, { timeout: LOAD_TIMEOUT });
+    assert.match(await page.textContent($('model-note')), /differs from the one downloaded here before \(SHA-256 [0-9a-f]{12}\.\.\. now, [0-9a-f]{12}\.\.\. then\): the file on the server has changed/);
+    assert.equal(served, 3);
+    const unexpected = errors.filter((e) => !/QuotaExceeded|quota/i.test(e));
+    assert.deepEqual(unexpected, []);
+  });
+});
+
 test('Pix2Pix: a dropped U-Net translates; dropout at test time is on by default and can be turned off', async () => {
   await withBrowser({ webgpu: true }, async (browser) => {
     const { page, errors } = await openTab(browser, 'pix2pix');

@@ -175,7 +175,7 @@ impl StyleTransfer {
 
     fn load_vgg_url(&mut self, id: JobId, label: String, url: String) -> Option<Request> {
         self.new_job(id, JobKind::LoadVgg, "sending to the worker");
-        Some(Request::LoadVgg { id, source: ModelSource::Url { label, url } })
+        Some(Request::LoadVgg { id, source: ModelSource::Url { label, url, sha256: None } })
     }
 
     fn start(&mut self, id: JobId) -> Option<Request> {
