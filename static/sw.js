@@ -2,7 +2,7 @@
 // offered with a "reload" prompt rather than half-loaded.
 //
 // * Precache: everything trunk built (the app shell, the hashed wasm and JS, the samples,
-//   the built-in model), listed below by scripts/precache.mjs after each build (trunk's
+//   the built-in model), listed below by scripts/post-build.mjs after each build (trunk's
 //   post_build hook, Trunk.toml), with VERSION a hash of those files: a new build is a new
 //   service worker, and the old shell cache is dropped when the new one takes over.
 // * index.html (navigations): network first, so a deploy is seen at once; the cached copy
@@ -10,8 +10,8 @@
 // * Everything else of this origin: cache first (file names are hashed; the rest is
 //   versioned by VERSION). Range requests and other origins pass through untouched: the
 //   worker keeps downloaded models in its own Cache API store (src/worker/fetch.rs).
-const VERSION = 'dev'; // scripts/precache.mjs
-const PRECACHE = []; // scripts/precache.mjs
+const VERSION = 'dev'; // scripts/post-build.mjs
+const PRECACHE = []; // scripts/post-build.mjs
 const SHELL = `ai-art-shell-${VERSION}`;
 
 self.addEventListener('install', (event) => {

@@ -7,12 +7,14 @@ use yew::prelude::*;
 /// Most points drawn per series.
 const MAX_POINTS: usize = 240;
 
-/// The series' colours, in order (a legend and the loss readouts use the same).
-pub const COLOURS: [&str; 9] = ["#e0a458", "#7ad89a", "#7aa8ff", "#c58af9", "#ff7a7a", "#5fd4d4", "#d4d45f", "#b0b0b0", "#ffffff"];
+/// How many series colours the stylesheet has (`.series-0` to `.series-8` in
+/// static/style.css, which sets `color`: lines and legends draw in `currentColor`).
+const SERIES_COLOURS: usize = 9;
 
-/// The colour of series `i`.
-pub fn colour(i: usize) -> &'static str {
-    COLOURS[i % COLOURS.len()]
+/// The class that gives series `i` its colour, in the chart and in the loss readouts (a
+/// class, not a `style` attribute: the page's Content-Security-Policy allows no inline style).
+pub fn series_class(i: usize) -> String {
+    format!("series-{}", i % SERIES_COLOURS)
 }
 
 /// How a chart looks and what tests find it by.
@@ -77,11 +79,11 @@ impl LossChart<'_> {
             let points = pts.iter().map(|&(s, v)| format!("{:.1},{:.1}", x(s), y(v))).collect::<Vec<_>>().join(" ");
             html! {
                 <polyline data-series={name.clone()} data-points={pts.len().to_string()} points={points}
-                    fill="none" stroke={colour(i)} stroke-width="1.5" />
+                    class={series_class(i)} fill="none" stroke="currentColor" stroke-width="1.5" />
             }
         });
         let legend = self.series.iter().enumerate().filter(|_| self.legend).map(|(i, name)| {
-            html! { <text x={(PAD + 8.0 + i as f64 * 60.0).to_string()} y={(h - 2.0).to_string()} fill={colour(i)} font-size="10">{ name }</text> }
+            html! { <text x={(PAD + 8.0 + i as f64 * 60.0).to_string()} y={(h - 2.0).to_string()} class={series_class(i)} fill="currentColor" font-size="10">{ name }</text> }
         });
         html! {
             <svg class="loss-chart" data-testid={self.testid} data-iterations={history.len().to_string()}

@@ -2,7 +2,7 @@
 // headless Chromium: once with WebGPU (SwiftShader) and once without it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { serveDistForTests, withBrowser, openPage, downloadPng, makePng, pattern, canvasPixels } from './harness.mjs';
+import { serveDistForTests, withBrowser, withContext, openPage, downloadPng, makePng, pattern, canvasPixels } from './harness.mjs';
 
 const JOB_TIMEOUT = 120_000;
 
@@ -103,5 +103,43 @@ test('?backend=cpu forces the CPU backend even where WebGPU works', async () => 
     const { page, errors } = await openPage(browser, `${server.url}?backend=cpu`, { device: 'cpu' });
     assert.equal(await page.$('#cpu-fallback'), null, 'a chosen CPU is not a fallback');
     assert.deepEqual(errors, []);
+  });
+});
+
+test('the app runs under its Content-Security-Policy: no inline script or style, and nothing refused', async () => {
+  await withContext({ webgpu: true }, async (context) => {
+    // Every violation the page reports, from before its first script runs.
+    await context.addInitScript(() => {
+      window.__violations = [];
+      document.addEventListener('securitypolicyviolation', (e) => window.__violations.push(`${e.effectiveDirective} ${e.blockedURI}`));
+    });
+    const { page, errors } = await openPage(context, server.url);
+    const { csp, html } = await page.evaluate(async () => {
+      const r = await fetch('./');
+      return { csp: r.headers.get('content-security-policy'), html: await r.text() };
+    });
+    assert.match(csp, /script-src 'self' 'wasm-unsafe-eval'(;|$)/);
+    assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'|nonce/);
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'index.html has no inline script');
+    // The page and the worker started (wasm compiled in both, WebGPU up); every section renders.
+    for (const tab of ['start', 'style-transfer', 'pix2pix', 'cyclegan', 'training']) {
+      await page.click(`#tab-${tab}`);
+      await page.waitForSelector(`#section-${tab}`);
+    }
+    assert.deepEqual(await page.evaluate(() => window.__violations), []);
+    assert.deepEqual(errors, []);
+    // The policy is enforced, so the check above can fail: an inline script and an inline
+    // style are refused and reported.
+    await page.evaluate(() => {
+      const s = document.createElement('script');
+      s.textContent = 'window.__inlineRan = true';
+      document.head.append(s);
+      document.body.setAttribute('style', 'outline: 1px solid red');
+    });
+    await page.waitForFunction(() => window.__violations.length >= 2);
+    assert.equal(await page.evaluate(() => window.__inlineRan), undefined);
+    const refused = await page.evaluate(() => window.__violations);
+    assert.ok(refused.some((v) => v.startsWith('script-src-elem inline')), `${refused}`);
+    assert.ok(refused.some((v) => v.startsWith('style-src-attr inline')), `${refused}`);
   });
 });

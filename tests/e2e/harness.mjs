@@ -25,11 +25,23 @@ const MIME = {
   '.webmanifest': 'application/manifest+json',
 };
 
-/** Serves dist/ on 127.0.0.1 (a secure context, which WebGPU needs). */
+/**
+ * The Content-Security-Policy of Trunk.toml's `[serve] csp`, without the nonce trunk gives its
+ * own auto-reload script: every end-to-end test runs the app under it.
+ */
+export async function contentSecurityPolicy() {
+  const toml = await fs.readFile(path.resolve(here, '../../Trunk.toml'), 'utf8');
+  const line = toml.match(/^csp = (\[.*\])$/m);
+  if (!line) throw new Error('Trunk.toml has no one-line `csp = [...]` in [serve]');
+  return JSON.parse(line[1]).map((d) => d.replace(/ 'nonce-\{\{NONCE\}\}'/, '')).join('; ');
+}
+
+/** Serves dist/ on 127.0.0.1 (a secure context, which WebGPU needs), under the app's CSP. */
 export async function serveDist() {
   await fs.access(path.join(DIST, 'index.html')).catch(() => {
     throw new Error(`${DIST}/index.html is missing: build the app first (trunk build --release)`);
   });
+  const csp = await contentSecurityPolicy();
   const server = http.createServer(async (req, res) => {
     const url = new URL(req.url, 'http://127.0.0.1');
     let file = path.normalize(path.join(DIST, decodeURIComponent(url.pathname)));
@@ -40,6 +52,7 @@ export async function serveDist() {
       res.writeHead(200, {
         'content-type': MIME[path.extname(file)] ?? 'application/octet-stream',
         'content-length': body.length,
+        'content-security-policy': csp,
       });
       res.end(body);
     } catch {

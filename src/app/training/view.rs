@@ -2,7 +2,7 @@
 //! (iteration, rate, each loss term on the chart, sample translations).
 
 use super::{Kind, Set, Training, TrainingMsg, set_index};
-use crate::app::loss_chart::{LossChart, colour};
+use crate::app::loss_chart::{LossChart, series_class};
 use crate::app::widgets::{BarAttrs, ControlNames, DropZone, FileDownload, ImageCanvas};
 use crate::protocol::TrainExport;
 use crate::techniques::training::{Model, StepRecord};
@@ -183,8 +183,8 @@ impl Training {
         let losses = r.loss_names.iter().enumerate().map(|(i, name)| {
             let v = last.and_then(|s| s.losses.get(i)).copied();
             html! {
-                <span class="loss" data-testid={format!("train-loss-{name}")} data-value={v.map(|v| v.to_string()).unwrap_or_default()}
-                    style={format!("color: {}", colour(i))}>
+                <span class={classes!("loss", series_class(i))} data-testid={format!("train-loss-{name}")}
+                    data-value={v.map(|v| v.to_string()).unwrap_or_default()}>
                     { format!("{name}: {}", v.map(|v| format!("{v:.4}")).unwrap_or_else(|| "-".into())) }
                 </span>
             }
