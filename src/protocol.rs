@@ -64,6 +64,10 @@ pub enum Request {
     /// (`G`, `G_A`, `G_B`) as `.safetensors`, or the whole state. Not queued: it is answered
     /// from storage while a run goes on.
     ExportTraining { id: JobId, what: TrainExport },
+    /// Make the worker panic with `message`, at once (not queued, so also in the middle of a
+    /// job): the diagnostics' "crash the worker" button, which shows, and lets the tests
+    /// check, that the studio notices a dead worker, says why and starts a new one.
+    Crash { message: String },
 }
 
 impl Request {
@@ -71,7 +75,7 @@ impl Request {
     /// events about it carry the same id.
     pub fn job_id(&self) -> Option<JobId> {
         match self {
-            Request::Init { .. } => None,
+            Request::Init { .. } | Request::Crash { .. } => None,
             Request::Roundtrip { id, .. }
             | Request::LoadModel { id, .. }
             | Request::Translate { id, .. }
@@ -214,9 +218,13 @@ pub enum Event {
     Loaded,
     /// The device is started (GPU, or the CPU with a fallback reason).
     Ready { device: DeviceInfo },
-    /// Something went wrong outside any job (the worker could not start, crashed, or got a
-    /// message it could not read): no job that was running will finish.
+    /// Something went wrong outside any job (the worker could not start, or got a message
+    /// it could not read): no job that was running will finish.
     Broken { message: String },
+    /// The worker panicked (`message` says where and why; its panic hook sends this before
+    /// the module traps) or stopped with an uncaught error: it is dead, and the UI starts a
+    /// new one.
+    Crashed { message: String },
     /// About job `id`: the UI routes it to the section that sent the request.
     Job { id: JobId, event: JobEvent },
 }
@@ -403,12 +411,14 @@ mod tests {
             },
             Request::ResumeTraining { id: 7, save_every_s: 5, sample_every: 2 },
             Request::ExportTraining { id: 8, what: TrainExport::Generator("G_A".into()) },
+            Request::Crash { message: "test".into() },
         ] {
             let json = serde_json::to_string(&req).unwrap();
             assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
         }
         for ev in [
             Event::Broken { message: "m".into() },
+            Event::Crashed { message: "panicked".into() },
             JobEvent::Fetching { done: 10, total: None }.about(1),
             JobEvent::ModelLoaded { slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true, note: Some("n".into()) }.about(1),
             JobEvent::VggLoaded { name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) }.about(2),

@@ -26,11 +26,10 @@ impl WorkerBridge {
                 Err(e) => cb.emit(Event::Broken { message: format!("malformed worker message: {e}") }),
             }
         });
+        // An uncaught error (a wasm trap, out of memory) leaves the worker unusable.
         let on_error = Closure::<dyn FnMut(ErrorEvent)>::new(move |e: ErrorEvent| {
             e.prevent_default();
-            on_event.emit(Event::Broken {
-                message: format!("the compute worker crashed: {} (reload the page to restart it)", e.message()),
-            });
+            on_event.emit(Event::Crashed { message: e.message() });
         });
         worker.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         worker.set_onerror(Some(on_error.as_ref().unchecked_ref()));
@@ -45,6 +44,10 @@ impl WorkerBridge {
 
 impl Drop for WorkerBridge {
     fn drop(&mut self) {
+        // Detached first: an event the worker sent before it stopped (its error after a
+        // crash) may still be queued, and must not reach the closures dropped with `self`.
+        self.worker.set_onmessage(None);
+        self.worker.set_onerror(None);
         self.worker.terminate();
     }
 }

@@ -3,7 +3,7 @@
 //! It checks the device before any network runs.
 
 use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, Shared};
-use super::{Job, JobIds, Section, own_event};
+use super::{Job, JobIds, Section, abort_job, own_event};
 use crate::protocol::{ImagePayload, JobEvent, JobId, Request};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -18,6 +18,8 @@ struct Output {
 pub enum ImageCheckMsg {
     File { name: String, bytes: Vec<u8> },
     FileError(String),
+    /// Crash the worker on purpose, to see the studio recover.
+    CrashWorker,
 }
 
 /// The Image check section's state.
@@ -43,6 +45,7 @@ impl ImageCheck {
                 self.error = Some(e);
                 None
             }
+            ImageCheckMsg::CrashWorker => Some(Request::Crash { message: "crashed on purpose from the diagnostics".into() }),
         }
     }
 
@@ -78,6 +81,12 @@ impl ImageCheck {
                 { for progress }
                 if let Some(e) = &self.error { <p class="error" id="error" role="alert">{ e }</p> }
                 { for result }
+                <p>
+                    <button data-testid="crash-worker" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::CrashWorker)}>
+                        { "Crash the compute worker" }</button>
+                    <span class="hint">{ " To see the studio recover: a new worker starts, running jobs end with the reason, \
+                        a training run continues from its last checkpoint." }</span>
+                </p>
             </section>
         }
     }
@@ -93,7 +102,6 @@ impl Section for ImageCheck {
     }
 
     fn abort(&mut self, message: &str) {
-        self.job = None;
-        self.error = Some(message.to_string());
+        abort_job(&mut self.job, &mut self.error, message);
     }
 }

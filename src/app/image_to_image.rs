@@ -380,6 +380,10 @@ impl Section for ImageToImage {
         abort_job(&mut self.job, &mut self.error, message);
     }
 
+    fn worker_replaced(&mut self) {
+        self.model = None;
+    }
+
     fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {
         // A failed load is already said by the section.
         take_next_step(&mut self.run_after_load, &self.job, self.model.is_some()).then(|| self.translate(ids.fresh()))?

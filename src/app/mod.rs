@@ -64,6 +64,8 @@ pub trait Section {
     fn on_event(&mut self, id: JobId, event: JobEvent);
     /// The worker broke: no running job will finish; say so with `message`.
     fn abort(&mut self, message: &str);
+    /// A new worker replaced one that crashed: what the old one held (a loaded model) is gone.
+    fn worker_replaced(&mut self) {}
     /// The request to send after an event, if the section has a next step queued (a demo
     /// that loads a model, then runs it). Asked after every event it was given.
     fn follow_up(&mut self, _ids: &mut JobIds) -> Option<Request> {
@@ -183,6 +185,11 @@ pub enum DeviceState {
 pub struct App {
     bridge: Option<WorkerBridge>,
     device: DeviceState,
+    /// When workers crashed (`performance.now()`, ms), the last few: a worker that keeps
+    /// crashing is not restarted forever.
+    crashes: Vec<f64>,
+    /// The last crash, said above the sections until the next one.
+    crash_notice: Option<String>,
     tab: Tab,
     ids: JobIds,
     /// The tab whose section sent each running job: the worker's events about it go there
@@ -224,11 +231,13 @@ impl Component for App {
     fn create(ctx: &Context<Self>) -> Self {
         let (bridge, device) = match WorkerBridge::spawn(ctx.link().callback(Msg::Worker)) {
             Ok(b) => (Some(b), DeviceState::Loading),
-            Err(e) => (None, DeviceState::Broken(e)),
+            Err(e) => (None, DeviceState::Broken(format!("The compute worker could not start: {e}"))),
         };
         Self {
             bridge,
             device,
+            crashes: Vec::new(),
+            crash_notice: None,
             tab: Tab::Start,
             ids: JobIds::default(),
             routes: HashMap::new(),
@@ -260,7 +269,7 @@ impl Component for App {
             Msg::Worker(Event::Loaded) => {
                 self.device = DeviceState::Starting;
                 if let Err(e) = self.send(&Request::Init { preference: preference_from_url() }) {
-                    self.device = DeviceState::Broken(e);
+                    self.device = DeviceState::Broken(format!("The compute worker could not start: {e}"));
                 }
             }
             Msg::Worker(Event::Ready { device }) => {
@@ -269,9 +278,10 @@ impl Component for App {
                 let req = self.training.update(TrainingMsg::Query, &mut self.ids);
                 self.dispatch(Tab::Training, req);
             }
+            Msg::Worker(Event::Crashed { message }) => self.replace_worker(ctx, &message),
             Msg::Worker(Event::Broken { message }) => {
                 if matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
-                    self.device = DeviceState::Broken(message.clone());
+                    self.device = DeviceState::Broken(format!("The compute worker could not start: {message}"));
                 }
                 for tab in Tab::SECTIONS {
                     self.section(tab).abort(&message);
@@ -326,6 +336,9 @@ impl Component for App {
                     <h1>{ "AI-Art Studio" }</h1>
                     <p class="tagline">{ "Style transfer, Pix2Pix and CycleGAN, running on your own GPU in this page. Nothing is uploaded." }</p>
                     <DeviceBanner state={self.device.clone()} />
+                    if let Some(n) = &self.crash_notice {
+                        <p class="notice" role="alert" data-testid="worker-crashed">{ n }</p>
+                    }
                 </header>
                 <nav aria-label="Sections"><div class="tabs" role="tablist">{ for tabs }</div></nav>
                 <main id={format!("section-{}", self.tab.id())} role="tabpanel" aria-labelledby={format!("tab-{}", self.tab.id())}>
@@ -361,7 +374,48 @@ fn tab_of(slot: Slot) -> Tab {
     }
 }
 
+/// A worker that crashed this many times within [`CRASH_WINDOW_MS`] is not restarted again.
+const MAX_CRASHES: usize = 3;
+const CRASH_WINDOW_MS: f64 = 60_000.0;
+
 impl App {
+    /// The worker crashed (`why`): every running job ends with that message, and a new
+    /// worker starts (the device again, then what it is asked; a training run kept in
+    /// storage is offered for resuming once it is ready), unless workers keep crashing.
+    fn replace_worker(&mut self, ctx: &Context<Self>, why: &str) {
+        // Dropping the bridge terminates the old worker, if anything of it still runs.
+        self.bridge = None;
+        self.routes.clear();
+        let now = gloo::utils::window().performance().map_or(0.0, |p| p.now());
+        self.crashes.retain(|&t| now - t < CRASH_WINDOW_MS);
+        self.crashes.push(now);
+        let message = format!("The compute worker crashed: {why}.");
+        for tab in Tab::SECTIONS {
+            let section = self.section(tab);
+            section.abort(&message);
+            section.worker_replaced();
+        }
+        if self.crashes.len() >= MAX_CRASHES {
+            self.crash_notice = None;
+            self.device = DeviceState::Broken(format!(
+                "{message} It crashed {} times within a minute, so it was not started again: reload the page.",
+                self.crashes.len()
+            ));
+            return;
+        }
+        self.crash_notice = Some(format!(
+            "{message} A new one has been started; loaded models must be loaded again, and a training run \
+             continues from its last checkpoint."
+        ));
+        match WorkerBridge::spawn(ctx.link().callback(Msg::Worker)) {
+            Ok(b) => {
+                self.bridge = Some(b);
+                self.device = DeviceState::Loading;
+            }
+            Err(e) => self.device = DeviceState::Broken(format!("The compute worker could not start: {e}")),
+        }
+    }
+
     fn section(&mut self, tab: Tab) -> &mut dyn Section {
         match tab {
             Tab::Start | Tab::ImageCheck => &mut self.image_check,

@@ -41,7 +41,7 @@ pub fn DeviceBanner(props: &DeviceBannerProps) -> Html {
         DeviceState::Loading => html! { <div class="device" id="device" data-state="loading">{ "Loading the compute worker..." }</div> },
         DeviceState::Starting => html! { <div class="device" id="device" data-state="starting">{ "Starting the compute device..." }</div> },
         DeviceState::Broken(e) => html! {
-            <div class="device error" id="device" data-state="broken" role="alert">{ format!("The compute worker could not start: {e}") }</div>
+            <div class="device error" id="device" data-state="broken" role="alert">{ e }</div>
         },
         DeviceState::Ready(info) => ready_banner(info),
     }

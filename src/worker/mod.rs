@@ -86,7 +86,19 @@ pub(crate) fn now_ms() -> f64 {
 /// Entry point of the worker binary.
 pub fn run() {
     ctors::run_static_constructors();
-    console_error_panic_hook::set_once();
+    // A panic leaves the module unusable (it traps next): log it, and tell the UI why, so
+    // that it can say so and start a new worker.
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info.location().map(|l| format!(" (at {}:{})", l.file(), l.line())).unwrap_or_default();
+        post(&Event::Crashed { message: format!("{what}{at}") });
+    }));
     let _ = console_log::init_with_level(log::Level::Info);
     let state = Rc::new(RefCell::new(State {
         compute: None,
@@ -99,6 +111,8 @@ pub fn run() {
         match serde_wasm_bindgen::from_value::<Request>(msg.data()) {
             // Not queued: the running job must see it between two steps.
             Ok(Request::Control { id, action }) => CONTROL.with(|c| c.apply(id, action)),
+            // Not queued: a crash in the middle of whatever runs.
+            Ok(Request::Crash { message }) => panic!("{message}"),
             // Not queued: answered from storage while a training run holds the queue.
             Ok(Request::ExportTraining { id, what }) => wasm_bindgen_futures::spawn_local(async move {
                 post_job(id, training::export(what).await.unwrap_or_else(|message| JobEvent::Failed { message }));
@@ -209,7 +223,7 @@ async fn run_job(state: &RefCell<State>, req: Request) -> Result<JobEvent, Strin
         Request::QuerySavedTraining { .. } => Ok(training::query().await),
         Request::DiscardTraining { .. } => Ok(training::discard().await),
         // Answered in `onmessage`, never queued; Init has no job id.
-        Request::Control { .. } | Request::ExportTraining { .. } | Request::Init { .. } => Err("not a job".into()),
+        Request::Control { .. } | Request::ExportTraining { .. } | Request::Init { .. } | Request::Crash { .. } => Err("not a job".into()),
     }
 }
 

@@ -143,3 +143,30 @@ test('the app runs under its Content-Security-Policy: no inline script or style,
     assert.ok(refused.some((v) => v.startsWith('style-src-attr inline')), `${refused}`);
   });
 });
+
+test('a crashed worker is noticed and replaced: the running job ends with the reason, the studio works again without a reload', async () => {
+  await withBrowser({ webgpu: true }, async (browser) => {
+    const { page, errors } = await openPage(browser, server.url, { pageOptions: { acceptDownloads: true } });
+    await openDiagnostics(page);
+    // A round trip of a large image is running when the worker panics.
+    const png = makePng(2400, 1800);
+    await pickFile(page, 'large.png', png);
+    await page.waitForSelector('#progress', { timeout: JOB_TIMEOUT });
+    await page.click('[data-testid="crash-worker"]');
+    await page.waitForSelector('[data-testid="worker-crashed"]', { timeout: JOB_TIMEOUT });
+    assert.match(await page.textContent('[data-testid="worker-crashed"]'),
+      /The compute worker crashed: crashed on purpose from the diagnostics \(at src\/worker\/mod\.rs:\d+\)\. A new one has been started/);
+    assert.match(await page.textContent('#error'), /The compute worker crashed: crashed on purpose/);
+    assert.equal(await page.$('#progress'), null, 'the job ended');
+    // The new worker starts the device again, and the studio works.
+    await page.waitForSelector('#device[data-state="gpu"]', { timeout: JOB_TIMEOUT });
+    await roundTripAndDownload(page, { width: 21, height: 13, via: 'pick' });
+    // A worker that keeps crashing is not restarted forever: the third crash in a minute is final.
+    await page.click('[data-testid="crash-worker"]');
+    await page.waitForSelector('#device[data-state="gpu"]', { timeout: JOB_TIMEOUT });
+    await page.click('[data-testid="crash-worker"]');
+    await page.waitForFunction(() => /crashed 3 times within a minute.*reload the page/.test(document.querySelector('#device')?.textContent ?? ''), null, { timeout: JOB_TIMEOUT });
+    // The panics are logged on the worker's console, and nothing else is wrong.
+    assert.deepEqual(errors.filter((e) => !/crashed on purpose|unreachable|RuntimeError/.test(e)), []);
+  });
+});

@@ -283,6 +283,10 @@ impl Section for StyleTransfer {
         abort_job(&mut self.job, &mut self.error, message);
     }
 
+    fn worker_replaced(&mut self) {
+        self.vgg = None;
+    }
+
     fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {
         // Failed weights are already said by the section.
         take_next_step(&mut self.start_after_load, &self.job, self.vgg.is_some()).then(|| self.start(ids.fresh()))?
