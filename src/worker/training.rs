@@ -96,7 +96,7 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
             .await
             .map_err(|e| format!("could not keep the training images in the browser's storage ({e}); use fewer or smaller images"))?;
         progress(id, STAGES, STAGES, "training");
-        run(id, session, report.summary(), job.save_every_s, job.sample_every.max(1), control, &cache).await
+        run(id, session, None, report.summary(), job.save_every_s, job.sample_every.max(1), control, &cache).await
     }
     .await;
     control.finish();
@@ -120,19 +120,42 @@ pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_eve
         let device = compute.device.clone().autodiff();
         let session = Session::resume(&state, data, &device).map_err(|e| e.to_string())?;
         let note = format!("resumed at iteration {} of {}", session.iteration(), session.total_iterations());
-        run(id, session, note, save_every_s, sample_every.max(1), control, &cache).await
+        let saved = Some(session.iteration());
+        run(id, session, saved, note, save_every_s, sample_every.max(1), control, &cache).await
     }
     .await;
     control.finish();
     res
 }
 
-async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache) -> Result<(), String> {
+/// What is kept of a run whose last checkpoint is `saved` (an iteration, `None` before the
+/// first), for a message that ends it.
+fn kept(saved: Option<usize>) -> String {
+    match saved {
+        Some(i) => format!("the run is kept as of iteration {i}, its last checkpoint, and can be resumed from there"),
+        None => "no checkpoint of this run was kept yet".into(),
+    }
+}
+
+/// `s` with its first letter in capitals.
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+}
+
+/// Saves the run; `saved` is the iteration of the last checkpoint kept, updated on success.
+/// A failure (a full quota, most often) leaves that checkpoint as it was: the Cache API
+/// replaces an entry whole or not at all.
+async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache, saved: &mut Option<usize>) -> Result<(), String> {
     let state = session.save_state().await.map_err(|e| e.to_string())?;
-    cache
-        .try_put(&fetch::absolute(STATE_KEY), &state)
-        .await
-        .map_err(|e| format!("could not save the training state in the browser's storage ({e})"))?;
+    cache.try_put(&fetch::absolute(STATE_KEY), &state).await.map_err(|e| {
+        format!(
+            "could not save the training state in the browser's storage ({e}); {}. Free space under \
+             \"Stored in this browser\" on the Start tab first.",
+            kept(*saved)
+        )
+    })?;
+    *saved = Some(session.iteration());
     post_job(id, JobEvent::TrainingSaved { iteration: session.iteration() });
     Ok(())
 }
@@ -144,9 +167,13 @@ async fn sample(id: JobId, session: &Session) -> Result<(), String> {
     Ok(())
 }
 
+/// Runs `session` to its end or until stopped; `saved` is the iteration of its checkpoint in
+/// storage, if it has one (a resumed run).
+#[allow(clippy::too_many_arguments)]
 async fn run(
     id: JobId,
     mut session: Session,
+    mut saved: Option<usize>,
     summary: String,
     save_every_s: u32,
     sample_every: u32,
@@ -171,7 +198,7 @@ async fn run(
     while !session.is_finished() {
         if steps.pause_requested() {
             steps.flush();
-            save(id, &session, cache).await?;
+            save(id, &session, cache, &mut saved).await?;
             saved_at = now_ms();
             steps.wait_while_paused().await;
         }
@@ -180,7 +207,7 @@ async fn run(
             break;
         }
         let rec: StepRecord = session.step().await.map_err(|e| {
-            format!("{e}. The run is saved up to iteration {}; if the device ran out of memory, resume with a smaller size or batch", session.iteration())
+            format!("{e}. {}; if the device ran out of memory, resume with a smaller size or batch", capitalised(&kept(saved)))
         })?;
         let want_sample = rec.iteration.is_multiple_of(sample_every as usize);
         steps.record(rec, want_sample);
@@ -188,14 +215,14 @@ async fn run(
             sample(id, &session).await?;
         }
         if now_ms() - saved_at >= save_every_s.max(1) as f64 * 1000.0 {
-            save(id, &session, cache).await?;
+            save(id, &session, cache, &mut saved).await?;
             saved_at = now_ms();
         }
         // Let control messages (and everything else) through between iterations.
         sleep(0).await;
     }
     steps.flush();
-    save(id, &session, cache).await?;
+    save(id, &session, cache, &mut saved).await?;
     sample(id, &session).await?;
     let (iteration, total) = (session.iteration(), session.total_iterations());
     let note = stopped.then(|| format!("Stopped at iteration {iteration} of {total}; the run is saved and can be resumed."));

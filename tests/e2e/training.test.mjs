@@ -1,8 +1,9 @@
 // End-to-end test of the Training section (dist/ from `trunk build --release`) in headless
 // Chromium on WebGPU (SwiftShader): train Pix2Pix for a few iterations from picked AB images
 // (one of them broken), see the losses chart and the sample move, reload the page, find the
-// run offered for resuming, resume it where it stopped, stop it, and export the generator,
-// which must be a safetensors file with the official U-Net key names.
+// run offered for resuming, resume it where it stopped, fill the storage so that a checkpoint
+// cannot be written (the run ends, its last checkpoint kept and resumed), stop it, and export
+// the generator, which must be a safetensors file with the official U-Net key names.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
@@ -67,11 +68,34 @@ test('train Pix2Pix from dropped images, reload, resume, stop and export', { tim
     const first = await page.$eval(`${$('train-chart')} polyline`, (l) => l.getAttribute('points'));
     assert.ok(first.length > 0);
 
+    // The storage fills up (CDP shrinks the quota) while a checkpoint is written: the run ends,
+    // saying that its last checkpoint is kept, and it is: resumed there once there is room.
+    const cdp = await context.newCDPSession(page);
+    const origin = new URL(server.url).origin;
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin, quotaSize: 1000 });
+    await page.waitForSelector($('train-error'), { timeout: RUN_TIMEOUT });
+    await page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
+    // The last checkpoint: the one resumed from, or a later save of this page's run.
+    const kept = Math.max(saved, Number(await attr(page, $('train-saved-at'), 'data-iteration')));
+    assert.match(await page.textContent($('train-error')),
+      new RegExp(`could not save the training state in the browser's storage \\(.+\\); the run is kept as of iteration ${kept}, its last checkpoint`));
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin });
+    await page.reload();
+    await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+    await page.click('#tab-training');
+    await page.waitForSelector($('train-saved'), { timeout: RUN_TIMEOUT });
+    assert.equal(Number(await attr(page, $('train-saved'), 'data-iteration')), kept);
+    await page.click($('train-resume'));
+    await page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('train-summary')), new RegExp(`resumed at iteration ${kept} of 400`));
+    await page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-iteration"]')?.dataset.iteration) >= s + 2,
+      kept, { timeout: RUN_TIMEOUT });
+
     // Stop: the run ends, saved, and stays resumable.
     await page.click($('train-stop'));
     await page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
     const stoppedAt = await iteration(page);
-    assert.ok(stoppedAt > saved && stoppedAt < 400, `stopped at ${stoppedAt}`);
+    assert.ok(stoppedAt > kept && stoppedAt < 400, `stopped at ${stoppedAt}`);
     assert.equal(Number(await attr(page, $('train-saved-at'), 'data-iteration')), stoppedAt);
 
     // Export the generator: an official-layout safetensors file.
