@@ -46,7 +46,8 @@ pub struct Session {
 
 fn total_iterations(spec: &TrainSpec, epoch_len: usize) -> usize {
     let per_epoch = epoch_len.div_ceil(spec.batch_size.max(1));
-    let all = per_epoch * (spec.epochs + spec.epochs_decay);
+    // Saturating: a saved state's settings are read from a file.
+    let all = per_epoch.saturating_mul(spec.epochs.saturating_add(spec.epochs_decay));
     spec.max_iterations.map_or(all, |m| m.min(all))
 }
 
@@ -212,7 +213,7 @@ impl Session {
             return Err(TrainingError::Finished);
         }
         if self.pos >= self.order.len() {
-            self.epoch += 1;
+            self.epoch = self.epoch.saturating_add(1);
             self.order = data::shuffled(self.data.epoch_len(), &mut self.rng);
             self.pos = 0;
         }

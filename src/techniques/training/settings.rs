@@ -135,7 +135,7 @@ impl TrainSpec {
         if !(1..=64).contains(&self.batch_size) {
             return setting("the batch size must be between 1 and 64");
         }
-        if self.epochs + self.epochs_decay == 0 {
+        if self.epochs == 0 && self.epochs_decay == 0 {
             return setting("train for at least one epoch");
         }
         if self.max_iterations == Some(0) {

@@ -20,7 +20,8 @@ use serde::{Deserialize, Serialize};
 use safetensors::SafeTensorError;
 
 use super::{Session, StateSummary, TrainSpec, build_discriminator, build_generator, check_data};
-use crate::models::detect::Architecture;
+use crate::models::detect::{Architecture, detect};
+use crate::models::unet::UnetConfig;
 use crate::models::{Builder, ModelError, export, layout_of};
 use crate::techniques::data::{DataError, Rng, TrainData};
 use crate::techniques::training::adam::{Moments, param_ids};
@@ -180,6 +181,7 @@ impl Session {
         let mut discriminators = Vec::new();
         for (name, arch) in names.iter().zip(&archs) {
             let mut net = part(&mut ckpt, &format!("{name}."));
+            check_architecture(name, arch, &net)?;
             let mut b = Builder::from_checkpoint(&mut net, device);
             if name.starts_with('G') {
                 generators.push(build_generator(arch, &mut b).map_err(StateError::Build)?);
@@ -234,11 +236,31 @@ impl Session {
         session.epoch = progress.epoch;
         session.order = progress.order;
         session.pos = progress.pos;
-        if session.order.len() != session.data.epoch_len() || session.pos > session.order.len() {
+        let len = session.data.epoch_len();
+        if session.order.len() != len || session.pos > len || session.order.iter().any(|&i| i >= len) {
             return Err(StateError::Position.into());
         }
         Ok(session)
     }
+}
+
+/// An error unless `arch` is the architecture the saved tensors of network `name` have
+/// (detection cannot see a U-Net's dropout, which is taken as saved): the metadata alone
+/// must not size a network, or an edited file could ask for any amount of memory.
+fn check_architecture(name: &str, arch: &Architecture, tensors: &Checkpoint) -> Result<(), StateError> {
+    let found = match (detect(tensors).map_err(StateError::Build)?, arch) {
+        (Architecture::Unet(found), Architecture::Unet(saved)) => {
+            Architecture::Unet(UnetConfig { use_dropout: saved.use_dropout, ..found })
+        }
+        (found, _) => found,
+    };
+    if found == *arch {
+        return Ok(());
+    }
+    Err(StateError::Build(ModelError::Detect(format!(
+        "the saved {name} is not the network its metadata lists (its tensors are a {})",
+        found.describe()
+    ))))
 }
 
 /// A trainer without the optimiser its networks name (a bug, not the user's input).

@@ -152,6 +152,40 @@ fn a_generator_taken_from_a_saved_state_is_the_exported_one() {
     assert!(err.to_string().contains("resume it with the same images"), "{err}");
 }
 
+/// `state` with metadata entry `key` (JSON) changed by `edit`.
+fn edited(state: &[u8], key: &str, edit: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let st = safetensors::SafeTensors::deserialize(state).expect("safetensors");
+    let (_, header) = safetensors::SafeTensors::read_metadata(state).expect("meta");
+    let mut meta = header.metadata().clone().expect("metadata");
+    let mut value = serde_json::from_str(&meta[key]).expect("JSON");
+    edit(&mut value);
+    meta.insert(key.to_string(), value.to_string());
+    safetensors::tensor::serialize(st.tensors(), Some(meta)).expect("serialize")
+}
+
+/// Found by tests/fuzz: an edited state's metadata sized the networks (a discriminator
+/// `ndf` of 2^40 overflowed, or asked for terabytes), its epoch order could point past
+/// the data (the next step panicked), huge epoch counts overflowed, and f64 settings came
+/// back an ulp off.
+#[test]
+fn an_edited_state_is_refused_before_anything_is_built() {
+    let _rng = crate::test_support::seeded_rng();
+    let spec = TrainSpec { lr: 0.000_946_070_827_958_787_1, ..tiny(Model::Pix2Pix) };
+    let state = pollster::block_on(Session::new(spec.clone(), paired(3), vec![], &device(), "e").expect("session").save_state()).expect("state");
+    assert_eq!(state_summary(&state).expect("summary").spec, spec, "every setting reads back exactly");
+    let wide = edited(&state, "archs", |archs| archs[1]["PatchGan"]["ndf"] = (1u64 << 40).into());
+    let err = Session::resume(&wide, paired(3), &device()).err().expect("refused");
+    assert!(matches!(err, TrainingError::State(StateError::Build(_))) && err.to_string().contains("not the network"), "{err}");
+    let past = edited(&state, "progress", |p| p["order"][0] = 3.into());
+    let err = Session::resume(&past, paired(3), &device()).err().expect("refused");
+    assert!(matches!(err, TrainingError::State(StateError::Position)), "{err}");
+    let endless = edited(&state, "spec", |s| {
+        s["epochs"] = usize::MAX.into();
+        s["epochs_decay"] = usize::MAX.into();
+    });
+    assert_eq!(Session::resume(&endless, paired(3), &device()).expect("resumes").total_iterations(), usize::MAX);
+}
+
 #[test]
 fn fine_tuning_starts_from_the_given_generator() {
     let _rng = crate::test_support::seeded_rng();
