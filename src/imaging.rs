@@ -104,11 +104,16 @@ pub fn planar_to_rgb(planar: &[f32], width: u32, height: u32) -> Result<RgbImage
 /// Reads a `[1, 3, H, W]` tensor back into an image, asynchronously (the only
 /// way that works on WebGPU).
 pub async fn from_tensor(t: Tensor<4>) -> Result<RgbImage, ImageError> {
-    let [n, c, h, w] = t.dims();
+    let data = t.into_data_async().await.map_err(|e| ImageError::Readback(format!("{e:?}")))?;
+    from_data(data)
+}
+
+/// A `[1, 3, H, W]` tensor's values, already read back, as an image.
+pub fn from_data(data: TensorData) -> Result<RgbImage, ImageError> {
+    let [n, c, h, w] = data.shape().as_slice().try_into().map_err(|_| ImageError::Readback(format!("expected [1, 3, H, W], got {:?}", data.shape())))?;
     if n != 1 || c != 3 {
         return Err(ImageError::Readback(format!("expected a [1, 3, H, W] tensor, got [{n}, {c}, {h}, {w}]")));
     }
-    let data = t.into_data_async().await.map_err(|e| ImageError::Readback(format!("{e:?}")))?;
     let values = data.try_into_vec::<f32>().map_err(|e| ImageError::Readback(format!("{e:?}")))?;
     planar_to_rgb(&values, w as u32, h as u32)
 }

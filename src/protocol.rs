@@ -68,6 +68,10 @@ pub enum Request {
     /// job): the diagnostics' "crash the worker" button, which shows, and lets the tests
     /// check, that the studio notices a dead worker, says why and starts a new one.
     Crash { message: String },
+    /// Destroy the worker's GPU device at once (not queued), as a driver reset or the browser
+    /// reclaiming the GPU would lose it: the diagnostics' "lose the GPU" button, which shows,
+    /// and lets the tests check, that a new device replaces it and the running job goes on.
+    LoseDevice,
 }
 
 impl Request {
@@ -75,7 +79,7 @@ impl Request {
     /// events about it carry the same id.
     pub fn job_id(&self) -> Option<JobId> {
         match self {
-            Request::Init { .. } | Request::Crash { .. } => None,
+            Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice => None,
             Request::Roundtrip { id, .. }
             | Request::LoadModel { id, .. }
             | Request::Translate { id, .. }
@@ -225,6 +229,11 @@ pub enum Event {
     /// the module traps) or stopped with an uncaught error: it is dead, and the UI starts a
     /// new one.
     Crashed { message: String },
+    /// The GPU device was lost (`reason`) and `device` replaced it: a new GPU device, or the
+    /// CPU when none could be had. What was built on the old one (a loaded model) is gone; a
+    /// running style transfer or training run goes on from its last kept state
+    /// ([`JobEvent::Recovered`]).
+    DeviceLost { reason: String, device: DeviceInfo },
     /// About job `id`: the UI routes it to the section that sent the request.
     Job { id: JobId, event: JobEvent },
 }
@@ -240,6 +249,10 @@ pub enum JobEvent {
     Paused { paused: bool },
     /// The job failed; the message is for the user. The worker stays usable.
     Failed { message: String },
+    /// The device was lost during this stepping job, which goes on, on a new one, from step
+    /// (or iteration) `step`, its last kept state: the steps after it are done again. `note`
+    /// says what happened and what was not kept.
+    Recovered { step: usize, note: String },
 
     /// Image check: the round trip finished.
     RoundtripDone { input: ImagePayload, output: ImagePayload, millis: f64 },
@@ -412,6 +425,7 @@ mod tests {
             Request::ResumeTraining { id: 7, save_every_s: 5, sample_every: 2 },
             Request::ExportTraining { id: 8, what: TrainExport::Generator("G_A".into()) },
             Request::Crash { message: "test".into() },
+            Request::LoseDevice,
         ] {
             let json = serde_json::to_string(&req).unwrap();
             assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
@@ -419,6 +433,18 @@ mod tests {
         for ev in [
             Event::Broken { message: "m".into() },
             Event::Crashed { message: "panicked".into() },
+            Event::DeviceLost {
+                reason: "Destroyed".into(),
+                device: crate::device::DeviceInfo {
+                    backend: "WebGPU".into(),
+                    adapter: "a".into(),
+                    details: String::new(),
+                    is_gpu: true,
+                    limits: None,
+                    fallback_reason: None,
+                },
+            },
+            JobEvent::Recovered { step: 40, note: "n".into() }.about(3),
             JobEvent::Fetching { done: 10, total: None }.about(1),
             JobEvent::ModelLoaded { slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true, note: Some("n".into()) }.about(1),
             JobEvent::VggLoaded { name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) }.about(2),

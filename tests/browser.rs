@@ -140,6 +140,49 @@ async fn read<const D: usize>(t: Tensor<D>) -> Vec<f32> {
     t.into_data_async().await.expect("async read").try_into_vec::<f32>().unwrap()
 }
 
+/// A device of its own (the shared one is not touched), destroyed as a driver reset would
+/// lose it: the browser reports the loss (GPUDevice.lost), Burn's reads fail with it, and a
+/// replacement device computes.
+#[wasm_bindgen_test]
+async fn a_lost_webgpu_device_is_noticed_and_replaced() {
+    static_constructors();
+    let own = gpu().await.replacement().await;
+    assert!(own.info.is_gpu, "{:?}", own.info.fallback_reason);
+    let double = |c: &Compute| Tensor::<1>::from_floats([1.0, 2.0, 3.0], &c.device) * 2.0;
+    assert_eq!(read(double(&own)).await, [2.0, 4.0, 6.0]);
+    assert_eq!(own.loss().await, None, "a working device is not lost");
+    // Tensors alive on the device when it is lost, some of them just written: dropped only
+    // once the replacement works.
+    let alive: Vec<_> = (0..8).map(|k| Tensor::<2>::from_data(TensorData::new(vec![k as f32; 4096], [64, 64]), &own.device)).collect();
+    let pending = alive[0].clone().matmul(alive[1].clone()) + Tensor::<2>::from_data(TensorData::new(vec![1.0f32; 4096], [64, 64]), &own.device);
+    assert!(own.destroy());
+    // The browser resolves `lost` asynchronously.
+    let mut loss = None;
+    for _ in 0..100 {
+        loss = own.loss().await;
+        if loss.is_some() {
+            break;
+        }
+        let tick = js_sys::Promise::new(&mut |resolve, _| {
+            web_sys::window().expect("a window").set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 10).expect("setTimeout");
+        });
+        wasm_bindgen_futures::JsFuture::from(tick).await.expect("a timer");
+    }
+    let loss = loss.expect("the destroyed device is reported lost");
+    assert!(loss.to_lowercase().contains("destroy"), "{loss}");
+    assert!(double(&own).into_data_async().await.is_err(), "reads on a lost device fail");
+    let next = own.replacement().await;
+    assert!(next.info.is_gpu, "{:?}", next.info.fallback_reason);
+    assert_eq!(next.generation, own.generation + 1);
+    assert_eq!(read(double(&next)).await, [2.0, 4.0, 6.0]);
+    drop(alive);
+    assert!(pending.into_data_async().await.is_err());
+    let big = Tensor::<2>::from_data(TensorData::new(vec![0.5f32; 1 << 16], [256, 256]), &next.device);
+    assert_eq!(read(big.clone().matmul(big).sum()).await, [256.0 * 0.25 * 65536.0]);
+    // The shared device was never lost.
+    assert_eq!(read(double(&gpu().await)).await, [2.0, 4.0, 6.0]);
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_device_runs_our_wgsl() {
     static_constructors();

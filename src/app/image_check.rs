@@ -20,6 +20,8 @@ pub enum ImageCheckMsg {
     FileError(String),
     /// Crash the worker on purpose, to see the studio recover.
     CrashWorker,
+    /// Destroy the worker's GPU device (the diagnostics' button).
+    LoseDevice,
 }
 
 /// The Image check section's state.
@@ -46,6 +48,7 @@ impl ImageCheck {
                 None
             }
             ImageCheckMsg::CrashWorker => Some(Request::Crash { message: "crashed on purpose from the diagnostics".into() }),
+            ImageCheckMsg::LoseDevice => Some(Request::LoseDevice),
         }
     }
 
@@ -86,6 +89,12 @@ impl ImageCheck {
                         { "Crash the compute worker" }</button>
                     <span class="hint">{ " To see the studio recover: a new worker starts, running jobs end with the reason, \
                         a training run continues from its last checkpoint." }</span>
+                </p>
+                <p>
+                    <button data-testid="lose-device" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::LoseDevice)}>
+                        { "Lose the GPU device" }</button>
+                    <span class="hint">{ " As a driver reset would: a new device takes over, and a running style transfer \
+                        or training run goes on from its last kept state." }</span>
                 </p>
             </section>
         }

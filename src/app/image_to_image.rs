@@ -380,7 +380,7 @@ impl Section for ImageToImage {
         abort_job(&mut self.job, &mut self.error, message);
     }
 
-    fn worker_replaced(&mut self) {
+    fn device_replaced(&mut self, _worker: bool) {
         self.model = None;
     }
 

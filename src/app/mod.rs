@@ -64,8 +64,9 @@ pub trait Section {
     fn on_event(&mut self, id: JobId, event: JobEvent);
     /// The worker broke: no running job will finish; say so with `message`.
     fn abort(&mut self, message: &str);
-    /// A new worker replaced one that crashed: what the old one held (a loaded model) is gone.
-    fn worker_replaced(&mut self) {}
+    /// What the worker had built on its device is gone: a new worker replaced one that crashed
+    /// (`worker`), or a new device replaced a lost GPU. A loaded model must be loaded again.
+    fn device_replaced(&mut self, _worker: bool) {}
     /// The request to send after an event, if the section has a next step queued (a demo
     /// that loads a model, then runs it). Asked after every event it was given.
     fn follow_up(&mut self, _ids: &mut JobIds) -> Option<Request> {
@@ -190,6 +191,8 @@ pub struct App {
     crashes: Vec<f64>,
     /// The last crash, said above the sections until the next one.
     crash_notice: Option<String>,
+    /// The last device loss, said above the sections.
+    device_notice: Option<String>,
     tab: Tab,
     ids: JobIds,
     /// The tab whose section sent each running job: the worker's events about it go there
@@ -238,6 +241,7 @@ impl Component for App {
             device,
             crashes: Vec::new(),
             crash_notice: None,
+            device_notice: None,
             tab: Tab::Start,
             ids: JobIds::default(),
             routes: HashMap::new(),
@@ -279,6 +283,17 @@ impl Component for App {
                 self.dispatch(Tab::Training, req);
             }
             Msg::Worker(Event::Crashed { message }) => self.replace_worker(ctx, &message),
+            Msg::Worker(Event::DeviceLost { reason, device }) => {
+                self.device_notice = Some(format!(
+                    "The GPU device was lost ({reason}); the studio now runs on {}. Loaded models must be loaded \
+                     again; a running style transfer or training run goes on from its last kept state.",
+                    device.summary()
+                ));
+                self.device = DeviceState::Ready(device);
+                for tab in Tab::SECTIONS {
+                    self.section(tab).device_replaced(false);
+                }
+            }
             Msg::Worker(Event::Broken { message }) => {
                 if matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
                     self.device = DeviceState::Broken(format!("The compute worker could not start: {message}"));
@@ -339,6 +354,9 @@ impl Component for App {
                     if let Some(n) = &self.crash_notice {
                         <p class="notice" role="alert" data-testid="worker-crashed">{ n }</p>
                     }
+                    if let Some(n) = &self.device_notice {
+                        <p class="notice" role="alert" data-testid="device-lost">{ n }</p>
+                    }
                 </header>
                 <nav aria-label="Sections"><div class="tabs" role="tablist">{ for tabs }</div></nav>
                 <main id={format!("section-{}", self.tab.id())} role="tabpanel" aria-labelledby={format!("tab-{}", self.tab.id())}>
@@ -393,7 +411,7 @@ impl App {
         for tab in Tab::SECTIONS {
             let section = self.section(tab);
             section.abort(&message);
-            section.worker_replaced();
+            section.device_replaced(true);
         }
         if self.crashes.len() >= MAX_CRASHES {
             self.crash_notice = None;

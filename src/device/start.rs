@@ -1,6 +1,8 @@
 //! Starting a device: Burn's wgpu runtime (WebGPU in the browser), or its CPU backend.
 
-use burn::tensor::Device;
+use burn::tensor::wgpu::{WgpuSetup, wgpu};
+use burn::tensor::{Device, Tensor};
+use std::sync::{Arc, OnceLock};
 
 use super::{DeviceInfo, GpuLimits, Preference};
 
@@ -34,12 +36,81 @@ impl DeviceInfo {
 pub struct Compute {
     pub device: Device,
     pub info: DeviceInfo,
+    /// How many devices were started before this one in this process (0 for the first): a
+    /// model built on an earlier one is gone with it.
+    pub generation: u32,
+    /// The wgpu handles behind a GPU device.
+    gpu: Option<Gpu>,
+}
+
+/// What a replacement GPU device is requested from, what a test destroys, and why the
+/// device was lost, once it is.
+#[derive(Clone, Debug)]
+struct Gpu {
+    instance: wgpu::Instance,
+    device: wgpu::Device,
+    lost: Arc<OnceLock<String>>,
 }
 
 impl Compute {
     /// The CPU backend; always available.
     pub fn cpu(fallback_reason: Option<String>) -> Self {
-        Self { device: Device::flex(), info: DeviceInfo::cpu(fallback_reason) }
+        Self { device: Device::flex(), info: DeviceInfo::cpu(fallback_reason), generation: 0, gpu: None }
+    }
+
+    /// Why the device was lost, if it was (a driver reset, a GPU that went away, a browser
+    /// that reclaimed it). Asked after a failure, to tell a lost device from a failed step. In
+    /// the browser the device's `lost` promise says so (waited for up to half a second: it can
+    /// settle after the failed read); natively, reading one value back fails with Burn's
+    /// "device poisoned" error.
+    pub async fn loss(&self) -> Option<String> {
+        let gpu = self.gpu.as_ref()?;
+        // The browser may resolve `lost` after the failed read that led here: wait for it a little.
+        #[cfg(target_arch = "wasm32")]
+        for _ in 0..50 {
+            if gpu.lost.get().is_some() {
+                break;
+            }
+            crate::js::sleep(10).await;
+        }
+        if let Some(reason) = gpu.lost.get() {
+            return Some(reason.clone());
+        }
+        match Tensor::<1>::zeros([1], &self.device).into_data_async().await {
+            Err(e) if e.is_device_poisoned() => Some(e.reason().to_string()),
+            _ => None,
+        }
+    }
+
+    /// Destroys the GPU device, as a driver reset would lose it: for the tests of what
+    /// follows a loss. False on the CPU, which cannot be lost.
+    pub fn destroy(&self) -> bool {
+        let Some(gpu) = &self.gpu else { return false };
+        gpu.device.destroy();
+        // Natively wgpu reports the loss when the device is next maintained, as a driver's
+        // would be; the browser reports it by itself.
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        true
+    }
+
+    /// A new device to replace this lost one: a new GPU device from the same wgpu instance,
+    /// registered with Burn as a runtime of its own (the lost one cannot be reinitialised),
+    /// or the CPU when none can be had, saying why.
+    pub async fn replacement(&self) -> Compute {
+        let Some(gpu) = &self.gpu else {
+            // The CPU is never lost; nothing to replace.
+            return self.clone();
+        };
+        match restart_gpu(&gpu.instance).await {
+            Ok(c) => Compute { generation: self.generation + 1, ..c },
+            Err(DeviceError::NoGpu(why)) => self.on_cpu(format!("the GPU was lost and no new device could be started: {why}")),
+        }
+    }
+
+    /// The CPU backend to replace this device, saying `why`.
+    pub fn on_cpu(&self, why: String) -> Compute {
+        Compute { generation: self.generation + 1, ..Compute::cpu(Some(why)) }
     }
 }
 
@@ -66,13 +137,63 @@ pub async fn start(pref: Preference) -> Result<Compute, DeviceError> {
 /// Starts Burn's wgpu runtime asynchronously (the only way that works in a
 /// browser) and describes the adapter it picked.
 async fn start_gpu() -> Result<Compute, DeviceError> {
-    #[cfg(target_arch = "wasm32")]
-    let browser = browser::probe_adapter().await.map_err(DeviceError::NoGpu)?;
+    let probe = probe().await?;
 
     let (device, setup) = Device::wgpu_options()
         .init_with_setup_async()
         .await
         .map_err(|e| DeviceError::NoGpu(format!("wgpu could not start: {e}")))?;
+    Ok(describe(device, setup, probe))
+}
+
+/// A new adapter and device from `instance`, requested as Burn's runtime requests its own
+/// (every feature and limit the adapter offers), and registered with Burn.
+async fn restart_gpu(instance: &wgpu::Instance) -> Result<Compute, DeviceError> {
+    let fail = |what: &str, e: &dyn std::fmt::Display| DeviceError::NoGpu(format!("{what}: {e}"));
+    let probe = probe().await?;
+    let adapter = instance
+        .request_adapter(&wgpu::RequestAdapterOptions { power_preference: wgpu::PowerPreference::HighPerformance, ..Default::default() })
+        .await
+        .map_err(|e| fail("no adapter", &e))?;
+    let (device, queue) = adapter
+        .request_device(&wgpu::DeviceDescriptor {
+            label: Some("ai-art replacement device"),
+            required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
+            required_limits: adapter.limits(),
+            memory_hints: wgpu::MemoryHints::MemoryUsage,
+            // SAFETY: the token Burn's runtime passes when it requests its own device (its
+            // kernels may use experimental features the adapter offers); the replacement must
+            // be that same device.
+            experimental_features: unsafe { wgpu::ExperimentalFeatures::enabled() },
+            ..Default::default()
+        })
+        .await
+        .map_err(|e| fail("the adapter refused a device", &e))?;
+    let backend = adapter.get_info().backend;
+    let setup = WgpuSetup { instance: instance.clone(), adapter, device, queue, backend };
+    let burn_device = Device::wgpu_options()
+        .setup(setup.clone())
+        .init()
+        .map_err(|e| fail("Burn could not use the new device", &e))?;
+    Ok(describe(burn_device, setup, probe))
+}
+
+/// What the browser says of its adapter, asked before wgpu starts (natively, nothing).
+#[cfg(target_arch = "wasm32")]
+type Probe = browser::AdapterProbe;
+#[cfg(not(target_arch = "wasm32"))]
+type Probe = ();
+
+async fn probe() -> Result<Probe, DeviceError> {
+    #[cfg(target_arch = "wasm32")]
+    return browser::probe_adapter().await.map_err(DeviceError::NoGpu);
+    #[cfg(not(target_arch = "wasm32"))]
+    Ok(())
+}
+
+/// A started GPU device, described for the user.
+#[cfg_attr(not(target_arch = "wasm32"), allow(clippy::let_unit_value, unused_variables))]
+fn describe(device: Device, setup: WgpuSetup, browser: Probe) -> Compute {
     let info = setup.adapter.get_info();
     let limits = GpuLimits::from_wgpu(&setup.adapter.limits());
 
@@ -107,10 +228,22 @@ async fn start_gpu() -> Result<Compute, DeviceError> {
         burn::tensor::wgpu::wgpu::Backend::BrowserWebGpu => "WebGPU".to_string(),
         other => format!("{other:?}"),
     };
-    Ok(Compute {
+    // In the browser a callback on `GPUDevice.lost` adds to Burn's own (which marks the
+    // runtime poisoned); natively it would replace Burn's, so there `loss` reads back instead.
+    let lost = Arc::new(OnceLock::new());
+    #[cfg(target_arch = "wasm32")]
+    {
+        let lost = lost.clone();
+        setup.device.set_device_lost_callback(move |kind, message| {
+            let _ = lost.set(format!("{kind:?}: {message}"));
+        });
+    }
+    Compute {
         device,
         info: DeviceInfo { backend, adapter, details, is_gpu: true, limits: Some(limits), fallback_reason: None },
-    })
+        generation: 0,
+        gpu: Some(Gpu { instance: setup.instance, device: setup.device, lost }),
+    }
 }
 
 /// Browser-side checks done before handing control to wgpu, so that a missing
@@ -167,6 +300,29 @@ mod tests {
         assert_eq!("CPU".parse::<Preference>(), Ok(Preference::Cpu));
         assert_eq!("auto".parse::<Preference>(), Ok(Preference::Auto));
         assert!("cuda".parse::<Preference>().is_err());
+    }
+
+    /// A replacement is a device of its own, registered with Burn beside the first one (which
+    /// cannot be started twice), and it computes. That a destroyed device is seen as lost is
+    /// checked in the browser (`tests/browser.rs`): natively wgpu does not report it to Burn.
+    #[test]
+    fn a_replacement_device_is_a_new_runtime_that_computes() {
+        let first = pollster::block_on(restart_gpu(&wgpu::Instance::default())).expect("a wgpu adapter (lavapipe)");
+        let next = pollster::block_on(first.replacement());
+        assert!(next.info.is_gpu, "{:?}", next.info.fallback_reason);
+        assert_eq!(next.generation, first.generation + 1);
+        assert_ne!(next.device, first.device);
+        let t = Tensor::<1>::from_floats([1.0, 2.0, 3.0], &next.device) * 2.0;
+        let values = pollster::block_on(t.into_data_async()).expect("read back").try_to_vec::<f32>().expect("f32");
+        assert_eq!(values, [2.0, 4.0, 6.0]);
+        assert_eq!(pollster::block_on(next.loss()), None);
+    }
+
+    #[test]
+    fn the_cpu_is_never_lost() {
+        let cpu = Compute::cpu(None);
+        assert!(!cpu.destroy());
+        assert_eq!(pollster::block_on(cpu.loss()), None);
     }
 
     #[test]

@@ -12,6 +12,10 @@ use crate::weights;
 /// A section's generator.
 pub struct Loaded {
     pub generator: Generator,
+    /// What the user calls it.
+    pub label: String,
+    /// The device it was built on ([`Compute::generation`]).
+    pub generation: u32,
 }
 
 
@@ -89,7 +93,8 @@ pub async fn load(
         }
     };
     progress(id, STAGES, STAGES, "loaded");
-    Ok((Loaded { generator }, JobEvent::ModelLoaded { slot, name: label, description, from_cache, note }))
+    let loaded = Loaded { generator, label: label.clone(), generation: compute.generation };
+    Ok((loaded, JobEvent::ModelLoaded { slot, name: label, description, from_cache, note }))
 }
 
 /// Translates the image in `bytes` with `loaded`'s generator.

@@ -13,22 +13,8 @@ use super::{now_ms, post_job};
 use crate::protocol::{ControlAction, JobEvent, JobId};
 use std::cell::{Cell, RefCell};
 use std::collections::HashSet;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen_futures::JsFuture;
 
-#[wasm_bindgen]
-extern "C" {
-    #[wasm_bindgen(js_name = setTimeout)]
-    fn set_timeout(callback: &js_sys::Function, ms: i32) -> JsValue;
-}
-
-/// Waits `ms` milliseconds, letting the event loop run (messages get through).
-pub async fn sleep(ms: i32) {
-    let p = js_sys::Promise::new(&mut |resolve, _| {
-        set_timeout(&resolve, ms);
-    });
-    let _ = JsFuture::from(p).await;
-}
+pub use crate::js::sleep;
 
 /// The flags of the running job, set by control messages as they arrive.
 #[derive(Default)]

@@ -12,6 +12,7 @@
 //! (`src/techniques/`): [`style_transfer`], [`image_to_image`], [`training`].
 
 pub mod ctors;
+mod device;
 pub(crate) mod fetch;
 mod image_to_image;
 mod job;
@@ -19,7 +20,8 @@ mod style_transfer;
 mod training;
 mod vgg;
 
-use crate::device::{self, Compute};
+use crate::device::Compute;
+use device::WorkerDevice;
 use crate::imaging;
 use crate::protocol::{Event, ImagePayload, JobEvent, JobId, Request, Slot};
 use std::cell::RefCell;
@@ -29,7 +31,6 @@ use wasm_bindgen::prelude::*;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 struct State {
-    compute: Option<Compute>,
     /// The generator each section has loaded.
     generators: HashMap<Slot, image_to_image::Loaded>,
     /// The VGG19 weights style transfer uses.
@@ -42,6 +43,8 @@ struct State {
 thread_local! {
     /// The flags of the running style transfer (the worker has one thread).
     static CONTROL: Rc<job::RunControl> = Rc::new(job::RunControl::default());
+    /// The device jobs run on, replaced when it is lost.
+    static DEVICE: Rc<WorkerDevice> = Rc::new(WorkerDevice::default());
 }
 
 fn scope() -> DedicatedWorkerGlobalScope {
@@ -101,7 +104,6 @@ pub fn run() {
     }));
     let _ = console_log::init_with_level(log::Level::Info);
     let state = Rc::new(RefCell::new(State {
-        compute: None,
         generators: HashMap::new(),
         vgg: None,
         queue: VecDeque::new(),
@@ -113,6 +115,8 @@ pub fn run() {
             Ok(Request::Control { id, action }) => CONTROL.with(|c| c.apply(id, action)),
             // Not queued: a crash in the middle of whatever runs.
             Ok(Request::Crash { message }) => panic!("{message}"),
+            // Not queued: lost in the middle of whatever runs.
+            Ok(Request::LoseDevice) => DEVICE.with(|d| d.destroy()),
             // Not queued: answered from storage while a training run holds the queue.
             Ok(Request::ExportTraining { id, what }) => wasm_bindgen_futures::spawn_local(async move {
                 post_job(id, training::export(what).await.unwrap_or_else(|message| JobEvent::Failed { message }));
@@ -156,74 +160,89 @@ async fn drain(state: Rc<RefCell<State>>) {
 async fn handle(state: &RefCell<State>, req: Request) {
     match req.job_id() {
         Some(id) => {
-            let event = run_job(state, req).await.unwrap_or_else(|message| JobEvent::Failed { message });
+            let device = DEVICE.with(Rc::clone);
+            let before = device.get().ok();
+            // Style transfer and training go on after a device loss by themselves.
+            let recovers = matches!(req, Request::StyleTransfer { .. } | Request::Train { .. } | Request::ResumeTraining { .. });
+            let event = match run_job(state, req, &device).await {
+                Ok(event) => event,
+                Err(message) => match before.filter(|_| !recovers) {
+                    Some(before) => match device.after_failure(&before).await {
+                        Some((_, reason)) => JobEvent::Failed {
+                            message: format!("{message}. The GPU device was lost ({reason}) and a new one has started: try again."),
+                        },
+                        None => JobEvent::Failed { message },
+                    },
+                    None => JobEvent::Failed { message },
+                },
+            };
             post_job(id, event);
         }
         None => {
             if let Request::Init { preference } = req {
                 // With Preference::Auto this cannot fail: the CPU stands in.
-                let compute = match device::start(preference).await {
+                let compute = match crate::device::start(preference).await {
                     Ok(c) => c,
                     Err(e) => Compute::cpu(Some(e.to_string())),
                 };
                 log::info!("compute device: {}", compute.info.summary());
                 let info = compute.info.clone();
-                state.borrow_mut().compute = Some(compute);
+                DEVICE.with(|d| d.set(compute));
                 post(&Event::Ready { device: info });
             }
         }
     }
 }
 
-/// The compute device, once `Init` has started it.
-fn compute(state: &RefCell<State>) -> Result<Compute, String> {
-    state.borrow().compute.clone().ok_or_else(|| "the compute device is not ready yet".to_string())
-}
-
 /// Runs one job; its last event (the result, or the failure) is posted by [`handle`].
-async fn run_job(state: &RefCell<State>, req: Request) -> Result<JobEvent, String> {
+async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) -> Result<JobEvent, String> {
     match req {
         Request::Roundtrip { id, name, bytes } => {
-            roundtrip(id, &bytes, &compute(state)?.device).await.map_err(|message| format!("{name}: {message}"))
+            roundtrip(id, &bytes, &device.get()?.device).await.map_err(|message| format!("{name}: {message}"))
         }
         Request::LoadModel { id, slot, source, arch, norm } => {
-            let (loaded, ev) = image_to_image::load(id, slot, source, arch, norm, &compute(state)?).await?;
+            let (loaded, ev) = image_to_image::load(id, slot, source, arch, norm, &device.get()?).await?;
             // Replacing the old generator drops it, which frees its weights.
             state.borrow_mut().generators.insert(slot, loaded);
             Ok(ev)
         }
         Request::Translate { id, slot, name, bytes, options } => {
-            let compute = compute(state)?;
+            let compute = device.get()?;
             // Taken out for the job (jobs never overlap) and put back whatever happens.
             let mut loaded = state.borrow_mut().generators.remove(&slot).ok_or("load a model first")?;
+            if loaded.generation != compute.generation {
+                // Built on a device that was lost since: dropped.
+                return Err(format!("the GPU device was lost after {} was loaded: load it again", loaded.label));
+            }
             let res = image_to_image::translate(id, slot, &mut loaded, &bytes, options, &compute).await;
             state.borrow_mut().generators.insert(slot, loaded);
             res.map_err(|message| format!("{name}: {message}"))
         }
         Request::LoadVgg { id, source } => {
-            compute(state)?;
+            device.get()?;
             let (weights, ev) = vgg::VggWeights::load(id, source).await?;
             // Replacing the old weights drops them (and their network).
             state.borrow_mut().vgg = Some(weights);
             Ok(ev)
         }
         Request::StyleTransfer { id, job } => {
-            let compute = compute(state)?;
             // Taken out for the job (jobs never overlap) and put back whatever happens.
             let mut weights = state.borrow_mut().vgg.take().ok_or("load the VGG19 weights first")?;
             let control = CONTROL.with(Rc::clone);
-            let res = style_transfer::run(id, job, &mut weights, &compute, &control).await;
+            let res = style_transfer::run(id, job, &mut weights, device, &control).await;
             state.borrow_mut().vgg = Some(weights);
             res
         }
-        Request::Train { id, job } => training::start(id, job, &compute(state)?, &CONTROL.with(Rc::clone)).await,
+        Request::Train { id, job } => training::start(id, job, device, &CONTROL.with(Rc::clone)).await,
         Request::ResumeTraining { id, save_every_s, sample_every } => {
-            training::resume(id, &compute(state)?, &CONTROL.with(Rc::clone), save_every_s, sample_every).await
+            training::resume(id, device, &CONTROL.with(Rc::clone), save_every_s, sample_every).await
         }
         Request::QuerySavedTraining { .. } => Ok(training::query().await),
         Request::DiscardTraining { .. } => Ok(training::discard().await),
         // Answered in `onmessage`, never queued; Init has no job id.
-        Request::Control { .. } | Request::ExportTraining { .. } | Request::Init { .. } | Request::Crash { .. } => Err("not a job".into()),
+        Request::Control { .. } | Request::ExportTraining { .. } | Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice => {
+            Err("not a job".into())
+        }
     }
 }
 

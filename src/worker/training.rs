@@ -10,6 +10,7 @@
 //! [`Request::ResumeTraining`](crate::protocol::Request) rebuilds the run from them and it
 //! continues exactly where it stopped.
 
+use super::device::WorkerDevice;
 use super::job::{RunControl, StepLoop, sleep};
 use super::{fetch, now_ms, post_job, preview, progress};
 use crate::device::Compute;
@@ -67,9 +68,10 @@ pub async fn export(what: TrainExport) -> Result<JobEvent, String> {
 }
 
 /// Starts a new run from the user's files; keeps its images, then trains.
-pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunControl) -> Result<JobEvent, String> {
+pub async fn start(id: JobId, job: TrainJob, device: &WorkerDevice, control: &RunControl) -> Result<JobEvent, String> {
     control.start(id);
     let res = async {
+        let compute = device.get()?;
         const STAGES: u32 = 3;
         job.spec.check().map_err(|e| e.to_string())?;
         progress(id, 0, STAGES, "decoding the images");
@@ -83,8 +85,7 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
         }
         progress(id, 1, STAGES, "building the networks");
         let run_id = format!("{:x}", js_sys::Date::now() as u64);
-        let device = compute.device.clone().autodiff();
-        let session = Session::new(job.spec, data, init, &device, &run_id).map_err(|e| e.to_string())?;
+        let session = Session::new(job.spec, data, init, &compute.device.clone().autodiff(), &run_id).map_err(|e| e.to_string())?;
         progress(id, 2, STAGES, "keeping the images in the browser's storage");
         let cache = storage().await?;
         // A new run replaces the kept one: its state goes first, so a reload in between
@@ -96,7 +97,8 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
             .await
             .map_err(|e| format!("could not keep the training images in the browser's storage ({e}); use fewer or smaller images"))?;
         progress(id, STAGES, STAGES, "training");
-        run(id, session, None, report.summary(), job.save_every_s, job.sample_every.max(1), control, &cache).await
+        let pace = Pace { save_every_s: job.save_every_s, sample_every: job.sample_every.max(1) };
+        run(id, session, None, report.summary(), pace, control, &cache, (device, compute)).await
     }
     .await;
     control.finish();
@@ -104,9 +106,10 @@ pub async fn start(id: JobId, job: TrainJob, compute: &Compute, control: &RunCon
 }
 
 /// Continues the kept run.
-pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_every_s: u32, sample_every: u32) -> Result<JobEvent, String> {
+pub async fn resume(id: JobId, device: &WorkerDevice, control: &RunControl, save_every_s: u32, sample_every: u32) -> Result<JobEvent, String> {
     control.start(id);
     let res = async {
+        let compute = device.get()?;
         progress(id, 0, 2, "reading the saved run");
         let cache = storage().await?;
         let state = cache.get(&fetch::absolute(STATE_KEY)).await.ok_or("no saved training run to resume")?;
@@ -117,11 +120,11 @@ pub async fn resume(id: JobId, compute: &Compute, control: &RunControl, save_eve
             return Err("the saved images belong to another run: start a new one".into());
         }
         progress(id, 1, 2, "rebuilding the networks and optimisers");
-        let device = compute.device.clone().autodiff();
-        let session = Session::resume(&state, data, &device).map_err(|e| e.to_string())?;
+        let session = Session::resume(&state, data, &compute.device.clone().autodiff()).map_err(|e| e.to_string())?;
         let note = format!("resumed at iteration {} of {}", session.iteration(), session.total_iterations());
         let saved = Some(session.iteration());
-        run(id, session, saved, note, save_every_s, sample_every.max(1), control, &cache).await
+        let pace = Pace { save_every_s, sample_every: sample_every.max(1) };
+        run(id, session, saved, note, pace, control, &cache, (device, compute)).await
     }
     .await;
     control.finish();
@@ -167,38 +170,84 @@ async fn sample(id: JobId, session: &Session) -> Result<(), String> {
     Ok(())
 }
 
+/// How often a run saves (seconds) and shows a sample (iterations).
+struct Pace {
+    save_every_s: u32,
+    sample_every: u32,
+}
+
 /// Runs `session` to its end or until stopped; `saved` is the iteration of its checkpoint in
-/// storage, if it has one (a resumed run).
+/// storage, if it has one (a resumed run). When the GPU device is lost, the run goes on, on
+/// the device that replaces it, from that checkpoint.
 #[allow(clippy::too_many_arguments)]
 async fn run(
     id: JobId,
     mut session: Session,
     mut saved: Option<usize>,
     summary: String,
-    save_every_s: u32,
-    sample_every: u32,
+    pace: Pace,
     control: &RunControl,
     cache: &fetch::ModelCache,
+    (device, mut compute): (&WorkerDevice, Compute),
 ) -> Result<JobEvent, String> {
     let spec = session.spec().clone();
     post_job(
         id,
         JobEvent::TrainingStarted {
-        spec: spec.clone(),
-        loss_names: spec.model.loss_names().iter().map(|s| s.to_string()).collect(),
-        iteration: session.iteration(),
-        total: session.total_iterations(),
-        summary: format!("{}. {summary}", session.describe()),
+            spec: spec.clone(),
+            loss_names: spec.model.loss_names().iter().map(|s| s.to_string()).collect(),
+            iteration: session.iteration(),
+            total: session.total_iterations(),
+            summary: format!("{}. {summary}", session.describe()),
         },
     );
-    sample(id, &session).await?;
     let mut steps = StepLoop::new(id, control, |steps, rate| JobEvent::TrainingSteps { steps, rate });
+    let mut notes = Vec::new();
+    let stopped = loop {
+        match train(id, &mut session, &mut saved, &pace, &mut steps, cache).await {
+            Ok(stopped) => break stopped,
+            Err(e) => {
+                let Some((next, reason)) = device.after_failure(&compute).await else { return Err(e) };
+                let Some(at) = saved else {
+                    return Err(format!("The GPU device was lost ({reason}); {}: start the run again.", kept(saved)));
+                };
+                let state = cache.get(&fetch::absolute(STATE_KEY)).await.ok_or("the saved run is missing from the browser's storage")?;
+                session = Session::resume(&state, session.data().clone(), &next.device.clone().autodiff()).map_err(|e| e.to_string())?;
+                let note = format!(
+                    "The GPU device was lost ({reason}). The run goes on on {} from iteration {at}, its last checkpoint.",
+                    next.info.summary()
+                );
+                post_job(id, JobEvent::Recovered { step: at, note: note.clone() });
+                notes.push(note);
+                compute = next;
+            }
+        }
+    };
+    let (iteration, total) = (session.iteration(), session.total_iterations());
+    if stopped {
+        notes.push(format!("Stopped at iteration {iteration} of {total}; the run is saved and can be resumed."));
+    }
+    let note = (!notes.is_empty()).then(|| notes.join(" "));
+    Ok(JobEvent::TrainingDone { iteration, total, stopped, note })
+}
+
+/// Trains until the end or a stop (true), saving every `pace.save_every_s`, on a pause and
+/// at the end.
+async fn train(
+    id: JobId,
+    session: &mut Session,
+    saved: &mut Option<usize>,
+    pace: &Pace,
+    steps: &mut StepLoop<'_, StepRecord>,
+    cache: &fetch::ModelCache,
+) -> Result<bool, String> {
+    sample(id, session).await?;
     let mut saved_at = now_ms();
     let mut stopped = false;
     while !session.is_finished() {
         if steps.pause_requested() {
             steps.flush();
-            save(id, &session, cache, &mut saved).await?;
+            save(id, session, cache, saved).await?;
             saved_at = now_ms();
             steps.wait_while_paused().await;
         }
@@ -207,24 +256,22 @@ async fn run(
             break;
         }
         let rec: StepRecord = session.step().await.map_err(|e| {
-            format!("{e}. {}; if the device ran out of memory, resume with a smaller size or batch", capitalised(&kept(saved)))
+            format!("{e}. {}; if the device ran out of memory, resume with a smaller size or batch", capitalised(&kept(*saved)))
         })?;
-        let want_sample = rec.iteration.is_multiple_of(sample_every as usize);
+        let want_sample = rec.iteration.is_multiple_of(pace.sample_every as usize);
         steps.record(rec, want_sample);
         if want_sample {
-            sample(id, &session).await?;
+            sample(id, session).await?;
         }
-        if now_ms() - saved_at >= save_every_s.max(1) as f64 * 1000.0 {
-            save(id, &session, cache, &mut saved).await?;
+        if now_ms() - saved_at >= pace.save_every_s.max(1) as f64 * 1000.0 {
+            save(id, session, cache, saved).await?;
             saved_at = now_ms();
         }
         // Let control messages (and everything else) through between iterations.
         sleep(0).await;
     }
     steps.flush();
-    save(id, &session, cache, &mut saved).await?;
-    sample(id, &session).await?;
-    let (iteration, total) = (session.iteration(), session.total_iterations());
-    let note = stopped.then(|| format!("Stopped at iteration {iteration} of {total}; the run is saved and can be resumed."));
-    Ok(JobEvent::TrainingDone { iteration, total, stopped, note })
+    save(id, session, cache, saved).await?;
+    sample(id, session).await?;
+    Ok(stopped)
 }

@@ -33,8 +33,9 @@ pub struct VggWeights {
     store: Store,
     /// What the weights hold.
     arch: (usize, [usize; 5]),
-    /// The network, built up to the deepest layer asked for so far.
-    built: Option<Vgg19>,
+    /// The network, built up to the deepest layer asked for so far, and the device it is
+    /// on ([`Compute::generation`]).
+    built: Option<(u32, Vgg19)>,
 }
 
 enum Store {
@@ -275,7 +276,8 @@ impl VggWeights {
         cancelled: &dyn Fn() -> bool,
     ) -> Result<Vgg19, String> {
         let needed = up_to.convs_needed();
-        if let Some(v) = &self.built
+        if let Some((generation, v)) = &self.built
+            && *generation == compute.generation
             && v.convs.len() >= needed
         {
             let mut v = v.clone();
@@ -313,7 +315,7 @@ impl VggWeights {
         };
         progress(id, 2, 3, &format!("building VGG19 up to {up_to}"));
         let net = models::load_vgg19(ckpt, up_to, pooling, &device).map_err(|e| format!("{label}: {e}"))?;
-        self.built = Some(net.clone());
+        self.built = Some((compute.generation, net.clone()));
         Ok(net)
     }
 }

@@ -158,6 +158,17 @@ export async function openSection(target, url, { tab, panel, pageOptions }) {
  * Waits until the job status (test id `status`) is gone and returns the text of the error
  * (test id `error`) the section shows then, or null when it shows none.
  */
+/**
+ * Destroys the worker's GPU device from the diagnostics (as a driver reset would lose it) and
+ * goes back to section `tab`.
+ */
+export async function loseDevice(page, tab) {
+  await page.click('#tab-start');
+  await page.$eval('[data-testid="diagnostics"]', (d) => { d.open = true; });
+  await page.click('[data-testid="lose-device"]');
+  await page.click(`#tab-${tab}`);
+}
+
 export async function waitJobEnd(page, { status, error, timeout }) {
   await page.waitForFunction((sel) => !document.querySelector(sel), $(status), { timeout });
   return (await page.$($(error))) ? page.textContent($(error)) : null;

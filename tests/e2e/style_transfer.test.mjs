@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors } from './harness.mjs';
+import { serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors, loseDevice } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../fixtures');
@@ -221,6 +221,39 @@ function covered(ranges) {
   for (const [a, b] of ranges) for (let i = a; i < b; i++) set.add(i);
   return set;
 }
+
+test('style transfer goes on after the GPU device is lost, from the last image kept', async () => {
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
+    const { page, errors } = await openStylize(context);
+    await dropImages(page);
+    await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
+    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await setUp(page, { steps: 30, previewEvery: 5 });
+    await page.click($('start'));
+    await waitStep(page, 12);
+    await loseDevice(page, 'style-transfer');
+    const lost = await page.waitForSelector('[data-testid="device-lost"]', { timeout: RUN_TIMEOUT });
+    assert.match(await lost.textContent(), /The GPU device was lost \(.*destroyed.*\); the studio now runs on .+ WebGPU/is);
+    const recovered = await page.waitForSelector($('recovered'), { timeout: RUN_TIMEOUT });
+    const m = /The run goes on on .+ from step (\d+), the last image kept; the optimiser's state .* starts afresh/.exec(await recovered.textContent());
+    assert.ok(m, await recovered.textContent());
+    const from = Number(m[1]);
+    assert.ok(from >= 10 && from % 5 === 0, `goes on from step ${from}`);
+    const r = await waitResult(page);
+    assert.deepEqual(r, { cancelled: false, stepsDone: 30 });
+    assert.match(await page.textContent($('stylize-result')), new RegExp(`from step ${from}, the last image kept`));
+    assert.ok(await total(page) > 0);
+    const png = await downloadResult(page, 'content-stylized.png');
+    assert.deepEqual([png.width, png.height], [40, 32]);
+    // The VGG19 weights were kept in the worker's memory: the next run builds them on the new device.
+    await page.fill($('steps'), '3');
+    await page.click($('start'));
+    assert.deepEqual(await waitResult(page), { cancelled: false, stepsDone: 3 });
+    await page.waitForSelector('#device[data-state="gpu"]');
+    // Burn logs the loss; nothing else went wrong.
+    assert.deepEqual(errors.filter((e) => !/the wgpu device was lost/.test(e)), []);
+  });
+});
 
 test('VGG19 from a safetensors URL: only the needed tensors are fetched, with range requests, then served from the cache', async () => {
   const file = await fixture('nst/vgg19_small.safetensors');

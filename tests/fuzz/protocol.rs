@@ -121,6 +121,7 @@ fn messages() -> Vec<Value> {
         Request::Crash {
             message: "test".into(),
         },
+        Request::LoseDevice,
     ];
     let limits = GpuLimits {
         max_buffer_size: 1 << 30,
@@ -139,10 +140,22 @@ fn messages() -> Vec<Value> {
     };
     let events = [
         Event::Loaded,
-        Event::Ready { device },
+        Event::Ready {
+            device: device.clone(),
+        },
         Event::Crashed {
             message: "panicked".into(),
         },
+        Event::DeviceLost {
+            reason: "Destroyed: Device was destroyed.".into(),
+            device,
+        },
+        JobEvent::Recovered {
+            step: 40,
+            note: "n".into(),
+        }
+        .about(2),
+
         JobEvent::Fetching {
             done: 10,
             total: Some(1 << 40),

@@ -52,6 +52,8 @@ struct RunView {
     /// alpha, beta, gamma of the run (the chart shows weighted terms).
     weights: [f64; 3],
     preview: Option<(u32, Shared<ImagePayload>)>,
+    /// What a device loss cost the run, when it had one.
+    recovered: Option<String>,
 }
 
 struct Output {
@@ -213,6 +215,7 @@ impl StyleTransfer {
                     history: Vec::new(),
                     weights,
                     preview: None,
+                    recovered: None,
                 });
                 Some(Request::StyleTransfer { id, job })
             }
@@ -253,6 +256,14 @@ impl Section for StyleTransfer {
                     r.history.extend(steps.iter().map(|s| (s.step, s.losses)));
                 }
             }
+            JobEvent::Recovered { step, note } => {
+                if let Some(r) = self.run.as_mut() {
+                    let step = step as u32;
+                    r.history.retain(|(s, _)| *s <= step);
+                    r.step = step;
+                    r.recovered = Some(note);
+                }
+            }
             JobEvent::StyleTransferPreview { step, image, .. } => {
                 if let Some(r) = self.run.as_mut() {
                     r.preview = Some((step, Shared(Rc::new(image))));
@@ -283,8 +294,11 @@ impl Section for StyleTransfer {
         abort_job(&mut self.job, &mut self.error, message);
     }
 
-    fn worker_replaced(&mut self) {
-        self.vgg = None;
+    fn device_replaced(&mut self, worker: bool) {
+        // The weights are in the worker's memory: only a new worker lost them.
+        if worker {
+            self.vgg = None;
+        }
     }
 
     fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {

@@ -221,6 +221,7 @@ impl StyleTransfer {
         let l = r.losses;
         html! {
             <div class="run" data-testid="stylize-run">
+                if let Some(note) = &r.recovered { <p class="notice" role="status" data-testid="recovered">{ note }</p> }
                 <div class="row">
                     <span data-testid="stylize-step" data-step={r.step.to_string()} data-steps={r.steps.to_string()}>
                         { format!("Step {} of {}", r.step, r.steps) }

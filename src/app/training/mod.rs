@@ -70,6 +70,8 @@ struct RunView {
     sample: Option<(usize, Vec<Panel>)>,
     saved: Option<usize>,
     summary: String,
+    /// What a device loss cost the run, when it had one.
+    recovered: Option<String>,
 }
 
 /// The Training section's state.
@@ -233,6 +235,7 @@ impl Section for Training {
                     sample: None,
                     saved: None,
                     summary,
+                    recovered: None,
                 });
                 self.saved = None;
             }
@@ -243,6 +246,13 @@ impl Section for Training {
                     }
                     r.rate = rate;
                     r.history.extend(steps);
+                }
+            }
+            JobEvent::Recovered { step, note } => {
+                if let Some(r) = &mut self.run {
+                    r.history.retain(|s| s.iteration <= step);
+                    r.iteration = step;
+                    r.recovered = Some(note);
                 }
             }
             JobEvent::TrainingSample { iteration, panels, .. } => {

@@ -207,6 +207,7 @@ impl Training {
         });
         html! {
             <div class="run" data-testid="train-run">
+                if let Some(note) = &r.recovered { <p class="notice" role="status" data-testid="recovered">{ note }</p> }
                 <p class="hint" data-testid="train-summary">{ &r.summary }</p>
                 <div class="row">
                     <span data-testid="train-iteration" data-iteration={r.iteration.to_string()} data-total={r.total.to_string()}>
