@@ -55,6 +55,17 @@ pub struct GpuLimits {
     pub max_compute_workgroup_storage_size: u32,
 }
 
+/// What Burn's runtime holds on a GPU device, in bytes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GpuMemory {
+    /// In the tensors alive now.
+    pub in_use: u64,
+    /// Reserved from the device: the pools' pages, used or free.
+    pub reserved: u64,
+    /// Tensors alive now.
+    pub allocations: u64,
+}
+
 /// What the user is told about the device their work runs on.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DeviceInfo {

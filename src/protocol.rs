@@ -68,6 +68,9 @@ pub enum Request {
     /// job): the diagnostics' "crash the worker" button, which shows, and lets the tests
     /// check, that the studio notices a dead worker, says why and starts a new one.
     Crash { message: String },
+    /// How much memory the worker holds ([`JobEvent::Memory`]); not queued, so it is answered
+    /// while a job runs: the diagnostics' readout, and what `scripts/soak.mjs` samples.
+    Memory { id: JobId },
     /// Destroy the worker's GPU device at once (not queued), as a driver reset or the browser
     /// reclaiming the GPU would lose it: the diagnostics' "lose the GPU" button, which shows,
     /// and lets the tests check, that a new device replaces it and the running job goes on.
@@ -81,6 +84,7 @@ impl Request {
         match self {
             Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice => None,
             Request::Roundtrip { id, .. }
+            | Request::Memory { id }
             | Request::LoadModel { id, .. }
             | Request::Translate { id, .. }
             | Request::LoadVgg { id, .. }
@@ -249,6 +253,9 @@ pub enum JobEvent {
     Paused { paused: bool },
     /// The job failed; the message is for the user. The worker stays usable.
     Failed { message: String },
+    /// The worker's memory now: its wasm linear memory (which never shrinks), and what Burn
+    /// holds on the GPU (none on the CPU backend).
+    Memory { wasm_bytes: u64, gpu: Option<crate::device::GpuMemory> },
     /// The device was lost during this stepping job, which goes on, on a new one, from step
     /// (or iteration) `step`, its last kept state: the steps after it are done again. `note`
     /// says what happened and what was not kept.
@@ -323,6 +330,7 @@ impl JobEvent {
         matches!(
             self,
             JobEvent::Failed { .. }
+                | JobEvent::Memory { .. }
                 | JobEvent::RoundtripDone { .. }
                 | JobEvent::ModelLoaded { .. }
                 | JobEvent::Translated { .. }
@@ -426,6 +434,7 @@ mod tests {
             Request::ExportTraining { id: 8, what: TrainExport::Generator("G_A".into()) },
             Request::Crash { message: "test".into() },
             Request::LoseDevice,
+            Request::Memory { id: 9 },
         ] {
             let json = serde_json::to_string(&req).unwrap();
             assert_eq!(serde_json::from_str::<Request>(&json).unwrap(), req);
@@ -445,6 +454,7 @@ mod tests {
                 },
             },
             JobEvent::Recovered { step: 40, note: "n".into() }.about(3),
+            JobEvent::Memory { wasm_bytes: 1 << 20, gpu: Some(crate::device::GpuMemory { in_use: 3, reserved: 4, allocations: 1 }) }.about(9),
             JobEvent::Fetching { done: 10, total: None }.about(1),
             JobEvent::ModelLoaded { slot: Slot::CycleGan, name: "g".into(), description: "d".into(), from_cache: true, note: Some("n".into()) }.about(1),
             JobEvent::VggLoaded { name: "v".into(), description: "d".into(), from_cache: false, note: Some("n".into()) }.about(2),

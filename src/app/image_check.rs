@@ -4,6 +4,7 @@
 
 use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, Shared};
 use super::{Job, JobIds, Section, abort_job, own_event};
+use crate::device::GpuMemory;
 use crate::protocol::{ImagePayload, JobEvent, JobId, Request};
 use std::rc::Rc;
 use yew::prelude::*;
@@ -22,6 +23,8 @@ pub enum ImageCheckMsg {
     CrashWorker,
     /// Destroy the worker's GPU device (the diagnostics' button).
     LoseDevice,
+    /// Ask the worker how much memory it holds.
+    Memory,
 }
 
 /// The Image check section's state.
@@ -31,6 +34,8 @@ pub struct ImageCheck {
     job: Option<Job<String>>,
     result: Option<Output>,
     error: Option<String>,
+    /// The worker's last memory readout: its request, wasm bytes, and Burn's GPU memory.
+    memory: Option<(JobId, u64, Option<GpuMemory>)>,
 }
 
 impl ImageCheck {
@@ -49,6 +54,7 @@ impl ImageCheck {
             }
             ImageCheckMsg::CrashWorker => Some(Request::Crash { message: "crashed on purpose from the diagnostics".into() }),
             ImageCheckMsg::LoseDevice => Some(Request::LoseDevice),
+            ImageCheckMsg::Memory => Some(Request::Memory { id: ids.fresh() }),
         }
     }
 
@@ -96,13 +102,33 @@ impl ImageCheck {
                     <span class="hint">{ " As a driver reset would: a new device takes over, and a running style transfer \
                         or training run goes on from its last kept state." }</span>
                 </p>
+                <p>
+                    <button data-testid="memory-sample" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::Memory)}>
+                        { "Memory now" }</button>
+                    if let Some((id, wasm, gpu)) = self.memory {
+                        <span data-testid="memory" data-id={id.to_string()} data-wasm={wasm.to_string()}
+                            data-gpu-in-use={gpu.map(|g| g.in_use.to_string()).unwrap_or_default()}
+                            data-gpu-reserved={gpu.map(|g| g.reserved.to_string()).unwrap_or_default()}>
+                            { format!(" worker: {}", megabytes(wasm)) }
+                            { gpu.map(|g| format!("; GPU: {} in {} tensors, {} reserved", megabytes(g.in_use), g.allocations, megabytes(g.reserved))).unwrap_or_default() }
+                        </span>
+                    }
+                </p>
             </section>
         }
     }
 }
 
+fn megabytes(bytes: u64) -> String {
+    format!("{:.1} MB", bytes as f64 / 1e6)
+}
+
 impl Section for ImageCheck {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
+        if let JobEvent::Memory { wasm_bytes, gpu } = ev {
+            self.memory = Some((id, wasm_bytes, gpu));
+            return;
+        }
         if let Some(JobEvent::RoundtripDone { input, output, millis }) = own_event(&mut self.job, &mut self.error, id, ev) {
             let name = self.job.take().map(|j| j.about).unwrap_or_default();
             self.result = Some(Output { input: Shared(Rc::new(input)), output: Shared(Rc::new(output)), name, millis });

@@ -4,7 +4,7 @@ use burn::tensor::wgpu::{WgpuSetup, wgpu};
 use burn::tensor::{Device, Tensor};
 use std::sync::{Arc, OnceLock};
 
-use super::{DeviceInfo, GpuLimits, Preference};
+use super::{DeviceInfo, GpuLimits, GpuMemory, Preference};
 
 impl GpuLimits {
     fn from_wgpu(l: &burn::tensor::wgpu::wgpu::Limits) -> Self {
@@ -78,6 +78,19 @@ impl Compute {
         }
         match Tensor::<1>::zeros([1], &self.device).into_data_async().await {
             Err(e) if e.is_device_poisoned() => Some(e.reason().to_string()),
+            _ => None,
+        }
+    }
+
+    /// What Burn's runtime holds on the GPU now; `None` on the CPU.
+    pub fn memory(&self) -> Option<GpuMemory> {
+        self.gpu.as_ref()?;
+        match self.device.clone().without_autodiff().as_dispatch() {
+            burn::backend::DispatchDevice::Cube(cube) => {
+                let usage = cube.client().memory_report(cubecl_runtime::memory_management::MemoryScope::Device).usage();
+                Some(GpuMemory { in_use: usage.bytes_in_use, reserved: usage.bytes_reserved, allocations: usage.number_allocs })
+            }
+            #[allow(unreachable_patterns)]
             _ => None,
         }
     }

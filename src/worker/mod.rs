@@ -115,6 +115,8 @@ pub fn run() {
             Ok(Request::Control { id, action }) => CONTROL.with(|c| c.apply(id, action)),
             // Not queued: a crash in the middle of whatever runs.
             Ok(Request::Crash { message }) => panic!("{message}"),
+            // Not queued: sampled in the middle of whatever runs.
+            Ok(Request::Memory { id }) => post_job(id, memory()),
             // Not queued: lost in the middle of whatever runs.
             Ok(Request::LoseDevice) => DEVICE.with(|d| d.destroy()),
             // Not queued: answered from storage while a training run holds the queue.
@@ -240,10 +242,25 @@ async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) ->
         Request::QuerySavedTraining { .. } => Ok(training::query().await),
         Request::DiscardTraining { .. } => Ok(training::discard().await),
         // Answered in `onmessage`, never queued; Init has no job id.
-        Request::Control { .. } | Request::ExportTraining { .. } | Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice => {
+        Request::Control { .. }
+        | Request::ExportTraining { .. }
+        | Request::Init { .. }
+        | Request::Crash { .. }
+        | Request::LoseDevice
+        | Request::Memory { .. } => {
             Err("not a job".into())
         }
     }
+}
+
+/// The worker's wasm memory and what Burn holds on the GPU.
+fn memory() -> JobEvent {
+    let wasm_bytes = wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length() as u64;
+    JobEvent::Memory { wasm_bytes, gpu: DEVICE.with(|d| d.get().ok()).and_then(|c| c.memory()) }
 }
 
 /// An image to show only (a preview, a training sample): RGBA, no PNG.

@@ -3,7 +3,7 @@
 
 use super::driver::{Target, Trace};
 use super::random_seeds;
-use ai_art::device::{DeviceInfo, GpuLimits, Preference};
+use ai_art::device::{DeviceInfo, GpuLimits, GpuMemory, Preference};
 use ai_art::models::{ArchChoice, NormChoice, NormKind};
 use ai_art::protocol::*;
 use ai_art::techniques::style_transfer::{InitKind, Losses, Settings};
@@ -122,6 +122,7 @@ fn messages() -> Vec<Value> {
             message: "test".into(),
         },
         Request::LoseDevice,
+        Request::Memory { id: 9 },
     ];
     let limits = GpuLimits {
         max_buffer_size: 1 << 30,
@@ -155,7 +156,15 @@ fn messages() -> Vec<Value> {
             note: "n".into(),
         }
         .about(2),
-
+        JobEvent::Memory {
+            wasm_bytes: 1 << 24,
+            gpu: Some(GpuMemory {
+                in_use: 1,
+                reserved: 2,
+                allocations: 3,
+            }),
+        }
+        .about(9),
         JobEvent::Fetching {
             done: 10,
             total: Some(1 << 40),
