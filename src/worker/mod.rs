@@ -168,15 +168,17 @@ async fn handle(state: &RefCell<State>, req: Request) {
             let recovers = matches!(req, Request::StyleTransfer { .. } | Request::Train { .. } | Request::ResumeTraining { .. });
             let event = match run_job(state, req, &device).await {
                 Ok(event) => event,
-                Err(message) => match before.filter(|_| !recovers) {
-                    Some(before) => match device.after_failure(&before).await {
-                        Some((_, reason)) => JobEvent::Failed {
-                            message: format!("{message}. The GPU device was lost ({reason}) and a new one has started: try again."),
-                        },
-                        None => JobEvent::Failed { message },
-                    },
-                    None => JobEvent::Failed { message },
-                },
+                Err(message) => {
+                    let lost = match before.filter(|_| !recovers) {
+                        Some(before) => device.after_failure(&before).await,
+                        None => None,
+                    };
+                    let message = match lost {
+                        Some((_, reason)) => format!("{message}. The GPU device was lost ({reason}) and a new one has started: try again."),
+                        None => message,
+                    };
+                    JobEvent::Failed { message }
+                }
             };
             post_job(id, event);
         }

@@ -14,18 +14,12 @@ use super::{now_ms, payload, post_job, preview, progress};
 use crate::device::Compute;
 use crate::imaging;
 use crate::protocol::{ImagePayload, JobEvent, JobId, StepLosses, StyleTransferJob};
-use crate::techniques::style_transfer::{InitKind, NstRun, Settings, initial_image};
+use crate::techniques::style_transfer::{InitKind, NstRun, Prepared, Settings, initial_image};
 use burn::tensor::{Tensor, TensorData};
 
 /// Steps between two copies of the image kept against a device loss, when previews do not
 /// set the pace.
 const KEEP_EVERY: u32 = 10;
-
-/// The decoded and sized images of a run.
-struct Images {
-    content: image::RgbImage,
-    styles: Vec<(image::RgbImage, f64)>,
-}
 
 /// The image a run goes on from after a device loss: the one after `step` steps, or the
 /// initial image while no step was kept.
@@ -67,8 +61,7 @@ async fn run_inner(id: JobId, job: StyleTransferJob, vgg: &mut VggWeights, devic
     }
     let mut compute = device.get()?;
     // The same sizes and bound as the CLI (techniques::style_transfer::Settings::prepare).
-    let prepared = s.prepare(&content_img, &style_imgs, vgg.first_width(), compute.info.limits.as_ref()).map_err(|e| e.to_string())?;
-    let images = Images { content: prepared.content, styles: prepared.styles };
+    let images = s.prepare(&content_img, &style_imgs, vgg.first_width(), compute.info.limits.as_ref()).map_err(|e| e.to_string())?;
 
     let mut kept = Kept::default();
     let mut recoveries = Vec::new();
@@ -120,7 +113,7 @@ async fn run_inner(id: JobId, job: StyleTransferJob, vgg: &mut VggWeights, devic
 async fn begin(
     id: JobId,
     s: &Settings,
-    images: &Images,
+    images: &Prepared,
     vgg: &mut VggWeights,
     compute: &Compute,
     kept: &Kept,
@@ -153,7 +146,7 @@ async fn run_steps(
     id: JobId,
     nst: &mut NstRun,
     s: &Settings,
-    images: &Images,
+    images: &Prepared,
     steps: &mut StepLoop<'_, StepLosses>,
     kept: &mut Kept,
 ) -> Result<Ended, String> {
@@ -177,11 +170,16 @@ async fn run_steps(
         }
         let want_preview = s.preview_every > 0 && done.is_multiple_of(s.preview_every) && done < s.steps;
         steps.record(StepLosses { step: done, losses }, want_preview);
-        if want_preview {
-            post_job(id, JobEvent::StyleTransferPreview { step: done, image: image_at(nst, s, images).await? });
-        }
-        if done.is_multiple_of(keep_every) {
-            keep(nst, done, kept).await?;
+        let want_keep = done.is_multiple_of(keep_every);
+        if want_preview || want_keep {
+            // One read serves both (previews set the pace of the copies when they are on).
+            let image = read_image(nst).await?;
+            if want_preview {
+                post_job(id, JobEvent::StyleTransferPreview { step: done, image: shown(image.clone(), s, images, false)? });
+            }
+            if want_keep {
+                *kept = Kept { step: done, image: Some(image) };
+            }
         }
         // Let control messages (and everything else) through between steps.
         sleep(0).await;
@@ -199,19 +197,13 @@ async fn read_image(nst: &NstRun) -> Result<TensorData, String> {
     Ok(TensorData::new(values, shape))
 }
 
-/// Copies the image after `step` steps to the worker's memory.
-async fn keep(nst: &NstRun, step: u32, kept: &mut Kept) -> Result<(), String> {
-    *kept = Kept { step, image: Some(read_image(nst).await?) };
-    Ok(())
-}
-
 /// The run's current image as a preview.
-async fn image_at(nst: &NstRun, s: &Settings, images: &Images) -> Result<ImagePayload, String> {
+async fn image_at(nst: &NstRun, s: &Settings, images: &Prepared) -> Result<ImagePayload, String> {
     shown(read_image(nst).await?, s, images, false)
 }
 
 /// An image read back, as shown: a preview, or (`with_png`) the result to download.
-fn shown(data: TensorData, s: &Settings, images: &Images, with_png: bool) -> Result<ImagePayload, String> {
+fn shown(data: TensorData, s: &Settings, images: &Prepared, with_png: bool) -> Result<ImagePayload, String> {
     let mut out = imaging::from_data(data).map_err(|e| e.to_string())?;
     if s.preserve_colors {
         out = imaging::preserve_colors(&out, &images.content);
