@@ -42,6 +42,17 @@ async function openDiagnostics(page) {
   await page.click('#tab-start');
   await page.$eval('[data-testid="diagnostics"]', (d) => { d.open = true; });
 }
+/** Presses "Memory now" in the diagnostics and says what the readout holds. */
+async function readMemory(page) {
+  await page.click('[data-testid="memory-sample"]');
+  const memory = await page.waitForSelector('[data-testid="memory"]', { timeout: JOB_TIMEOUT });
+  const m = await memory.evaluate((e) => ({ wasm: Number(e.dataset.wasm), inUse: e.dataset.gpuInUse, reserved: e.dataset.gpuReserved }));
+  return {
+    wasm: m.wasm >= 1 << 20,
+    gpu: Number(m.reserved) > 0,
+    inUseWithinReserved: m.reserved !== '' && Number(m.inUse) <= Number(m.reserved),
+  };
+}
 async function roundTripAndDownload(page, { width, height, via }) {
   await openDiagnostics(page);
   const png = makePng(width, height);
@@ -84,6 +95,8 @@ test('with WebGPU: shows the adapter, round-trips an image, downloads it, surviv
     // ...and the app stays usable: the next image (dropped this time) works.
     await roundTripAndDownload(page, { width: 20, height: 36, via: 'drop' });
     assert.equal(await page.$('#error'), null, 'error cleared after a good image');
+    // The memory readout: the worker's wasm memory, and the GPU memory Burn holds after those jobs.
+    assert.deepEqual(await readMemory(page), { wasm: true, gpu: true, inUseWithinReserved: true });
     assert.deepEqual(errors, []);
   });
 });
@@ -94,6 +107,8 @@ test('without WebGPU: explains the CPU fallback and still processes the image', 
     assert.equal(await page.textContent('#device-backend'), 'CPU');
     assert.match(await page.textContent('#cpu-fallback'), /WebGPU is not available.*CPU/);
     await roundTripAndDownload(page, { width: 30, height: 18, via: 'pick' });
+    // On the CPU there is no GPU memory to report.
+    assert.deepEqual(await readMemory(page), { wasm: true, gpu: false, inUseWithinReserved: false });
     assert.deepEqual(errors, []);
   });
 });
