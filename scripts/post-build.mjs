@@ -2,7 +2,7 @@
 // output before trunk moves it to dist/):
 // 1. moves the start-up module trunk writes inline into index.html into a file of its own,
 //    so the page runs under a Content-Security-Policy without inline scripts (Trunk.toml's
-//    [serve] csp; the e2e tests serve the same policy);
+//    [serve] headers; the e2e tests serve the same policy);
 // 2. writes the service worker's precache list and version into the staged sw.js
 //    (static/sw.js), so the worker knows every file of this build and a new build is a new
 //    worker.

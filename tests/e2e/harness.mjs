@@ -26,14 +26,14 @@ const MIME = {
 };
 
 /**
- * The Content-Security-Policy of Trunk.toml's `[serve] csp`, without the nonce trunk gives its
- * own auto-reload script: every end-to-end test runs the app under it.
+ * The Content-Security-Policy `scripts/serve.sh` sends (Trunk.toml's `[serve] headers`): every
+ * end-to-end test runs the app under it.
  */
 export async function contentSecurityPolicy() {
   const toml = await fs.readFile(path.resolve(here, '../../Trunk.toml'), 'utf8');
-  const line = toml.match(/^csp = (\[.*\])$/m);
-  if (!line) throw new Error('Trunk.toml has no one-line `csp = [...]` in [serve]');
-  return JSON.parse(line[1]).map((d) => d.replace(/ 'nonce-\{\{NONCE\}\}'/, '')).join('; ');
+  const line = toml.match(/^headers = \{ "Content-Security-Policy" = "([^"]+)" \}$/m);
+  if (!line) throw new Error('Trunk.toml has no one-line `headers = { "Content-Security-Policy" = "..." }` in [serve]');
+  return line[1];
 }
 
 /** Serves dist/ on 127.0.0.1 (a secure context, which WebGPU needs), under the app's CSP. */
