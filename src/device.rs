@@ -16,6 +16,14 @@ mod start;
 #[cfg(feature = "compute")]
 pub use start::{Compute, DeviceError, start};
 
+/// Whether a failure's message says the device had no memory for what was asked: Burn's
+/// runtime refusing an allocation larger than the device allows ("can't allocate buffer of
+/// size"), or finding no memory left for it ("out of device memory").
+pub fn is_out_of_memory(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    ["can't allocate", "out of device memory", "out of memory"].iter().any(|m| message.contains(m))
+}
+
 /// Which device the caller wants.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Preference {

@@ -75,6 +75,11 @@ pub enum Request {
     /// reclaiming the GPU would lose it: the diagnostics' "lose the GPU" button, which shows,
     /// and lets the tests check, that a new device replaces it and the running job goes on.
     LoseDevice,
+    /// Report an out-of-memory error on the worker's GPU device at once (not queued), as the
+    /// browser reports a buffer it could not make: the diagnostics' "run out of GPU memory"
+    /// button, which shows, and lets the tests check, that the running job ends with a
+    /// message and a fresh device takes over.
+    ExhaustMemory,
 }
 
 impl Request {
@@ -82,7 +87,7 @@ impl Request {
     /// events about it carry the same id.
     pub fn job_id(&self) -> Option<JobId> {
         match self {
-            Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice => None,
+            Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice | Request::ExhaustMemory => None,
             Request::Roundtrip { id, .. }
             | Request::Memory { id }
             | Request::LoadModel { id, .. }
@@ -238,6 +243,10 @@ pub enum Event {
     /// running style transfer or training run goes on from its last kept state
     /// ([`JobEvent::Recovered`]).
     DeviceLost { reason: String, device: DeviceInfo },
+    /// The GPU device ran out of memory (`reason`) under a job, which failed, and `device`
+    /// replaced it (a fresh GPU device, or the CPU): what was built on the old one (a loaded
+    /// model) is gone.
+    OutOfMemory { reason: String, device: DeviceInfo },
     /// About job `id`: the UI routes it to the section that sent the request.
     Job { id: JobId, event: JobEvent },
 }
@@ -434,6 +443,7 @@ mod tests {
             Request::ExportTraining { id: 8, what: TrainExport::Generator("G_A".into()) },
             Request::Crash { message: "test".into() },
             Request::LoseDevice,
+            Request::ExhaustMemory,
             Request::Memory { id: 9 },
         ] {
             let json = serde_json::to_string(&req).unwrap();
@@ -451,6 +461,17 @@ mod tests {
                     is_gpu: true,
                     limits: None,
                     fallback_reason: None,
+                },
+            },
+            Event::OutOfMemory {
+                reason: "simulated".into(),
+                device: crate::device::DeviceInfo {
+                    backend: "CPU".into(),
+                    adapter: "burn-flex".into(),
+                    details: String::new(),
+                    is_gpu: false,
+                    limits: None,
+                    fallback_reason: Some("the GPU device was renewed 3 times in this session".into()),
                 },
             },
             JobEvent::Recovered { step: 40, note: "n".into() }.about(3),

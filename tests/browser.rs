@@ -183,6 +183,27 @@ async fn a_lost_webgpu_device_is_noticed_and_replaced() {
     assert_eq!(read(double(&gpu().await)).await, [2.0, 4.0, 6.0]);
 }
 
+/// An out-of-memory error as the browser reports it (an `uncapturederror` event carrying a
+/// `GPUOutOfMemoryError`, dispatched here on a device of its own: a real one needs the GPU's
+/// memory filled) goes through wgpu to our handler, which keeps it for the job to see instead
+/// of panicking as Burn's handler would (in the worker a panic is a crash). The device is not
+/// lost, and its replacement computes.
+#[wasm_bindgen_test]
+async fn an_out_of_memory_error_is_kept_for_the_job_not_a_panic() {
+    static_constructors();
+    let own = gpu().await.replacement().await;
+    assert!(own.info.is_gpu, "{:?}", own.info.fallback_reason);
+    assert_eq!(own.out_of_memory(), None);
+    assert!(own.simulate_out_of_memory(), "the event was dispatched");
+    let reason = own.out_of_memory().expect("the error reached the device's handler");
+    assert!(reason.contains("GPUOutOfMemoryError"), "{reason}");
+    assert_eq!(own.loss().await, None, "out of memory is not lost");
+    let next = own.replacement().await;
+    assert_eq!(next.out_of_memory(), None);
+    assert_eq!(read(Tensor::<1>::from_floats([1.0, 2.0], &next.device) * 3.0).await, [3.0, 6.0]);
+    assert_eq!(gpu().await.out_of_memory(), None, "the shared device is untouched");
+}
+
 #[wasm_bindgen_test]
 async fn webgpu_device_runs_our_wgsl() {
     static_constructors();

@@ -23,6 +23,8 @@ pub enum ImageCheckMsg {
     CrashWorker,
     /// Destroy the worker's GPU device (the diagnostics' button).
     LoseDevice,
+    /// Report an out-of-memory error on the worker's GPU device (the diagnostics' button).
+    ExhaustMemory,
     /// Ask the worker how much memory it holds.
     Memory,
 }
@@ -54,6 +56,7 @@ impl ImageCheck {
             }
             ImageCheckMsg::CrashWorker => Some(Request::Crash { message: "crashed on purpose from the diagnostics".into() }),
             ImageCheckMsg::LoseDevice => Some(Request::LoseDevice),
+            ImageCheckMsg::ExhaustMemory => Some(Request::ExhaustMemory),
             ImageCheckMsg::Memory => Some(Request::Memory { id: ids.fresh() }),
         }
     }
@@ -101,6 +104,12 @@ impl ImageCheck {
                         { "Lose the GPU device" }</button>
                     <span class="hint">{ " As a driver reset would: a new device takes over, and a running style transfer \
                         or training run goes on from its last kept state." }</span>
+                </p>
+                <p>
+                    <button data-testid="exhaust-memory" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::ExhaustMemory)}>
+                        { "Run out of GPU memory" }</button>
+                    <span class="hint">{ " As the browser reports a buffer it could not make: the running job stops with a \
+                        message, and a fresh device takes over." }</span>
                 </p>
                 <p>
                     <button data-testid="memory-sample" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::Memory)}>

@@ -294,6 +294,17 @@ impl Component for App {
                     self.section(tab).device_replaced(false);
                 }
             }
+            Msg::Worker(Event::OutOfMemory { reason, device }) => {
+                self.device_notice = Some(format!(
+                    "The GPU ran out of memory ({reason}): the job in progress stopped, and the studio now runs on a \
+                     fresh device, {}. Loaded models must be loaded again.",
+                    device.summary()
+                ));
+                self.device = DeviceState::Ready(device);
+                for tab in Tab::SECTIONS {
+                    self.section(tab).device_replaced(false);
+                }
+            }
             Msg::Worker(Event::Broken { message }) => {
                 if matches!(self.device, DeviceState::Loading | DeviceState::Starting) {
                     self.device = DeviceState::Broken(format!("The compute worker could not start: {message}"));

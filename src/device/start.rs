@@ -43,13 +43,38 @@ pub struct Compute {
     gpu: Option<Gpu>,
 }
 
-/// What a replacement GPU device is requested from, what a test destroys, and why the
-/// device was lost, once it is.
+/// What a replacement GPU device is requested from, what a test destroys, why the device
+/// was lost, once it is, and why it ran out of memory, once it did.
 #[derive(Clone, Debug)]
 struct Gpu {
     instance: wgpu::Instance,
     device: wgpu::Device,
     lost: Arc<OnceLock<String>>,
+    exhausted: Arc<OnceLock<String>>,
+}
+
+/// The device's uncaptured errors, in the browser (installed in place of Burn's handler, which
+/// panics on every error: in the worker a panic is a crash). Running out of memory is a fact
+/// about the device, not a bug: it is kept for [`Compute::out_of_memory`], and the job's read
+/// is then not to be trusted (the buffer it needed was never made). Once the device is lost or
+/// out of memory, the errors that follow are consequences; any other error is a bug, and
+/// panics as under Burn's handler.
+fn on_uncaptured_error(lost: &OnceLock<String>, exhausted: &OnceLock<String>, error: wgpu::Error) {
+    match error {
+        wgpu::Error::OutOfMemory { source } => {
+            log::error!("the GPU device ran out of memory: {source}");
+            // wgpu's web backend drops the browser's message for a placeholder.
+            let reason = match source.to_string() {
+                s if s == "<WebGPU Error>" => "the browser reported a GPUOutOfMemoryError".to_string(),
+                s => s,
+            };
+            let _ = exhausted.set(reason);
+        }
+        other if lost.get().is_some() || exhausted.get().is_some() => {
+            log::debug!("error on a lost or exhausted GPU device: {other}");
+        }
+        other => panic!("wgpu error: {other}"),
+    }
 }
 
 impl Compute {
@@ -79,6 +104,39 @@ impl Compute {
         match Tensor::<1>::zeros([1], &self.device).into_data_async().await {
             Err(e) if e.is_device_poisoned() => Some(e.reason().to_string()),
             _ => None,
+        }
+    }
+
+    /// Why the GPU device ran out of memory, once it has: in the browser, a buffer it could
+    /// not make (WebGPU's out-of-memory error). What ran on it since may have read back
+    /// garbage, and a page of Burn's memory pool may be a buffer that does not exist, so the
+    /// job fails and the device is replaced. (Natively Burn's own handler panics instead.)
+    pub fn out_of_memory(&self) -> Option<String> {
+        self.gpu.as_ref()?.exhausted.get().cloned()
+    }
+
+    /// Reports an out-of-memory error as the browser would, for the tests of what follows (a
+    /// real one needs the GPU's memory filled): in the browser an uncaptured-error event
+    /// carrying a `GPUOutOfMemoryError` is dispatched on the device itself, so it takes the
+    /// path a real one takes; natively it goes to the handler the browser's device gets.
+    /// False on the CPU.
+    pub fn simulate_out_of_memory(&self) -> bool {
+        let Some(gpu) = &self.gpu else { return false };
+        #[cfg(target_arch = "wasm32")]
+        return match browser::dispatch_out_of_memory(&gpu.device) {
+            Ok(()) => true,
+            Err(e) => {
+                log::error!("could not dispatch an out-of-memory error: {e:?}");
+                false
+            }
+        };
+        #[cfg(not(target_arch = "wasm32"))]
+        {
+            #[derive(Debug, thiserror::Error)]
+            #[error("simulated: no memory left for a buffer")]
+            struct Simulated;
+            on_uncaptured_error(&gpu.lost, &gpu.exhausted, wgpu::Error::OutOfMemory { source: Box::new(Simulated) });
+            true
         }
     }
 
@@ -115,7 +173,7 @@ impl Compute {
             // The CPU is never lost; nothing to replace.
             return self.clone();
         };
-        match restart_gpu(&gpu.instance).await {
+        match restart_gpu(&gpu.instance, None).await {
             Ok(c) => Compute { generation: self.generation + 1, ..c },
             Err(DeviceError::NoGpu(why)) => self.on_cpu(format!("the GPU was lost and no new device could be started: {why}")),
         }
@@ -160,8 +218,8 @@ async fn start_gpu() -> Result<Compute, DeviceError> {
 }
 
 /// A new adapter and device from `instance`, requested as Burn's runtime requests its own
-/// (every feature and limit the adapter offers), and registered with Burn.
-async fn restart_gpu(instance: &wgpu::Instance) -> Result<Compute, DeviceError> {
+/// (every feature and limit the adapter offers, or `limits`), and registered with Burn.
+async fn restart_gpu(instance: &wgpu::Instance, limits: Option<wgpu::Limits>) -> Result<Compute, DeviceError> {
     let fail = |what: &str, e: &dyn std::fmt::Display| DeviceError::NoGpu(format!("{what}: {e}"));
     let probe = probe().await?;
     let adapter = instance
@@ -172,7 +230,7 @@ async fn restart_gpu(instance: &wgpu::Instance) -> Result<Compute, DeviceError> 
         .request_device(&wgpu::DeviceDescriptor {
             label: Some("ai-art replacement device"),
             required_features: adapter.features().difference(wgpu::Features::MAPPABLE_PRIMARY_BUFFERS),
-            required_limits: adapter.limits(),
+            required_limits: limits.unwrap_or_else(|| adapter.limits()),
             memory_hints: wgpu::MemoryHints::MemoryUsage,
             // SAFETY: the token Burn's runtime passes when it requests its own device (its
             // kernels may use experimental features the adapter offers); the replacement must
@@ -244,18 +302,21 @@ fn describe(device: Device, setup: WgpuSetup, browser: Probe) -> Compute {
     // In the browser a callback on `GPUDevice.lost` adds to Burn's own (which marks the
     // runtime poisoned); natively it would replace Burn's, so there `loss` reads back instead.
     let lost = Arc::new(OnceLock::new());
+    let exhausted = Arc::new(OnceLock::new());
     #[cfg(target_arch = "wasm32")]
     {
-        let lost = lost.clone();
+        let on_lost = lost.clone();
         setup.device.set_device_lost_callback(move |kind, message| {
-            let _ = lost.set(format!("{kind:?}: {message}"));
+            let _ = on_lost.set(format!("{kind:?}: {message}"));
         });
+        let (lost, exhausted) = (lost.clone(), exhausted.clone());
+        setup.device.on_uncaptured_error(Arc::new(move |error| on_uncaptured_error(&lost, &exhausted, error)));
     }
     Compute {
         device,
         info: DeviceInfo { backend, adapter, details, is_gpu: true, limits: Some(limits), fallback_reason: None },
         generation: 0,
-        gpu: Some(Gpu { instance: setup.instance, device: setup.device, lost }),
+        gpu: Some(Gpu { instance: setup.instance, device: setup.device, lost, exhausted }),
     }
 }
 
@@ -263,9 +324,24 @@ fn describe(device: Device, setup: WgpuSetup, browser: Probe) -> Compute {
 /// WebGPU gives a clear reason instead of a panic deep inside the runtime.
 #[cfg(target_arch = "wasm32")]
 mod browser {
-    use js_sys::{Function, Promise, Reflect};
+    use super::wgpu;
+    use js_sys::{Array, Function, Promise, Reflect};
     use wasm_bindgen::{JsCast, JsValue};
     use wasm_bindgen_futures::JsFuture;
+
+    /// Dispatches `uncapturederror` with a `GPUOutOfMemoryError` on `device`'s `GPUDevice`:
+    /// the event the browser fires for a buffer it could not make.
+    pub fn dispatch_out_of_memory(device: &wgpu::Device) -> Result<(), JsValue> {
+        let target: &JsValue = device.as_webgpu().ok_or("not a WebGPU device")?.as_ref();
+        let global = js_sys::global();
+        let class = |name: &str| Reflect::get(&global, &JsValue::from_str(name))?.dyn_into::<Function>();
+        let error = Reflect::construct(&class("GPUOutOfMemoryError")?, &Array::of1(&"simulated by the diagnostics".into()))?;
+        let init = js_sys::Object::new();
+        Reflect::set(&init, &"error".into(), &error)?;
+        let event = Reflect::construct(&class("GPUUncapturedErrorEvent")?, &Array::of2(&"uncapturederror".into(), &init))?;
+        get(target, "dispatchEvent").dyn_into::<Function>()?.call1(target, &event)?;
+        Ok(())
+    }
 
     pub struct AdapterProbe {
         pub vendor: String,
@@ -320,7 +396,7 @@ mod tests {
     /// checked in the browser (`tests/browser.rs`): natively wgpu does not report it to Burn.
     #[test]
     fn a_replacement_device_is_a_new_runtime_that_computes() {
-        let first = pollster::block_on(restart_gpu(&wgpu::Instance::default())).expect("a wgpu adapter (lavapipe)");
+        let first = pollster::block_on(restart_gpu(&wgpu::Instance::default(), None)).expect("a wgpu adapter (lavapipe)");
         let next = pollster::block_on(first.replacement());
         assert!(next.info.is_gpu, "{:?}", next.info.fallback_reason);
         assert_eq!(next.generation, first.generation + 1);
@@ -329,6 +405,27 @@ mod tests {
         let values = pollster::block_on(t.into_data_async()).expect("read back").try_to_vec::<f32>().expect("f32");
         assert_eq!(values, [2.0, 4.0, 6.0]);
         assert_eq!(pollster::block_on(next.loss()), None);
+    }
+
+    /// An allocation past what the device allows fails the read that needs it with an error
+    /// [`crate::device::is_out_of_memory`] recognises, and the device goes on computing:
+    /// checked with a device requested with buffers of at most 16 MiB (Burn's pool pages for
+    /// small tensors are 8 MiB) and a 32 MiB tensor.
+    #[test]
+    fn a_tensor_larger_than_the_device_allows_fails_its_read_and_the_device_goes_on() {
+        const LIMIT: u64 = 16 << 20;
+        let instance = wgpu::Instance::default();
+        let adapter = pollster::block_on(instance.request_adapter(&wgpu::RequestAdapterOptions::default())).expect("a wgpu adapter (lavapipe)");
+        let limits = wgpu::Limits { max_buffer_size: LIMIT, max_storage_buffer_binding_size: LIMIT, ..adapter.limits() };
+        let small = pollster::block_on(restart_gpu(&instance, Some(limits))).expect("a device with small buffers");
+        let too_large = Tensor::<1>::ones([(2 * LIMIT / 4) as usize], &small.device) * 2.0;
+        let err = pollster::block_on(too_large.sum().into_data_async()).expect_err("32 MiB on a device of 16 MiB buffers");
+        assert!(crate::device::is_out_of_memory(&err.to_string()), "not recognised as out of memory: {err}");
+        assert!(!err.is_device_poisoned(), "{err}");
+        let fits = Tensor::<1>::ones([(LIMIT / 8) as usize], &small.device).sum();
+        let sum = pollster::block_on(fits.into_data_async()).expect("the device still computes").try_to_vec::<f32>().expect("f32");
+        assert_eq!(sum, [(LIMIT / 8) as f32]);
+        assert_eq!(small.out_of_memory(), None, "no uncaptured error: Burn refused the allocation itself");
     }
 
     #[test]

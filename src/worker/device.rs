@@ -6,6 +6,10 @@
 //! replaces the lost one (the page is told with [`Event::DeviceLost`]) and the job decides
 //! what to do: style transfer and training go on from their last kept state, the others end
 //! with a message saying to try again.
+//!
+//! A device that ran out of memory under a job ([`Compute::out_of_memory`]) is not lost, but
+//! Burn's memory pool may then hold a buffer that was never made: the job fails, and
+//! [`WorkerDevice::after_job`] replaces the device the same way ([`Event::OutOfMemory`]).
 
 use super::post;
 use crate::device::Compute;
@@ -45,21 +49,55 @@ impl WorkerDevice {
     /// After a job failed on `failed`: if that device was lost, the device that replaces it
     /// (started now, or already by another job), with why it was lost. `None` when the
     /// device is fine and the failure is the job's own.
+    /// A device that ran out of memory is not lost (`None`): the job ends, and
+    /// [`after_job`](Self::after_job) replaces it.
     pub async fn after_failure(&self, failed: &Compute) -> Option<(Compute, String)> {
         let current = self.get().ok()?;
         if current.generation > failed.generation {
             return Some((current, "the GPU device was lost".into()));
         }
+        if failed.out_of_memory().is_some() {
+            return None;
+        }
         let reason = failed.loss().await?;
-        self.replaced.set(self.replaced.get() + 1);
-        let next = if self.replaced.get() > MAX_REPLACEMENTS {
-            failed.on_cpu(format!("the GPU device was lost {MAX_REPLACEMENTS} times in this session"))
-        } else {
-            failed.replacement().await
-        };
+        let next = self.replace(failed, "lost").await;
         log::warn!("the GPU device was lost ({reason}); now on {}", next.info.summary());
         post(&Event::DeviceLost { reason: reason.clone(), device: next.info.clone() });
-        self.set(next.clone());
         Some((next, reason))
+    }
+
+    /// After a job ran on `used`: if the GPU ran out of memory under it, why. The device is
+    /// replaced then (once, whichever job finds out first), since its memory pool cannot be
+    /// trusted, and the page is told: what was loaded on it must be loaded again.
+    pub async fn after_job(&self, used: &Compute) -> Option<String> {
+        let reason = used.out_of_memory()?;
+        if self.get().ok()?.generation == used.generation {
+            let next = self.replace(used, "renewed").await;
+            log::warn!("the GPU device ran out of memory ({reason}); now on {}", next.info.summary());
+            post(&Event::OutOfMemory { reason: reason.clone(), device: next.info.clone() });
+        }
+        Some(reason)
+    }
+
+    /// A new device in place of `old`, which was `what` ("lost"): the CPU once too many GPU
+    /// devices were.
+    async fn replace(&self, old: &Compute, what: &str) -> Compute {
+        self.replaced.set(self.replaced.get() + 1);
+        let next = if self.replaced.get() > MAX_REPLACEMENTS {
+            old.on_cpu(format!("the GPU device was {what} {MAX_REPLACEMENTS} times in this session"))
+        } else {
+            old.replacement().await
+        };
+        self.set(next.clone());
+        next
+    }
+
+    /// Reports an out-of-memory error on the GPU device (the test-only
+    /// `Request::ExhaustMemory`); the running job finds out after its step.
+    pub fn exhaust(&self) {
+        match self.current.borrow().as_ref() {
+            Some(c) if c.simulate_out_of_memory() => log::warn!("an out-of-memory error was reported on request"),
+            _ => log::warn!("no GPU device to run out of memory"),
+        }
     }
 }

@@ -119,6 +119,8 @@ pub fn run() {
             Ok(Request::Memory { id }) => post_job(id, memory()),
             // Not queued: lost in the middle of whatever runs.
             Ok(Request::LoseDevice) => DEVICE.with(|d| d.destroy()),
+            // Not queued: out of memory in the middle of whatever runs.
+            Ok(Request::ExhaustMemory) => DEVICE.with(|d| d.exhaust()),
             // Not queued: answered from storage while a training run holds the queue.
             Ok(Request::ExportTraining { id, what }) => wasm_bindgen_futures::spawn_local(async move {
                 post_job(id, training::export(what).await.unwrap_or_else(|message| JobEvent::Failed { message }));
@@ -139,6 +141,12 @@ pub fn run() {
     scope().set_onmessage(Some(on_message.as_ref().unchecked_ref()));
     on_message.forget();
     post(&Event::Loaded);
+}
+
+/// A job's failure message once the GPU ran out of memory under it (`reason`): what to do
+/// first, then the job's own message (which says what was kept).
+fn out_of_memory(message: &str, reason: &str) -> String {
+    format!("The GPU ran out of memory ({reason}): try a smaller image size, or a smaller batch when training. {message}")
 }
 
 /// Runs the queued requests one after the other until the queue is empty.
@@ -166,9 +174,21 @@ async fn handle(state: &RefCell<State>, req: Request) {
             let before = device.get().ok();
             // Style transfer and training go on after a device loss by themselves.
             let recovers = matches!(req, Request::StyleTransfer { .. } | Request::Train { .. } | Request::ResumeTraining { .. });
-            let event = match run_job(state, req, &device).await {
-                Ok(event) => event,
-                Err(message) => {
+            let result = run_job(state, req, &device).await;
+            // A job the GPU ran out of memory under failed, whatever it says: what it read back
+            // is not to be trusted.
+            let exhausted = match &before {
+                Some(before) => device.after_job(before).await,
+                None => None,
+            };
+            let event = match (result, exhausted) {
+                (Ok(event), None) => event,
+                (Ok(_), Some(reason)) => JobEvent::Failed { message: out_of_memory("the job could not finish", &reason) },
+                (Err(message), Some(reason)) => JobEvent::Failed { message: out_of_memory(&message, &reason) },
+                (Err(message), None) if crate::device::is_out_of_memory(&message) => {
+                    JobEvent::Failed { message: out_of_memory(&message, "it has no room for a buffer this needs") }
+                }
+                (Err(message), None) => {
                     let lost = match before.filter(|_| !recovers) {
                         Some(before) => device.after_failure(&before).await,
                         None => None,
@@ -249,6 +269,7 @@ async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) ->
         | Request::Init { .. }
         | Request::Crash { .. }
         | Request::LoseDevice
+        | Request::ExhaustMemory
         | Request::Memory { .. } => {
             Err("not a job".into())
         }

@@ -77,7 +77,7 @@ async fn run_inner(id: JobId, job: StyleTransferJob, vgg: &mut VggWeights, devic
                     post_job(id, JobEvent::StyleTransferPreview { step: 0, image: image_at(&nst, s, &images).await? });
                 }
             }
-            run_steps(id, &mut nst, s, &images, &mut steps, &mut kept).await
+            run_steps(id, &mut nst, (s, &images), &compute, &mut steps, &mut kept).await
         };
         match attempt.await {
             Ok(ended) => break ended,
@@ -141,12 +141,13 @@ async fn begin(
 }
 
 /// Runs the steps from `kept.step` to the end (or a cancel), keeping a copy of the image
-/// every few steps and at the end.
+/// every few steps and at the end. Ends at the first step after which `compute` has run out
+/// of memory: what it reads back is not to be trusted (see [`Compute::out_of_memory`]).
 async fn run_steps(
     id: JobId,
     nst: &mut NstRun,
-    s: &Settings,
-    images: &Prepared,
+    (s, images): (&Settings, &Prepared),
+    compute: &Compute,
     steps: &mut StepLoop<'_, StepLosses>,
     kept: &mut Kept,
 ) -> Result<Ended, String> {
@@ -165,6 +166,9 @@ async fn run_steps(
             format!("step {} failed: {e}. If the device ran out of memory, choose a smaller size", done + 1)
         })?;
         done += 1;
+        if compute.out_of_memory().is_some() {
+            return Err(format!("step {done} ran out of GPU memory"));
+        }
         if !losses.total.is_finite() {
             return Err(format!("the loss became {} at step {done}: lower the learning rate or the loss weights", losses.total));
         }

@@ -140,6 +140,15 @@ fn kept(saved: Option<usize>) -> String {
     }
 }
 
+/// An error once the GPU has run out of memory under the run: what was read since is not to
+/// be trusted (see [`Compute::out_of_memory`]), so nothing more is saved.
+fn exhausted(compute: &Compute, session: &Session, saved: Option<usize>) -> Result<(), String> {
+    match compute.out_of_memory() {
+        Some(_) => Err(format!("iteration {} ran out of GPU memory. {}", session.iteration(), capitalised(&kept(saved)))),
+        None => Ok(()),
+    }
+}
+
 /// `s` with its first letter in capitals.
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
@@ -148,9 +157,11 @@ fn capitalised(s: &str) -> String {
 
 /// Saves the run; `saved` is the iteration of the last checkpoint kept, updated on success.
 /// A failure (a full quota, most often) leaves that checkpoint as it was: the Cache API
-/// replaces an entry whole or not at all.
-async fn save(id: JobId, session: &Session, cache: &fetch::ModelCache, saved: &mut Option<usize>) -> Result<(), String> {
+/// replaces an entry whole or not at all. Nothing read from a device that ran out of memory
+/// is saved over it.
+async fn save(id: JobId, session: &Session, compute: &Compute, cache: &fetch::ModelCache, saved: &mut Option<usize>) -> Result<(), String> {
     let state = session.save_state().await.map_err(|e| e.to_string())?;
+    exhausted(compute, session, *saved)?;
     cache.try_put(&fetch::absolute(STATE_KEY), &state).await.map_err(|e| {
         format!(
             "could not save the training state in the browser's storage ({e}); {}. Free space under \
@@ -204,7 +215,7 @@ async fn run(
     let mut steps = StepLoop::new(id, control, |steps, rate| JobEvent::TrainingSteps { steps, rate });
     let mut notes = Vec::new();
     let stopped = loop {
-        match train(id, &mut session, &mut saved, &pace, &mut steps, cache).await {
+        match train(id, &mut session, &mut saved, &pace, &mut steps, (&compute, cache)).await {
             Ok(stopped) => break stopped,
             Err(e) => {
                 let Some((next, reason)) = device.after_failure(&compute).await else { return Err(e) };
@@ -239,7 +250,7 @@ async fn train(
     saved: &mut Option<usize>,
     pace: &Pace,
     steps: &mut StepLoop<'_, StepRecord>,
-    cache: &fetch::ModelCache,
+    (compute, cache): (&Compute, &fetch::ModelCache),
 ) -> Result<bool, String> {
     sample(id, session).await?;
     let mut saved_at = now_ms();
@@ -247,7 +258,7 @@ async fn train(
     while !session.is_finished() {
         if steps.pause_requested() {
             steps.flush();
-            save(id, session, cache, saved).await?;
+            save(id, session, compute, cache, saved).await?;
             saved_at = now_ms();
             steps.wait_while_paused().await;
         }
@@ -258,20 +269,21 @@ async fn train(
         let rec: StepRecord = session.step().await.map_err(|e| {
             format!("{e}. {}; if the device ran out of memory, resume with a smaller size or batch", capitalised(&kept(*saved)))
         })?;
+        exhausted(compute, session, *saved)?;
         let want_sample = rec.iteration.is_multiple_of(pace.sample_every as usize);
         steps.record(rec, want_sample);
         if want_sample {
             sample(id, session).await?;
         }
         if now_ms() - saved_at >= pace.save_every_s.max(1) as f64 * 1000.0 {
-            save(id, session, cache, saved).await?;
+            save(id, session, compute, cache, saved).await?;
             saved_at = now_ms();
         }
         // Let control messages (and everything else) through between iterations.
         sleep(0).await;
     }
     steps.flush();
-    save(id, session, cache, saved).await?;
+    save(id, session, compute, cache, saved).await?;
     sample(id, session).await?;
     Ok(stopped)
 }

@@ -162,10 +162,22 @@ export async function openSection(target, url, { tab, panel, pageOptions }) {
  * Destroys the worker's GPU device from the diagnostics (as a driver reset would lose it) and
  * goes back to section `tab`.
  */
-export async function loseDevice(page, tab) {
+export function loseDevice(page, tab) {
+  return diagnosticsButton(page, 'lose-device', tab);
+}
+
+/**
+ * Reports an out-of-memory error on the worker's GPU device from the diagnostics (as the
+ * browser reports a buffer it could not make) and goes back to section `tab`.
+ */
+export function exhaustMemory(page, tab) {
+  return diagnosticsButton(page, 'exhaust-memory', tab);
+}
+
+async function diagnosticsButton(page, testid, tab) {
   await page.click('#tab-start');
   await page.$eval('[data-testid="diagnostics"]', (d) => { d.open = true; });
-  await page.click('[data-testid="lose-device"]');
+  await page.click(`[data-testid="${testid}"]`);
   await page.click(`#tab-${tab}`);
 }
 

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors, loseDevice } from './harness.mjs';
+import { exhaustMemory, serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors, loseDevice } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../fixtures');
@@ -252,6 +252,34 @@ test('style transfer goes on after the GPU device is lost, from the last image k
     await page.waitForSelector('#device[data-state="gpu"]');
     // Burn logs the loss; nothing else went wrong.
     assert.deepEqual(errors.filter((e) => !/the wgpu device was lost/.test(e)), []);
+  });
+});
+
+test('style transfer ends with a message when the GPU runs out of memory, and the next run works on a fresh device', async () => {
+  await withContext({ webgpu: true }, async (context) => {
+    const { page, errors } = await openStylize(context);
+    await dropImages(page);
+    await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
+    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await setUp(page, { steps: 200, previewEvery: 5 });
+    await page.click($('start'));
+    await waitStep(page, 6);
+    await exhaustMemory(page, 'style-transfer');
+    const error = await waitJobEnd(page, { status: 'stylize-status', error: 'stylize-error', timeout: RUN_TIMEOUT });
+    assert.match(error, /^The GPU ran out of memory \(the browser reported a GPUOutOfMemoryError\): try a smaller image size, or a smaller batch when training\. step (\d+) ran out of GPU memory$/);
+    const stopped = Number(/step (\d+) ran out/.exec(error)[1]);
+    assert.ok(stopped > 6 && stopped < 200, `stopped at step ${stopped}`);
+    const notice = await page.textContent('[data-testid="device-lost"]');
+    assert.match(notice, /The GPU ran out of memory \(.*GPUOutOfMemoryError\): the job in progress stopped, and the studio now runs on a fresh device, .+ WebGPU/s);
+    // The previews up to that step are still there, and the app goes on: the next run works
+    // on the fresh device, with VGG19 rebuilt from the worker's memory.
+    assert.ok(await page.isVisible($('stylize-preview')));
+    await page.fill($('steps'), '3');
+    await page.click($('start'));
+    assert.deepEqual(await waitResult(page), { cancelled: false, stepsDone: 3 });
+    await page.waitForSelector('#device[data-state="gpu"]');
+    // The error is logged; nothing else went wrong.
+    assert.deepEqual(errors.filter((e) => !/ran out of memory/.test(e)), []);
   });
 });
 

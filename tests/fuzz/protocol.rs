@@ -122,6 +122,7 @@ fn messages() -> Vec<Value> {
             message: "test".into(),
         },
         Request::LoseDevice,
+        Request::ExhaustMemory,
         Request::Memory { id: 9 },
     ];
     let limits = GpuLimits {
@@ -149,6 +150,10 @@ fn messages() -> Vec<Value> {
         },
         Event::DeviceLost {
             reason: "Destroyed: Device was destroyed.".into(),
+            device: device.clone(),
+        },
+        Event::OutOfMemory {
+            reason: "out of memory".into(),
             device,
         },
         JobEvent::Recovered {
