@@ -80,6 +80,10 @@ pub enum Request {
     /// button, which shows, and lets the tests check, that the running job ends with a
     /// message and a fresh device takes over.
     ExhaustMemory,
+    /// From now on, write to the browser's storage in pieces `ms` apart (not queued): the
+    /// diagnostics' "write checkpoints slowly" button, which lets the tests close the page
+    /// while a training checkpoint is being written.
+    SlowWrites { ms: u32 },
 }
 
 impl Request {
@@ -87,7 +91,7 @@ impl Request {
     /// events about it carry the same id.
     pub fn job_id(&self) -> Option<JobId> {
         match self {
-            Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice | Request::ExhaustMemory => None,
+            Request::Init { .. } | Request::Crash { .. } | Request::LoseDevice | Request::ExhaustMemory | Request::SlowWrites { .. } => None,
             Request::Roundtrip { id, .. }
             | Request::Memory { id }
             | Request::LoadModel { id, .. }
@@ -444,6 +448,7 @@ mod tests {
             Request::Crash { message: "test".into() },
             Request::LoseDevice,
             Request::ExhaustMemory,
+            Request::SlowWrites { ms: 250 },
             Request::Memory { id: 9 },
         ] {
             let json = serde_json::to_string(&req).unwrap();

@@ -25,6 +25,8 @@ pub enum ImageCheckMsg {
     LoseDevice,
     /// Report an out-of-memory error on the worker's GPU device (the diagnostics' button).
     ExhaustMemory,
+    /// Have the worker write to storage slowly (the diagnostics' button).
+    SlowWrites,
     /// Ask the worker how much memory it holds.
     Memory,
 }
@@ -57,6 +59,7 @@ impl ImageCheck {
             ImageCheckMsg::CrashWorker => Some(Request::Crash { message: "crashed on purpose from the diagnostics".into() }),
             ImageCheckMsg::LoseDevice => Some(Request::LoseDevice),
             ImageCheckMsg::ExhaustMemory => Some(Request::ExhaustMemory),
+            ImageCheckMsg::SlowWrites => Some(Request::SlowWrites { ms: 250 }),
             ImageCheckMsg::Memory => Some(Request::Memory { id: ids.fresh() }),
         }
     }
@@ -110,6 +113,12 @@ impl ImageCheck {
                         { "Run out of GPU memory" }</button>
                     <span class="hint">{ " As the browser reports a buffer it could not make: the running job stops with a \
                         message, and a fresh device takes over." }</span>
+                </p>
+                <p>
+                    <button data-testid="slow-writes" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::SlowWrites)}>
+                        { "Write checkpoints slowly" }</button>
+                    <span class="hint">{ " Each training checkpoint takes five seconds to write from now on, to see that \
+                        closing the page meanwhile keeps the one before." }</span>
                 </p>
                 <p>
                     <button data-testid="memory-sample" disabled={!ready} onclick={cb.reform(|_| ImageCheckMsg::Memory)}>

@@ -39,6 +39,8 @@ extern "C" {
     type Response;
     #[wasm_bindgen(constructor, catch)]
     fn new(body: &Uint8Array) -> Result<Response, JsValue>;
+    #[wasm_bindgen(constructor, catch, js_class = "Response")]
+    fn streamed(body: &ReadableStream) -> Result<Response, JsValue>;
     #[wasm_bindgen(method, getter)]
     fn ok(this: &Response) -> bool;
     #[wasm_bindgen(method, getter)]
@@ -57,6 +59,8 @@ extern "C" {
     fn get(this: &Headers, name: &str) -> Option<String>;
 
     type ReadableStream;
+    #[wasm_bindgen(constructor, catch)]
+    fn new(source: &js_sys::Object) -> Result<ReadableStream, JsValue>;
     #[wasm_bindgen(method, js_name = getReader)]
     fn get_reader(this: &ReadableStream) -> Reader;
 
@@ -65,6 +69,47 @@ extern "C" {
     fn read(this: &Reader) -> Promise;
     #[wasm_bindgen(method)]
     fn cancel(this: &Reader) -> Promise;
+
+    type StreamController;
+    #[wasm_bindgen(method, catch)]
+    fn enqueue(this: &StreamController, chunk: &Uint8Array) -> Result<(), JsValue>;
+    #[wasm_bindgen(method, catch)]
+    fn close(this: &StreamController) -> Result<(), JsValue>;
+}
+
+thread_local! {
+    /// Milliseconds between the pieces of a slow write (0: writes are not slowed).
+    static SLOW_WRITES_MS: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
+}
+
+/// Pieces a slowed write is cut into.
+pub const SLOW_PIECES: usize = 20;
+
+/// From now on, every [`ModelCache::try_put`] (a training checkpoint) is written in
+/// [`SLOW_PIECES`] pieces, `ms` apart: the test-only `Request::SlowWrites`, so that a test
+/// can close the page while a checkpoint is being written.
+pub fn slow_writes(ms: u32) {
+    SLOW_WRITES_MS.with(|c| c.set(ms));
+}
+
+/// A response whose body is `bytes` in [`SLOW_PIECES`] pieces, `ms` apart. The Cache API
+/// stores it only once the whole body has been read.
+fn slow_response(bytes: &[u8], ms: u32) -> Result<Response, JsValue> {
+    let mut pieces = bytes.chunks(bytes.len().div_ceil(SLOW_PIECES).max(1)).map(Uint8Array::from).collect::<Vec<_>>().into_iter();
+    let pull = Closure::<dyn FnMut(StreamController) -> Promise>::new(move |controller: StreamController| {
+        let next = pieces.next();
+        wasm_bindgen_futures::future_to_promise(async move {
+            crate::js::sleep(ms as i32).await;
+            match next {
+                Some(piece) => controller.enqueue(&piece)?,
+                None => controller.close()?,
+            }
+            Ok(JsValue::UNDEFINED)
+        })
+    });
+    let source = js_sys::Object::new();
+    Reflect::set(&source, &"pull".into(), &pull.into_js_value())?;
+    Response::streamed(&ReadableStream::new(&source)?)
 }
 
 /// `url` made absolute against the worker's location (which is next to the page).
@@ -136,7 +181,11 @@ impl ModelCache {
 
     /// Stores `bytes` as `url`; the error (a full quota, most often) in words.
     pub async fn try_put(&self, url: &str, bytes: &[u8]) -> Result<(), String> {
-        let resp = Response::new(&Uint8Array::from(bytes)).map_err(|e| message(&e))?;
+        let resp = match SLOW_WRITES_MS.with(|c| c.get()) {
+            0 => Response::new(&Uint8Array::from(bytes)),
+            ms => slow_response(bytes, ms),
+        }
+        .map_err(|e| message(&e))?;
         JsFuture::from(self.0.put(url, &resp)).await.map(drop).map_err(|e| message(&e))
     }
 

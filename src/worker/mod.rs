@@ -121,6 +121,11 @@ pub fn run() {
             Ok(Request::LoseDevice) => DEVICE.with(|d| d.destroy()),
             // Not queued: out of memory in the middle of whatever runs.
             Ok(Request::ExhaustMemory) => DEVICE.with(|d| d.exhaust()),
+            // Not queued: the write in progress, if any, is not slowed, the next ones are.
+            Ok(Request::SlowWrites { ms }) => {
+                log::warn!("writes to storage are slowed: {} pieces, {ms} ms apart", fetch::SLOW_PIECES);
+                fetch::slow_writes(ms)
+            }
             // Not queued: answered from storage while a training run holds the queue.
             Ok(Request::ExportTraining { id, what }) => wasm_bindgen_futures::spawn_local(async move {
                 post_job(id, training::export(what).await.unwrap_or_else(|message| JobEvent::Failed { message }));
@@ -270,6 +275,7 @@ async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) ->
         | Request::Crash { .. }
         | Request::LoseDevice
         | Request::ExhaustMemory
+        | Request::SlowWrites { .. }
         | Request::Memory { .. } => {
             Err("not a job".into())
         }

@@ -162,6 +162,7 @@ fn capitalised(s: &str) -> String {
 async fn save(id: JobId, session: &Session, compute: &Compute, cache: &fetch::ModelCache, saved: &mut Option<usize>) -> Result<(), String> {
     let state = session.save_state().await.map_err(|e| e.to_string())?;
     exhausted(compute, session, *saved)?;
+    log::info!("writing the checkpoint of iteration {} ({} bytes)", session.iteration(), state.len());
     cache.try_put(&fetch::absolute(STATE_KEY), &state).await.map_err(|e| {
         format!(
             "could not save the training state in the browser's storage ({e}); {}. Free space under \

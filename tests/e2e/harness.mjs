@@ -174,6 +174,14 @@ export function exhaustMemory(page, tab) {
   return diagnosticsButton(page, 'exhaust-memory', tab);
 }
 
+/**
+ * Has the worker write to storage slowly from now on (a training checkpoint takes five
+ * seconds) and goes back to section `tab`.
+ */
+export function slowWrites(page, tab) {
+  return diagnosticsButton(page, 'slow-writes', tab);
+}
+
 async function diagnosticsButton(page, testid, tab) {
   await page.click('#tab-start');
   await page.$eval('[data-testid="diagnostics"]', (d) => { d.open = true; });

@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { serveDistForTests, withContext, openSection, DEVICE_TIMEOUT, $, makePng, loseDevice } from './harness.mjs';
+import { serveDistForTests, withContext, openSection, DEVICE_TIMEOUT, $, makePng, loseDevice, slowWrites } from './harness.mjs';
 
 const RUN_TIMEOUT = 240_000;
 
@@ -128,5 +128,30 @@ test('train Pix2Pix from dropped images, reload, resume, stop and export', { tim
 
     // Burn logs the device loss; nothing else went wrong.
     assert.deepEqual(errors.filter((e) => !/the wgpu device was lost/.test(e)), []);
+
+    // The page is closed while a checkpoint is being written (writes are slowed to five
+    // seconds, so the close lands in the middle of one): the checkpoint before it is kept
+    // whole, and the run resumes from it.
+    await page.reload();
+    await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+    await slowWrites(page, 'training');
+    await page.waitForSelector($('train-saved'), { timeout: RUN_TIMEOUT });
+    assert.equal(Number(await attr(page, $('train-saved'), 'data-iteration')), stoppedAt);
+    const writing = page.waitForEvent('console', { predicate: (m) => /writing the checkpoint of iteration \d+/.test(m.text()), timeout: RUN_TIMEOUT });
+    await page.click($('train-resume'));
+    const written = Number(/iteration (\d+)/.exec((await writing).text())[1]);
+    assert.ok(written > stoppedAt, `a new checkpoint (${written}) is being written`);
+    await page.close();
+    const again = await openSection(context, server.url, { tab: 'training', panel: 'train-panel' });
+    await again.page.waitForSelector($('train-saved'), { timeout: RUN_TIMEOUT });
+    assert.equal(Number(await attr(again.page, $('train-saved'), 'data-iteration')), stoppedAt, 'the half-written checkpoint is not kept');
+    await again.page.click($('train-resume'));
+    await again.page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    assert.match(await again.page.textContent($('train-summary')), new RegExp(`resumed at iteration ${stoppedAt} of 400`));
+    await again.page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-iteration"]')?.dataset.iteration) >= s + 2,
+      stoppedAt, { timeout: RUN_TIMEOUT });
+    await again.page.click($('train-stop'));
+    await again.page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
+    assert.deepEqual(again.errors, []);
   });
 });

@@ -123,6 +123,7 @@ fn messages() -> Vec<Value> {
         },
         Request::LoseDevice,
         Request::ExhaustMemory,
+        Request::SlowWrites { ms: 250 },
         Request::Memory { id: 9 },
     ];
     let limits = GpuLimits {
