@@ -283,6 +283,19 @@ async fn unet_generator_with_batch_norm_on_webgpu_matches_pytorch() {
     .await;
 }
 
+/// pytorch/examples' fast style network, from a legacy-format checkpoint with InstanceNorm
+/// running statistics (as its published models are).
+#[wasm_bindgen_test]
+async fn fast_style_network_on_webgpu_matches_pytorch() {
+    static_constructors();
+    generator_matches_pytorch(
+        include_bytes!("fixtures/networks/fast_style_small.pth"),
+        include_bytes!("fixtures/networks/fast_style_legacy.io.safetensors"),
+        "fast style network (Johnson et al., pytorch/examples' TransformerNet), widths 4/8/16",
+    )
+    .await;
+}
+
 // ------------------------------------------------------ style transfer on WebGPU vs PyTorch -----
 
 /// 10 Adam steps of the PyTorch fixture (tests/fixtures/nst, run A) on WebGPU: every loss

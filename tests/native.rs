@@ -206,6 +206,32 @@ fn cli_translate_runs_the_pretrained_model_at_any_size() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+#[test]
+fn cli_translate_runs_a_fast_style_network_from_its_old_checkpoint_format() {
+    let dir = std::env::temp_dir().join(format!("ai-art-fast-style-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("odd.png");
+    test_image(37, 22).save(&input).unwrap();
+    let output = dir.join("out.png");
+    // pytorch/examples' TransformerNet layout, saved as its published models were (legacy
+    // format, InstanceNorm running statistics): detected from its keys.
+    let out = cli()
+        .args(["translate", "--backend", "cpu", "--checkpoint"])
+        .arg(root().join("tests/fixtures/networks/fast_style_small.pth"))
+        .arg("--input")
+        .arg(&input)
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("detected: fast style network (Johnson et al., pytorch/examples' TransformerNet), widths 4/8/16, 2 residual blocks"), "{text}");
+    let img = image::open(&output).unwrap();
+    assert_eq!((img.width(), img.height()), (37, 22));
+    std::fs::remove_dir_all(&dir).ok();
+}
+
 // ------------------------------------------------------------------ style transfer CLI -----
 
 #[test]

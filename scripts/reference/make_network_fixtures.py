@@ -2,8 +2,8 @@
 """Generate the PyTorch parity fixtures of `src/models/tests.rs` into `tests/fixtures/networks/`.
 
 What: small random-weight instances of the networks the studio runs (junyanz
-pytorch-CycleGAN-and-pix2pix `ResnetGenerator`, `UnetGenerator`, `NLayerDiscriminator` and
-torchvision's `vgg19` features), each saved the way real checkpoints are saved (torch zip, torch
+pytorch-CycleGAN-and-pix2pix `ResnetGenerator`, `UnetGenerator`, `NLayerDiscriminator`,
+torchvision's `vgg19` features and pytorch/examples' fast-style `TransformerNet`), each saved the way real checkpoints are saved (torch zip, torch
 legacy with a `module.` prefix, safetensors), together with an input and the output PyTorch computes
 for it (`<case>.io.safetensors`, float32 NCHW). `manifest.json` lists the cases with their config
 and a tolerance; `full_layouts.json` holds the state-dict key -> shape maps of the full-width
@@ -71,7 +71,14 @@ VINTAGIFY_WHEEL_SHA256 = "f3b38b728cc6158e97f77c3cc1bf784a63f427db47c445941ad2da
 VINTAGIFY_MEMBER = "vintagify/resources/G_A2B_epoch33.pth"
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from junyanz_networks import build  # noqa: E402  (the reference networks, shared)
+from junyanz_networks import build as build_junyanz  # noqa: E402  (the reference networks, shared)
+from fast_style_network import TransformerNet  # noqa: E402
+
+
+def build(network: str, config: dict) -> nn.Module:
+    if network == "fast_style":
+        return TransformerNet(config["input_nc"], config["output_nc"], config["widths"], config["n_res"])
+    return build_junyanz(network, config)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -91,6 +98,10 @@ def unet_cfg(num_downs, ngf, norm, use_dropout, input_nc=3, output_nc=3):
 
 def patch_cfg(input_nc, ndf, norm, n_layers=3):
     return {"input_nc": input_nc, "ndf": ndf, "n_layers": n_layers, "norm": norm}
+
+
+def fast_cfg(widths, n_res):
+    return {"input_nc": 3, "output_nc": 3, "widths": widths, "n_res": n_res}
 
 
 VGG_WIDTHS = [4, 8, 16, 32, 32]
@@ -152,6 +163,20 @@ CASES = [
      {"widths": VGG_WIDTHS, "pool": "avg"}, [1, 3, 40, 56], 110,
      "Same weights and input as vgg19_max, with every MaxPool2d(2,2) replaced by AvgPool2d(2,2) "
      "at the same index (Gatys-style style transfer).", {}),
+    ("fast_style_legacy", "fast_style", "fast_style_small.pth", "legacy",
+     fast_cfg([4, 8, 16], 2), [1, 3, 32, 40], 111,
+     "pytorch/examples fast_neural_style TransformerNet (fast_style_network.py: same module "
+     "names), widths 4/8/16 and 2 residual blocks (published: 32/64/128, 5). Like the published "
+     "models of 2017: legacy torch.save format and `running_mean`/`running_var` after every "
+     "InstanceNorm (neural_style.py deletes them before loading); here also prefixed `module.`. "
+     "The network works on pixels in [0, 255]; `input` and `output` are in the studio's "
+     "generator range: output = net((input + 1) * 127.5) / 127.5 - 1. The last convolution is "
+     "scaled so that the output spreads over about [0, 255] (std 60) before that rescaling.", {}),
+    ("fast_style_pipeline", "fast_style", "fast_style_small.pth", "legacy",
+     fast_cfg([4, 8, 16], 2), [1, 3, 30, 45], 112,
+     "Same weights as fast_style_legacy, through the inference pipeline of resnet6_instance_pipeline "
+     "(reflect-pad to a multiple of 4, run, crop). pytorch/examples itself does not pad: its output "
+     "would be 32x48 here.", {"pipeline": {"multiple": 4}}),
 ]
 
 # The weights of each file come from the first case that names it (seeded by that case).
@@ -165,6 +190,7 @@ FULL_LAYOUTS = [
     ("patchgan_basic_6ch", "patchgan", patch_cfg(6, 64, "instance")),
     ("patchgan_basic_3ch_batch", "patchgan", patch_cfg(3, 64, "batch")),
     ("vgg19", "vgg19", {"widths": [64, 128, 256, 512, 512], "pool": "max"}),
+    ("fast_style", "fast_style", fast_cfg([32, 64, 128], 5)),
 ]
 
 
@@ -340,7 +366,25 @@ def clean_state_dict(sd: dict, net: nn.Module) -> dict:
                     and k.rsplit(".", 1)[1] in ("running_mean", "running_var", "num_batches_tracked"))}
 
 
-def pipeline_forward(net: nn.Module, x: torch.Tensor, multiple: int) -> torch.Tensor:
+def scale_to_pixels(net: nn.Module, shape, gen: torch.Generator):
+    """Scales a fast style network's last convolution so that its output on random pixels has
+    standard deviation 60 and mean 128, as a trained one's spreads over [0, 255]."""
+    with torch.no_grad():
+        y = net(torch.rand(shape, generator=gen) * 255)
+        conv = net.deconv3.conv2d
+        k = 60.0 / float(y.std())
+        conv.weight.mul_(k)
+        conv.bias.mul_(k).add_(128.0 - float(y.mean()) * k)
+
+
+def as_generator(net, network: str):
+    """The network in the studio's generator range, [-1, 1] in and out."""
+    if network == "fast_style":
+        return lambda x: net((x + 1) * 127.5) / 127.5 - 1
+    return net
+
+
+def pipeline_forward(net, x: torch.Tensor, multiple: int) -> torch.Tensor:
     h, w = x.shape[-2:]
     ph, pw = (-h) % multiple, (-w) % multiple
     top, left = ph // 2, pw // 2
@@ -353,6 +397,7 @@ def run_case(net: nn.Module, network: str, x: torch.Tensor, extra: dict) -> dict
     with torch.no_grad():
         if network == "vgg19":
             return net.activations(x)
+        net = as_generator(net, network)
         if "pipeline" in extra:
             return {"output": pipeline_forward(net, x, extra["pipeline"]["multiple"])}
         return {"output": net(x)}
@@ -386,7 +431,9 @@ def make_cases():
             randomize_norms(net, gen)
             calibrate_batchnorm(net, shape, gen)
             net.eval()
-            if name == "resnet6_instance":
+            if network == "fast_style":
+                scale_to_pixels(net, shape, gen)
+            if name in ("resnet6_instance", "fast_style_legacy"):
                 sd = state_dict_with_quirk(net, gen)
             else:
                 sd = collections.OrderedDict((k, v.detach().clone()) for k, v in net.state_dict().items())

@@ -7,6 +7,7 @@
 //! | `model.model.0.weight` `[ngf, in, 4, 4]` | U-Net generator | depth (nesting), output channels |
 //! | `model.0.weight` `[ndf, in, 4, 4]`, `model.2.weight` | PatchGAN | layers |
 //! | `features.0.weight` `[w, 3, 3, 3]` | VGG19 features | block widths, convolutions present |
+//! | `conv1.conv2d.weight` `[w1, in, 9, 9]` | fast style network | widths, residual blocks, output channels |
 //!
 //! The norm: junyanz's convolutions have no bias before a batch norm, so a missing first
 //! conv bias means batch norm; otherwise instance norm, affine when the norm has weights.
@@ -15,6 +16,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::fast_style::FastStyleConfig;
 use super::patchgan::PatchGanConfig;
 use super::resnet::ResnetConfig;
 use super::unet::UnetConfig;
@@ -28,6 +30,8 @@ pub enum Architecture {
     Resnet(ResnetConfig),
     Unet(UnetConfig),
     PatchGan(PatchGanConfig),
+    /// Johnson et al.'s fast style network (pytorch/examples `TransformerNet`).
+    FastStyle(FastStyleConfig),
     /// VGG19 features: block widths and how many convolutions the file holds.
     Vgg19 { widths: [usize; 5], convs: usize },
 }
@@ -62,6 +66,10 @@ impl Architecture {
                 c.ndf,
                 c.norm,
                 c.input_nc
+            ),
+            Architecture::FastStyle(c) => format!(
+                "fast style network (Johnson et al., pytorch/examples' TransformerNet), widths {}/{}/{}, {} residual blocks, {} -> {} channels",
+                c.widths[0], c.widths[1], c.widths[2], c.n_res, c.input_nc, c.output_nc
             ),
             Architecture::Vgg19 { widths, convs } => {
                 format!("VGG19 features, {convs} of 16 convolutions, widths {widths:?}")
@@ -99,11 +107,15 @@ pub fn detect(ckpt: &Checkpoint) -> Result<Architecture, ModelError> {
     if conv_shape(ckpt, "features.0.weight", 3).is_some() {
         return detect_vgg(ckpt);
     }
+    if let Some([w1, input_nc]) = conv_shape(ckpt, "conv1.conv2d.weight", 9) {
+        return detect_fast_style(ckpt, w1, input_nc).map(Architecture::FastStyle);
+    }
     let sample: Vec<&str> = ckpt.tensors.keys().take(6).map(String::as_str).collect();
     Err(ModelError::Detect(format!(
         "could not recognise the network in this checkpoint: expected the official key names \
          (`model.1.weight` for a CycleGAN ResNet generator, `model.model.0.weight` for a Pix2Pix \
-         U-Net, `model.0.weight` for a PatchGAN, `features.0.weight` for VGG19); its keys look \
+         U-Net, `model.0.weight` for a PatchGAN, `features.0.weight` for VGG19, `conv1.conv2d.weight` \
+         for a fast style network); its keys look \
          like: {}",
         if sample.is_empty() { "(no tensors)".to_string() } else { sample.join(", ") }
     )))
@@ -174,6 +186,15 @@ fn detect_patchgan(ckpt: &Checkpoint, ndf: usize, input_nc: usize) -> Result<Pat
         return Err(ModelError::Detect("this looks like a PatchGAN, but it has too few layers".into()));
     }
     Ok(PatchGanConfig { input_nc, ndf, n_layers: convs - 1, norm: norm_kind(ckpt, "model.2", "model.3") })
+}
+
+fn detect_fast_style(ckpt: &Checkpoint, w1: usize, input_nc: usize) -> Result<FastStyleConfig, ModelError> {
+    let missing = |key: &str| ModelError::Detect(format!("this looks like a fast style network, but `{key}` is missing or not the expected shape"));
+    let [w2, _] = conv_shape(ckpt, "conv2.conv2d.weight", 3).ok_or_else(|| missing("conv2.conv2d.weight"))?;
+    let [w3, _] = conv_shape(ckpt, "conv3.conv2d.weight", 3).ok_or_else(|| missing("conv3.conv2d.weight"))?;
+    let n_res = (1..).take_while(|i| has(ckpt, &format!("res{i}.conv1.conv2d.weight"))).count();
+    let [output_nc, _] = conv_shape(ckpt, "deconv3.conv2d.weight", 9).ok_or_else(|| missing("deconv3.conv2d.weight"))?;
+    Ok(FastStyleConfig { input_nc, output_nc, widths: [w1, w2, w3], n_res })
 }
 
 fn detect_vgg(ckpt: &Checkpoint) -> Result<Architecture, ModelError> {

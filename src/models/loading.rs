@@ -6,6 +6,7 @@ use burn::module::Module;
 use burn::tensor::{Device, Tensor};
 
 use super::detect::{self, Architecture};
+use super::fast_style::TransformerNet;
 use super::resnet::{ResnetConfig, ResnetGenerator};
 use super::unet::{UnetConfig, UnetGenerator};
 use super::{ArchChoice, Builder, NormChoice, NormKind, patchgan, vgg};
@@ -26,28 +27,32 @@ pub enum ModelError {
 // Generators from checkpoints.
 // ---------------------------------------------------------------------------------------
 
-/// An image-to-image generator: CycleGAN's ResNet or Pix2Pix's U-Net.
+/// An image-to-image generator: CycleGAN's ResNet, Pix2Pix's U-Net, or a fast style network.
 #[derive(Module, Debug)]
 pub enum Generator {
     Resnet(ResnetGenerator),
     Unet(UnetGenerator),
+    FastStyle(TransformerNet),
 }
 
 impl Generator {
     /// `[B, C, H, W]` in `[-1, 1]` -> `[B, C', H, W]` in `[-1, 1]`; sides must be multiples
-    /// of [`Self::required_multiple`].
+    /// of [`Self::required_multiple`]. (A fast style network works on pixel values: its input
+    /// is scaled to `[0, 255]` and its output back, not clamped.)
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         match self {
             Generator::Resnet(g) => g.forward(x),
             Generator::Unet(g) => g.forward(x),
+            Generator::FastStyle(g) => g.forward((x + 1.0) * 127.5) / 127.5 - 1.0,
         }
     }
 
-    /// Input sides must be multiples of this (4 for ResNet, `2^depth` for U-Net).
+    /// Input sides must be multiples of this (4 for ResNet and fast style, `2^depth` for U-Net).
     pub fn required_multiple(&self) -> usize {
         match self {
             Generator::Resnet(_) => ResnetGenerator::REQUIRED_MULTIPLE,
             Generator::Unet(g) => g.required_multiple(),
+            Generator::FastStyle(_) => TransformerNet::REQUIRED_MULTIPLE,
         }
     }
 
@@ -56,6 +61,7 @@ impl Generator {
         match self {
             Generator::Resnet(g) => g.set_dropout_at_inference(on),
             Generator::Unet(g) => g.set_dropout_at_inference(on),
+            Generator::FastStyle(_) => {}
         }
     }
 
@@ -64,6 +70,7 @@ impl Generator {
         match self {
             Generator::Resnet(g) => g.stem.weight.dims()[1],
             Generator::Unet(g) => g.levels.first().map_or(0, |l| l.down.weight.dims()[1]),
+            Generator::FastStyle(g) => g.input_channels(),
         }
     }
 
@@ -72,6 +79,7 @@ impl Generator {
         match self {
             Generator::Resnet(g) => g.head.weight.dims()[0],
             Generator::Unet(g) => g.levels.first().map_or(0, |l| l.up.weight.dims()[1]),
+            Generator::FastStyle(g) => g.output_channels(),
         }
     }
 }
@@ -87,7 +95,7 @@ pub fn load_generator(
 ) -> Result<(Generator, Architecture), ModelError> {
     let detected = detect::detect(&checkpoint);
     let mut architecture = match (arch, detected) {
-        (ArchChoice::Auto, Ok(a @ (Architecture::Resnet(_) | Architecture::Unet(_)))) => a,
+        (ArchChoice::Auto, Ok(a @ (Architecture::Resnet(_) | Architecture::Unet(_) | Architecture::FastStyle(_)))) => a,
         (ArchChoice::Auto, Ok(other)) => {
             return Err(ModelError::Detect(format!(
                 "this checkpoint holds a {}, not a generator; pick a generator checkpoint \
@@ -124,6 +132,7 @@ pub fn load_generator(
     let generator = match &architecture {
         Architecture::Resnet(c) => Generator::Resnet(ResnetGenerator::build(c, &mut builder)?),
         Architecture::Unet(c) => Generator::Unet(UnetGenerator::build(c, &mut builder)?),
+        Architecture::FastStyle(c) => Generator::FastStyle(TransformerNet::build(c, &mut builder)?),
         _ => return Err(ModelError::Detect("not a generator".into())),
     };
     builder.finish()?;
@@ -138,6 +147,7 @@ pub fn layout_of(architecture: &Architecture) -> Result<Vec<(String, Vec<usize>)
         Architecture::Resnet(c) => drop(ResnetGenerator::build(c, &mut b)?),
         Architecture::Unet(c) => drop(UnetGenerator::build(c, &mut b)?),
         Architecture::PatchGan(c) => drop(patchgan::PatchGan::build(c, &mut b)?),
+        Architecture::FastStyle(c) => drop(TransformerNet::build(c, &mut b)?),
         Architecture::Vgg19 { widths, convs } => {
             let up_to = vgg::VggLayer::all().into_iter().filter(|l| l.convs_needed() <= *convs).max_by_key(|l| l.convs_needed());
             let up_to = up_to.ok_or_else(|| ModelError::Config("VGG19 without convolutions".into()))?;

@@ -6,7 +6,9 @@
 //! * [`resnet::ResnetGenerator`]: CycleGAN's generator (junyanz `ResnetGenerator`, `model.N`);
 //! * [`unet::UnetGenerator`]: Pix2Pix's generator (junyanz `UnetGenerator`, nested
 //!   `model.model.1.model...`);
-//! * [`patchgan::PatchGan`]: the 70x70 PatchGAN (junyanz `NLayerDiscriminator`).
+//! * [`patchgan::PatchGan`]: the 70x70 PatchGAN (junyanz `NLayerDiscriminator`);
+//! * [`fast_style::TransformerNet`]: Johnson et al.'s fast style network (pytorch/examples
+//!   `fast_neural_style`, `conv1.conv2d...`, `in1...`, `res1...`, `deconv1...`).
 //!
 //! Every network is built by a [`Builder`], which either takes each parameter from a
 //! checkpoint by its official name (checking its shape) or initialises it (N(0, 0.02), as
@@ -28,6 +30,7 @@ pub use settings::{ArchChoice, BLOCKS, NormChoice, NormKind, Pooling, VggLayer, 
 compute! {
     pub mod conv;
     pub mod detect;
+    pub mod fast_style;
     pub mod patchgan;
     pub mod resnet;
     pub mod unet;

@@ -7,6 +7,7 @@
 //! of the full-width official networks, for detection and loading without weights.
 
 use super::detect::{Architecture, detect};
+use super::fast_style::FastStyleConfig;
 use super::patchgan::{PatchGan, PatchGanConfig};
 use super::resnet::ResnetConfig;
 use super::unet::{UnetConfig, UnetGenerator};
@@ -106,6 +107,15 @@ fn expected_architecture(case: &Value) -> Architecture {
             n_layers: usize_of(cfg, "n_layers"),
             norm: norm_of(cfg),
         }),
+        Some("fast_style") => {
+            let w: Vec<usize> = cfg["widths"].as_array().expect("widths").iter().map(|v| v.as_u64().expect("w") as usize).collect();
+            Architecture::FastStyle(FastStyleConfig {
+                input_nc: usize_of(cfg, "input_nc"),
+                output_nc: usize_of(cfg, "output_nc"),
+                widths: w.try_into().expect("3 widths"),
+                n_res: usize_of(cfg, "n_res"),
+            })
+        }
         Some("vgg19") => {
             let w: Vec<usize> = cfg["widths"].as_array().expect("widths").iter().map(|v| v.as_u64().expect("w") as usize).collect();
             Architecture::Vgg19 { widths: w.try_into().expect("5 widths"), convs: 16 }
@@ -192,6 +202,8 @@ parity_tests! {
     unet128_instance_norm_matches_pytorch: generator_parity("unet128_instance");
     unet128_batch_norm_eval_non_square_matches_pytorch: generator_parity("unet128_batch_nonsquare");
     unet256_grey_input_matches_pytorch: generator_parity("unet256_instance");
+    fast_style_legacy_with_running_stats_matches_pytorch: generator_parity("fast_style_legacy");
+    fast_style_any_size_pipeline_matches_pytorch: generator_parity("fast_style_pipeline");
     patchgan_conditional_instance_norm_matches_pytorch: patchgan_parity("patchgan_6ch_instance");
     patchgan_batch_norm_matches_pytorch: patchgan_parity("patchgan_3ch_batch");
     vgg19_max_pool_activations_match_pytorch: vgg_parity("vgg19_max");
@@ -238,6 +250,7 @@ fn generators_and_patchgan_on_wgpu_match_pytorch() {
     let before = crate::kernels::kernel_launches();
     generator_parity("resnet6_instance", &device);
     generator_parity("resnet9_affine_block", &device);
+    generator_parity("fast_style_legacy", &device);
     patchgan_parity("patchgan_6ch_instance", &device);
     let after = crate::kernels::kernel_launches();
     // Every convolution ran in our WGSL: the ResNets' transposed convolutions too.
@@ -278,13 +291,15 @@ fn official_full_width_layouts_are_detected_and_load_without_leftovers() {
             "unet"
         } else if name.starts_with("patchgan") {
             "patchgan"
+        } else if name.starts_with("fast_style") {
+            "fast_style"
         } else {
             "vgg19"
         };
         let expected = expected_architecture(&serde_json::json!({ "network": network, "config": layout["config"] }));
         assert_eq!(detect(&ckpt).expect("detected"), expected, "{name}");
         match expected {
-            Architecture::Resnet(_) | Architecture::Unet(_) => {
+            Architecture::Resnet(_) | Architecture::Unet(_) | Architecture::FastStyle(_) => {
                 load_generator(ckpt, ArchChoice::Auto, NormChoice::Auto, &device).unwrap_or_else(|e| panic!("{name}: {e}"));
             }
             Architecture::PatchGan(config) => {

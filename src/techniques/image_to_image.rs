@@ -32,12 +32,18 @@ pub enum TranslateError {
 
 /// Bytes per input pixel of the generator's largest activation: the tensor that must fit
 /// in one storage binding. ResNet: `ngf` channels at full resolution; U-Net: the first
-/// skip concatenation, `2 ngf` channels at half resolution; padding is accounted for by
-/// the caller. Four bytes per value.
+/// skip concatenation, `2 ngf` channels at half resolution; fast style: the first
+/// convolution's output or the last upsampling's, `max(w1, w2)` channels at full resolution.
+/// Padding is accounted for by the caller. Four bytes per value.
 fn bytes_per_pixel(generator: &Generator) -> u64 {
     let widest = match generator {
         Generator::Resnet(g) => g.stem.weight.dims()[0] as u64,
         Generator::Unet(g) => g.levels.first().map_or(64, |l| l.down.weight.dims()[0] as u64).div_ceil(2),
+        Generator::FastStyle(g) => {
+            let first = g.down[0].0.conv.weight.dims()[0];
+            let upsampled = g.up.last().map_or(first, |(c, _)| c.conv.weight.dims()[1]);
+            first.max(upsampled) as u64
+        }
     };
     4 * widest.max(3)
 }

@@ -309,6 +309,22 @@ test('downloads are verified and kept honestly: a damaged built-in model is refu
   });
 });
 
+test('a fast style network (pytorch/examples layout, old checkpoint format) is recognised and stylises an image of any size', async () => {
+  await withBrowser({ webgpu: true }, async (browser) => {
+    const { page, errors } = await openTab(browser, 'cyclegan');
+    await pickModel(page, 'mosaic-like.pth', await fs.readFile(path.join(FIXTURES, 'networks/fast_style_small.pth')));
+    assert.match(await waitLoaded(page, 'mosaic-like.pth'),
+      /fast style network \(Johnson et al\., pytorch\/examples' TransformerNet\), widths 4\/8\/16, 2 residual blocks, 3 -> 3 channels/);
+    // Not a multiple of 4 (the network's): padded, run and cropped back.
+    await translateImage(page, 'odd.png', makePng(37, 22), 37, 22);
+    const { px } = await canvasPixels(page, $('output-canvas'));
+    assert.ok(new Set(px.map((p) => p.join(','))).size > 10, 'a picture, not a flat colour');
+    const out = await downloadOutput(page, 'odd-cyclegan.png');
+    assert.deepEqual([out.width, out.height], [37, 22]);
+    assert.deepEqual(errors, []);
+  });
+});
+
 test('Pix2Pix: a dropped U-Net translates; dropout at test time is on by default and can be turned off', async () => {
   await withBrowser({ webgpu: true }, async (browser) => {
     const { page, errors } = await openTab(browser, 'pix2pix');
