@@ -168,6 +168,19 @@ fn pretrained_vintagify_matches_pytorch_on_wgpu() {
     assert!(after.instance_norm_forward > before.instance_norm_forward);
 }
 
+/// `ai-art translate` on the CPU.
+fn translate(checkpoint: &std::path::Path, input: &std::path::Path, output: &std::path::Path) -> std::process::Output {
+    cli()
+        .args(["translate", "--backend", "cpu", "--checkpoint"])
+        .arg(checkpoint)
+        .arg("--input")
+        .arg(input)
+        .arg("--output")
+        .arg(output)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn cli_translate_runs_the_pretrained_model_at_any_size() {
     let dir = std::env::temp_dir().join(format!("ai-art-translate-{}", std::process::id()));
@@ -176,15 +189,7 @@ fn cli_translate_runs_the_pretrained_model_at_any_size() {
     let input = dir.join("odd.png");
     test_image(37, 22).save(&input).unwrap();
     let output = dir.join("out.png");
-    let out = cli()
-        .args(["translate", "--backend", "cpu", "--checkpoint"])
-        .arg(vintagify_path())
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .output()
-        .unwrap();
+    let out = translate(&vintagify_path(), &input, &output);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("detected: ResNet generator resnet_9blocks"), "{text}");
@@ -194,11 +199,11 @@ fn cli_translate_runs_the_pretrained_model_at_any_size() {
     // A corrupt checkpoint and a non-image input: a readable error, no panic.
     let bad = dir.join("bad.pth");
     std::fs::write(&bad, b"PK\x03\x04 definitely not a checkpoint").unwrap();
-    let out = cli().args(["translate", "--backend", "cpu", "--checkpoint"]).arg(&bad).arg("--input").arg(&input).arg("--output").arg(&output).output().unwrap();
+    let out = translate(&bad, &input, &output);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("error: ") && err.contains("bad.pth") && !err.contains("panicked"), "{err}");
-    let out = cli().args(["translate", "--backend", "cpu", "--checkpoint"]).arg(vintagify_path()).arg("--input").arg(&bad).arg("--output").arg(&output).output().unwrap();
+    let out = translate(&vintagify_path(), &bad, &output);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("unsupported image format") || err.contains("could not be decoded"), "{err}");
@@ -215,15 +220,7 @@ fn cli_translate_runs_a_fast_style_network_from_its_old_checkpoint_format() {
     let output = dir.join("out.png");
     // pytorch/examples' TransformerNet layout, saved as its published models were (legacy
     // format, InstanceNorm running statistics): detected from its keys.
-    let out = cli()
-        .args(["translate", "--backend", "cpu", "--checkpoint"])
-        .arg(root().join("tests/fixtures/networks/fast_style_small.pth"))
-        .arg("--input")
-        .arg(&input)
-        .arg("--output")
-        .arg(&output)
-        .output()
-        .unwrap();
+    let out = translate(&root().join("tests/fixtures/networks/fast_style_small.pth"), &input, &output);
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("detected: fast style network (Johnson et al., pytorch/examples' TransformerNet), widths 4/8/16, 2 residual blocks"), "{text}");

@@ -43,6 +43,13 @@ async function dropImages(page) {
   await page.waitForFunction(() => document.querySelector('[data-testid="style-preview-0"]')?.naturalWidth > 0);
 }
 
+/** The fixture's content and style images, then the small VGG19, once it has loaded. */
+async function dropImagesAndVgg(page) {
+  await dropImages(page);
+  await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
+  await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+}
+
 /** The fixture's hyper-parameters, and a size and step count for a quick run. */
 async function setUp(page, { steps, contentLayer = 'conv4_2', styleLayers = 'conv1_1,conv2_1,conv3_1,conv4_1,conv5_1', previewEvery = 5 }) {
   await page.fill($('size'), '40');
@@ -98,9 +105,7 @@ test('style transfer: live steps, losses and preview; pause and resume; download
     assert.match(await page.textContent('.vgg-source'), /not bundled.*548 MB.*vgg19-dcbb9e9d\.pth.*only the layers a run needs/s);
     assert.equal(await page.$eval($('start'), (e) => e.disabled), true, 'nothing to run yet');
 
-    await dropImages(page);
-    await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
-    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await dropImagesAndVgg(page);
     assert.match(await page.textContent($('vgg-description')), /vgg19_small\.pth: VGG19 features, 16 of 16 convolutions, widths \[4, 8, 16, 32, 32\]/);
     await setUp(page, { steps: 30 });
 
@@ -225,9 +230,7 @@ function covered(ranges) {
 test('style transfer goes on after the GPU device is lost, from the last image kept', async () => {
   await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
     const { page, errors } = await openStylize(context);
-    await dropImages(page);
-    await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
-    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await dropImagesAndVgg(page);
     await setUp(page, { steps: 30, previewEvery: 5 });
     await page.click($('start'));
     await waitStep(page, 12);
@@ -258,9 +261,7 @@ test('style transfer goes on after the GPU device is lost, from the last image k
 test('style transfer ends with a message when the GPU runs out of memory, and the next run works on a fresh device', async () => {
   await withContext({ webgpu: true }, async (context) => {
     const { page, errors } = await openStylize(context);
-    await dropImages(page);
-    await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
-    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await dropImagesAndVgg(page);
     await setUp(page, { steps: 200, previewEvery: 5 });
     await page.click($('start'));
     await waitStep(page, 6);
@@ -416,9 +417,7 @@ test('on the CPU backend too, Pause, Resume and Cancel take effect between steps
   await withContext({ webgpu: false, acceptDownloads: true }, async (context) => {
     const { page, errors } = await openPage(context, server.url, { device: 'cpu' });
     await page.click('#tab-style-transfer');
-    await dropImages(page);
-    await dropOn(page, 'vgg-file', 'vgg19_small.pth', await fixture('networks/vgg19_small.pth'), 'application/octet-stream');
-    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await dropImagesAndVgg(page);
     await setUp(page, { steps: 100000 });
     const t0 = Date.now();
     await page.click($('start'));
