@@ -311,6 +311,67 @@ fn cli_stylize_refuses_the_sizes_the_app_refuses() {
 }
 
 #[test]
+fn cli_trains_a_fast_style_network_that_translate_then_runs() {
+    let dir = std::env::temp_dir().join(format!("ai-art-train-fast-style-{}", std::process::id()));
+    let photos = dir.join("photos");
+    std::fs::create_dir_all(&photos).unwrap();
+    // Three photos of other sizes and shapes (the shorter side is resized to 32, the centre
+    // kept) and a broken file, which is skipped and named.
+    for (k, (w, h)) in [(48u32, 40u32), (40, 64), (33, 33)].into_iter().enumerate() {
+        image::RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 5 + k as u32 * 30) as u8, (y * 6) as u8, ((x + y) * 2) as u8]))
+            .save(photos.join(format!("{k}.png")))
+            .unwrap();
+    }
+    std::fs::write(photos.join("broken.png"), b"not a png").unwrap();
+    let out_dir = dir.join("out");
+    let fixtures = root().join("tests/fixtures");
+    let out = cli()
+        .args(["train", "fast-style", "--backend", "cpu", "--size", "32", "--batch-size", "2", "--max-iterations", "3"])
+        .arg("--data")
+        .arg(&photos)
+        .arg("--style")
+        .arg(fixtures.join("nst/style.png"))
+        .arg("--vgg")
+        .arg(fixtures.join("networks/vgg19_small.pth"))
+        .arg("--out")
+        .arg(&out_dir)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("3 photo(s) loaded, 1 skipped: broken.png"), "{err}");
+    let log = std::fs::read_to_string(out_dir.join("losses.csv")).unwrap();
+    let rows: Vec<&str> = log.lines().collect();
+    assert_eq!(rows[0], "epoch,iteration,content,style,tv,total");
+    // 3 photos in batches of 2: two iterations an epoch, the third in epoch 2.
+    assert_eq!(rows.iter().skip(1).map(|r| r.split(',').take(2).collect::<Vec<_>>().join(",")).collect::<Vec<_>>(), ["1,1", "1,2", "2,3"]);
+    for row in &rows[1..] {
+        assert!(row.split(',').skip(2).all(|v| v.parse::<f64>().is_ok_and(f64::is_finite)), "{row}");
+    }
+    // The network under pytorch/examples' names and shapes: exactly the state dict PyTorch's
+    // TransformerNet has (full_layouts.json, written from it), so `load_state_dict(strict=True)`
+    // takes it.
+    let exported = ai_art::weights::load_checkpoint(&std::fs::read(out_dir.join("fast_style.safetensors")).unwrap()).unwrap();
+    let layouts: serde_json::Value = serde_json::from_slice(&std::fs::read(fixtures.join("networks/full_layouts.json")).unwrap()).unwrap();
+    let want: std::collections::BTreeMap<String, Vec<usize>> = serde_json::from_value(layouts["fast_style"]["keys"].clone()).unwrap();
+    let got: std::collections::BTreeMap<String, Vec<usize>> = exported.tensors.iter().map(|(k, t)| (k.clone(), t.shape.clone())).collect();
+    assert_eq!(got, want);
+    // It stylises an image of any size.
+    let image = dir.join("odd.png");
+    test_image(37, 22).save(&image).unwrap();
+    let out = translate(&out_dir.join("fast_style.safetensors"), &image, &dir.join("styled.png"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("fast style network (Johnson et al., pytorch/examples' TransformerNet), widths 32/64/128, 5 residual blocks"), "{text}");
+    assert_eq!(image::image_dimensions(dir.join("styled.png")).unwrap(), (37, 22));
+    // Without a style image: a readable error.
+    let out = cli().args(["train", "fast-style", "--data"]).arg(&photos).arg("--out").arg(&out_dir).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("fast-style needs --data (a folder of photos), --style"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn cli_trains_pix2pix_and_cyclegan_and_the_exported_generators_translate() {
     let dir = std::env::temp_dir().join(format!("ai-art-train-{}", std::process::id()));
     let (ab, a, b) = (dir.join("ab"), dir.join("a"), dir.join("b"));

@@ -2,6 +2,7 @@
 //! batch jobs, benchmarks and parity runs.
 
 mod bench;
+mod fast_style;
 pub mod profile;
 mod style_transfer;
 mod train;
@@ -35,10 +36,11 @@ pub enum Command {
     /// Neural style transfer (Gatys et al.): optimise an image so that its VGG19 features match
     /// the content image and its Gram matrices the style image(s).
     Stylize(style_transfer::StylizeArgs),
-    /// Train Pix2Pix (aligned pairs) or CycleGAN (two unpaired sets) from image folders; writes
+    /// Train Pix2Pix (aligned pairs) or CycleGAN (two unpaired sets) from image folders, or a
+    /// fast style network (Johnson et al.) from a folder of photos and a style image; writes
     /// the networks as .safetensors with official key names, and losses.csv.
     Train {
-        /// pix2pix or cyclegan.
+        /// pix2pix, cyclegan or fast-style.
         model: String,
         #[command(flatten)]
         args: train::TrainArgs,

@@ -1,4 +1,5 @@
-//! `ai-art train pix2pix|cyclegan`: small-batch training from image folders.
+//! `ai-art train pix2pix|cyclegan|fast-style`: small-batch training from image folders (the
+//! fast style network's run is in `fast_style.rs`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,11 +14,12 @@ use crate::weights::Checkpoint;
 /// The whole run (networks, optimisers, progress) in the output folder; `--resume` it.
 pub const STATE_FILE: &str = "state.safetensors";
 
-/// Options shared by both models.
+/// Options shared by the models.
 #[derive(clap::Args, Debug)]
 pub struct TrainArgs {
     /// pix2pix: a folder of side-by-side AB images (A left), or use --data-a/--data-b with
-    /// files matched by name. cyclegan: --data-a and --data-b, unpaired.
+    /// files matched by name. cyclegan: --data-a and --data-b, unpaired. fast-style: a folder
+    /// of photos.
     #[arg(long)]
     pub data: Option<PathBuf>,
     #[arg(long)]
@@ -28,22 +30,27 @@ pub struct TrainArgs {
     /// state.safetensors (for --resume), and losses.csv.
     #[arg(long)]
     pub out: PathBuf,
-    /// Crop size (images are resized to about 286/256 of it, then randomly cropped and flipped).
+    /// Crop size (pix2pix, cyclegan: images are resized to about 286/256 of it, then randomly
+    /// cropped and flipped; fast-style: the shorter side is resized to it, then the centre
+    /// square is taken).
     #[arg(long, default_value_t = 256)]
     pub size: u32,
-    #[arg(long, default_value_t = 1)]
-    pub batch_size: usize,
-    /// Epochs at the base learning rate.
-    #[arg(long, default_value_t = 100)]
-    pub epochs: usize,
+    /// Default: 1 (pix2pix, cyclegan), 4 (fast-style).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Epochs at the base learning rate. Default: 100 (pix2pix, cyclegan), 2 (fast-style,
+    /// which has no decay).
+    #[arg(long)]
+    pub epochs: Option<usize>,
     /// Epochs of linear decay to zero after them.
     #[arg(long, default_value_t = 100)]
     pub epochs_decay: usize,
     /// Stop after this many iterations in all (for short runs).
     #[arg(long)]
     pub max_iterations: Option<usize>,
-    #[arg(long, default_value_t = 2e-4)]
-    pub lr: f64,
+    /// Default: 2e-4 (pix2pix, cyclegan), 1e-3 (fast-style).
+    #[arg(long)]
+    pub lr: Option<f64>,
     /// Generator: resnet_9blocks, resnet_6blocks, unet_256, unet_128 (default: unet_256 for
     /// pix2pix, resnet_9blocks for cyclegan).
     #[arg(long)]
@@ -84,12 +91,28 @@ pub struct TrainArgs {
     pub save_every: usize,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// fast-style: the style image.
+    #[arg(long)]
+    pub style: Option<PathBuf>,
+    /// fast-style: VGG19's weights (torchvision's vgg19-dcbb9e9d.pth, or its `features.*` as
+    /// .safetensors).
+    #[arg(long)]
+    pub vgg: Option<PathBuf>,
+    /// fast-style: weight of the content term (default 1e5, as pytorch/examples).
+    #[arg(long, default_value_t = 1e5)]
+    pub content_weight: f64,
+    /// fast-style: weight of the style term (default 1e10, as pytorch/examples).
+    #[arg(long, default_value_t = 1e10)]
+    pub style_weight: f64,
+    /// fast-style: weight of the total-variation term (off in pytorch/examples).
+    #[arg(long, default_value_t = 0.0)]
+    pub tv_weight: f64,
     /// auto, wgpu or cpu.
     #[arg(long, default_value = "auto")]
     pub backend: Preference,
 }
 
-fn read_folder(dir: &Path) -> Result<Vec<NamedFile>, String> {
+pub(super) fn read_folder(dir: &Path) -> Result<Vec<NamedFile>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read the folder {}: {e}", dir.display()))?;
     let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file()).collect();
     paths.sort();
@@ -103,13 +126,14 @@ fn read_folder(dir: &Path) -> Result<Vec<NamedFile>, String> {
 }
 
 fn spec_of(model: Model, args: &TrainArgs) -> TrainSpec {
+    let defaults = TrainSpec::new(model);
     TrainSpec {
         size: args.size,
-        batch_size: args.batch_size,
-        epochs: args.epochs,
+        batch_size: args.batch_size.unwrap_or(defaults.batch_size),
+        epochs: args.epochs.unwrap_or(defaults.epochs),
         epochs_decay: args.epochs_decay,
         max_iterations: args.max_iterations,
-        lr: args.lr,
+        lr: args.lr.unwrap_or(defaults.lr),
         netg: args.netg.unwrap_or_default(),
         ngf: args.ngf,
         ndf: args.ndf,
@@ -120,7 +144,7 @@ fn spec_of(model: Model, args: &TrainArgs) -> TrainSpec {
         lambda_identity: args.lambda_identity,
         pool_size: args.pool_size,
         seed: args.seed,
-        ..TrainSpec::new(model)
+        ..defaults
     }
 }
 
@@ -130,7 +154,7 @@ fn checkpoint(path: Option<&Path>) -> Result<Option<Checkpoint>, String> {
     crate::weights::load_state_dict(&bytes).map(Some).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+pub(super) fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
     std::fs::write(path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
@@ -143,6 +167,9 @@ fn save(out: &Path, session: &Session) -> Result<(), String> {
 }
 
 pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
+    if model == "fast-style" {
+        return super::fast_style::train(args);
+    }
     let model = model.parse::<Model>().map_err(|e| e.to_string())?;
     let files = match (model, &args.data, &args.data_a, &args.data_b) {
         (Model::Pix2Pix, Some(dir), None, None) => DatasetFiles::AlignedAb(read_folder(dir)?),

@@ -34,6 +34,7 @@ compute! {
     mod run;
 
     pub use run::{LossTensors, NstRun, initial_image, tv_loss};
+    pub(crate) use run::{gram_of, mse};
     pub use settings::Prepared;
 
     #[cfg(test)]

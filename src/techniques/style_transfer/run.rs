@@ -34,13 +34,14 @@ impl LossTensors {
     }
 }
 
-fn mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
+/// Mean squared error (PyTorch's `mse_loss`; `b` broadcast against `a`).
+pub(crate) fn mse<const D: usize>(a: Tensor<D>, b: Tensor<D>) -> Tensor<1> {
     let d = a - b;
     (d.clone() * d).mean()
 }
 
-/// `F F^T / (C H W)` of `[1, C, H, W]` activations, `[1, C, C]`.
-fn gram_of(f: Tensor<4>) -> Tensor<3> {
+/// `F F^T / (C H W)` of `[B, C, H, W]` activations, `[B, C, C]`.
+pub(crate) fn gram_of(f: Tensor<4>) -> Tensor<3> {
     let [b, c, h, w] = f.dims();
     gram(f.reshape([b, c, h * w]), 1.0 / (c * h * w) as f32)
 }

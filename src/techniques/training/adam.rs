@@ -40,6 +40,12 @@ impl Adam {
         Adam { beta1: 0.5, beta2: 0.999, eps: 1e-8, moments: HashMap::new() }
     }
 
+    /// PyTorch's defaults (`torch.optim.Adam`): beta1 0.9, beta2 0.999, eps 1e-8, as
+    /// pytorch/examples' fast style training uses it.
+    pub fn pytorch() -> Self {
+        Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, moments: HashMap::new() }
+    }
+
     /// Updates every parameter of `module` that has a gradient in `grads`.
     pub fn step<M: Module>(&mut self, lr: f64, module: M, mut grads: GradientsParams) -> M {
         let mut mapper = Update { adam: self, grads: &mut grads, lr };
