@@ -311,6 +311,49 @@ fn cli_stylize_refuses_the_sizes_the_app_refuses() {
 }
 
 #[test]
+fn cli_dream_writes_a_changed_image_of_the_same_size() {
+    let dir = std::env::temp_dir().join(format!("ai-art-dream-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let fixtures = root().join("tests/fixtures");
+    let output = dir.join("dream.png");
+    let dream = |layer: &str| {
+        cli()
+            .args(["dream", "--backend", "cpu", "--layer", layer, "--channels", "0,2", "--octaves", "2", "--steps", "3", "--jitter", "4"])
+            .arg("--vgg")
+            .arg(fixtures.join("networks/vgg19_small.pth"))
+            .arg("--input")
+            .arg(fixtures.join("nst/content.png"))
+            .arg("--output")
+            .arg(&output)
+            .output()
+            .unwrap()
+    };
+    let out = dream("relu3_1");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let (input, result) = (image::open(fixtures.join("nst/content.png")).unwrap().to_rgb8(), image::open(&output).unwrap().to_rgb8());
+    assert_eq!(result.dimensions(), input.dimensions());
+    let changed = input.pixels().zip(result.pixels()).filter(|(a, b)| a != b).count();
+    assert!(changed > input.len() / 3 / 2, "most pixels changed ({changed})");
+    // A layer VGG19 does not have, and a channel the layer does not have: readable errors.
+    let out = dream("conv9_9");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("conv9_9"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli()
+        .args(["dream", "--backend", "cpu", "--layer", "conv1_1", "--channels", "4"])
+        .arg("--vgg")
+        .arg(fixtures.join("networks/vgg19_small.pth"))
+        .arg("--input")
+        .arg(fixtures.join("nst/content.png"))
+        .arg("--output")
+        .arg(&output)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("conv1_1 has 4 channels (0 to 3); there is no channel 4"), "{err}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn cli_trains_a_fast_style_network_that_translate_then_runs() {
     let dir = std::env::temp_dir().join(format!("ai-art-train-fast-style-{}", std::process::id()));
     let photos = dir.join("photos");

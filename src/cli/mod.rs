@@ -2,6 +2,7 @@
 //! batch jobs, benchmarks and parity runs.
 
 mod bench;
+mod deep_dream;
 mod fast_style;
 pub mod profile;
 mod style_transfer;
@@ -36,6 +37,9 @@ pub enum Command {
     /// Neural style transfer (Gatys et al.): optimise an image so that its VGG19 features match
     /// the content image and its Gram matrices the style image(s).
     Stylize(style_transfer::StylizeArgs),
+    /// Deep Dream: change an image by gradient ascent so that a VGG19 layer (or some of its
+    /// channels) responds more strongly, over an image pyramid.
+    Dream(deep_dream::DreamArgs),
     /// Train Pix2Pix (aligned pairs) or CycleGAN (two unpaired sets) from image folders, or a
     /// fast style network (Johnson et al.) from a folder of photos and a style image; writes
     /// the networks as .safetensors with official key names, and losses.csv.
@@ -184,6 +188,7 @@ pub fn main() -> ExitCode {
         }),
         Command::Train { model, args } => train::run(&model, &args),
         Command::Stylize(args) => style_transfer::run(&args),
+        Command::Dream(args) => deep_dream::run(&args),
         Command::Translate(args) => translate(&args),
     };
     match result {
