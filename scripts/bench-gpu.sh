@@ -7,6 +7,7 @@
 #
 #   scripts/bench-gpu.sh [--out DIR] [--nst-sizes 256,512,1024] [--train-sizes 256]
 #                        [--batches 1,4] [--steps 5] [--profile-sizes 512,256]
+#                        [--fast-style-sizes 256,512,1024]
 #                        [--kernel-sizes 512] [--tile-sweep] [--quick]
 #
 # The CLI: .gpu/run.sh when present (the lent GPU machine: ../shared/gpu/prepare.sh builds it
@@ -14,10 +15,11 @@
 # else $AI_ART_CLI, else target/release/ai-art. The Python: $AI_ART_TORCH_PYTHON, else
 # python3; it needs torch with CUDA. Each phase runs under a time limit, so one slow phase
 # does not cost the others (PHASE_LIMIT seconds, default 240).
-# --quick: style transfer at 512 only, CycleGAN and Pix2Pix at batch 1, 3 steps.
+# --quick: style transfer and the fast style network at 512 only, CycleGAN and Pix2Pix at batch 1, 3 steps.
 # --profile-sizes: the style-transfer and the training profiles' sizes.
 # --tile-sweep: also time the convolutions on each tile shape (AI_ART_CONV_TILE), to tune
 #   the automatic choice (kernels-<tile>.md).
+# --fast-style-sizes: the fast style network's frames (its training: --train-sizes, the last batch).
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -27,6 +29,7 @@ TRAIN_SIZES=256
 BATCHES=1,4
 STEPS=5
 KERNEL_SIZES=512
+FAST_SIZES=256,512,1024
 PROFILE_NST=512
 PROFILE_TRAIN=256
 TILE_SWEEP=0
@@ -39,9 +42,10 @@ while (($#)); do
     --steps) STEPS="$2"; shift 2 ;;
     --profile-sizes) PROFILE_NST="${2%%,*}"; PROFILE_TRAIN="${2##*,}"; shift 2 ;;
     --kernel-sizes) KERNEL_SIZES="$2"; shift 2 ;;
+    --fast-style-sizes) FAST_SIZES="$2"; shift 2 ;;
     --tile-sweep) TILE_SWEEP=1; shift ;;
-    --quick) NST_SIZES=512; BATCHES=1; STEPS=3; shift ;;
-    *) sed -n '2,26p' "$0" >&2; exit 2 ;;
+    --quick) NST_SIZES=512; BATCHES=1; STEPS=3; FAST_SIZES=512; shift ;;
+    *) sed -n '2,22p' "$0" >&2; exit 2 ;;
   esac
 done
 mkdir -p "$OUT"
@@ -77,10 +81,15 @@ for tf32 in off tf32; do
   phase "PyTorch CUDA training (TF32 $flag)" "train-torch-$tf32.jsonl" \
     "$PY" scripts/reference/on_cuda.py --tf32 "$flag" scripts/reference/bench_train.py --models pix2pix,cyclegan \
       --sizes "$TRAIN_SIZES" --batches "$BATCHES" --iters "$STEPS"
+  phase "PyTorch CUDA fast style network (TF32 $flag)" "fast-style-torch-$tf32.jsonl" \
+    "$PY" scripts/reference/on_cuda.py --tf32 "$flag" scripts/reference/bench_fast_style.py --sizes "$FAST_SIZES" \
+      --train-sizes "$TRAIN_SIZES" --batches "${BATCHES##*,}" --steps "$STEPS"
 done
 phase "ours: style transfer" nst-ours.jsonl "${CLI[@]}" bench nst --backend wgpu --sizes "$NST_SIZES" --steps "$STEPS"
 phase "ours: training" train-ours.jsonl "${CLI[@]}" bench train --backend wgpu --models pix2pix,cyclegan \
   --sizes "$TRAIN_SIZES" --batches "$BATCHES" --iters "$STEPS"
+phase "ours: fast style network" fast-style-ours.jsonl "${CLI[@]}" bench fast-style --backend wgpu --sizes "$FAST_SIZES" \
+  --train-sizes "$TRAIN_SIZES" --batches "${BATCHES##*,}" --steps "$STEPS"
 phase "ours: profile, style transfer" profile-nst.md "${CLI[@]}" bench profile nst --size "$PROFILE_NST"
 phase "ours: profile, CycleGAN" profile-cyclegan.md "${CLI[@]}" bench profile cyclegan --size "$PROFILE_TRAIN"
 phase "ours: profile, Pix2Pix" profile-pix2pix.md "${CLI[@]}" bench profile pix2pix --size "$PROFILE_TRAIN"

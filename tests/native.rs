@@ -310,6 +310,22 @@ fn cli_stylize_refuses_the_sizes_the_app_refuses() {
     assert!(!out.status.success() && err.contains(&want), "the CLI said: {err}\nthe worker says: {want}");
 }
 
+/// `bench fast-style` prints the JSON lines `scripts/reference/gpu_report.py` pairs with
+/// `bench_fast_style.py`'s (the same fields), one per case.
+#[test]
+fn cli_bench_fast_style_prints_one_record_per_case() {
+    let out = cli().args(["bench", "fast-style", "--backend", "cpu", "--sizes", "16,24", "--train-sizes", "16", "--batches", "1", "--steps", "1"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let records: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("a JSON line")).collect();
+    assert_eq!(records.len(), 3);
+    for (r, (what, size)) in records.iter().zip([("inference", 16), ("inference", 24), ("training", 16)]) {
+        assert_eq!((r["what"].as_str(), r["size"].as_u64()), (Some(what), Some(size)), "{r}");
+        let (ms, rate) = if what == "inference" { ("ms_per_image", "fps") } else { ("ms_per_iter", "it_per_s") };
+        let (ms, rate) = (r[ms].as_f64().expect("ms"), r[rate].as_f64().expect("rate"));
+        assert!(ms > 0.0 && (rate * ms / 1e3 - 1.0).abs() < 0.01, "{r}");
+    }
+}
+
 #[test]
 fn cli_dream_writes_a_changed_image_of_the_same_size() {
     let dir = std::env::temp_dir().join(format!("ai-art-dream-{}", std::process::id()));

@@ -42,14 +42,23 @@ def main():
     def key_train(r):
         return (r["model"], r["size"], r["batch"])
 
+    def key_fast(r):
+        return (r["what"], r["size"], r.get("batch", 1))
+
+    def label_fast(k):
+        if k[0] == "inference":
+            return f"fast style network, one {k[1]}x{k[1]} frame"
+        return f"fast style training iteration {k[1]} px, batch {k[2]}"
+
     tables = [
-        ("nst", "ms_per_step", key_nst, lambda k: f"style-transfer step {k[1]}x{k[1] * 3 // 4}"),
-        ("train", "ms_per_iter", key_train, lambda k: f"{'Pix2Pix' if k[0] == 'pix2pix' else 'CycleGAN'} iteration {k[1]} px, batch {k[2]}"),
+        ("nst", lambda r: r["ms_per_step"], key_nst, lambda k: f"style-transfer step {k[1]}x{k[1] * 3 // 4}"),
+        ("train", lambda r: r["ms_per_iter"], key_train, lambda k: f"{'Pix2Pix' if k[0] == 'pix2pix' else 'CycleGAN'} iteration {k[1]} px, batch {k[2]}"),
+        ("fast-style", lambda r: r.get("ms_per_image", r.get("ms_per_iter")), key_fast, label_fast),
     ]
-    for name, field, key, label in tables:
-        ours = {key(r): r[field] for r in load(folder, f"{name}-ours.jsonl")}
-        off = {key(r): r[field] for r in load(folder, f"{name}-torch-off.jsonl")}
-        tf32 = {key(r): r[field] for r in load(folder, f"{name}-torch-tf32.jsonl")}
+    for name, value, key, label in tables:
+        ours = {key(r): value(r) for r in load(folder, f"{name}-ours.jsonl")}
+        off = {key(r): value(r) for r in load(folder, f"{name}-torch-off.jsonl")}
+        tf32 = {key(r): value(r) for r in load(folder, f"{name}-torch-tf32.jsonl")}
         for k in sorted(set(ours) | set(off) | set(tf32)):
             o, a, b = ours.get(k), off.get(k), tf32.get(k)
             out.append(f"| {label(k)} | {fmt(o)} | {fmt(a)} | {ratio(a, o)} | {fmt(b)} | {ratio(b, o)} |")

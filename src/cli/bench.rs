@@ -222,6 +222,53 @@ pub fn nst(device: &Device, sizes: &[usize], steps: usize) -> Result<String, Str
     Ok(out)
 }
 
+/// `ai-art bench fast-style`: the fast style network (pytorch/examples' `TransformerNet` at
+/// its published width, random weights) stylising one `size x size` image, its result read
+/// back as a frame of a live video would be (frames per second), and training steps on
+/// batches of `batch` images at `train_size` with full-width VGG19 (iterations per second).
+/// One JSON line per case, printed as soon as it is measured.
+pub fn fast_style(device: &Device, sizes: &[usize], train_sizes: &[usize], batches: &[usize], steps: usize) -> Result<(), String> {
+    use crate::models::Builder;
+    use crate::models::fast_style::{FastStyleConfig, TransformerNet};
+    use crate::models::vgg::{Pooling, Vgg19, WIDTHS};
+    use crate::techniques::fast_style::{FastStyleSettings, FastStyleTrainer};
+    let timed = |mut f: Box<dyn FnMut() -> Result<(), String> + '_>| -> Result<f64, String> {
+        f()?;
+        let mut samples = Vec::with_capacity(steps);
+        for _ in 0..steps.max(1) {
+            let t = Instant::now();
+            f()?;
+            samples.push(t.elapsed().as_secs_f64());
+        }
+        Ok(median(samples) * 1e3)
+    };
+    let net = TransformerNet::build(&FastStyleConfig::official(), &mut Builder::init(device, 0.02)).map_err(|e| e.to_string())?;
+    for &size in sizes {
+        let image = Tensor::<4>::random([1, 3, size, size], Distribution::Uniform(0.0, 255.0), device);
+        let ms = timed(Box::new(|| {
+            let frame = net.forward(image.clone()).clamp(0.0, 255.0);
+            pollster::block_on(frame.into_data_async()).map(drop).map_err(|e| e.to_string())
+        }))?;
+        eprintln!("  fast style inference {size}x{size}: {ms:.1} ms ({:.2} frames/s)", 1e3 / ms);
+        println!("{{\"what\": \"inference\", \"size\": {size}, \"ms_per_image\": {ms:.3}, \"fps\": {:.3}}}", 1e3 / ms);
+    }
+    let ad = device.clone().autodiff();
+    let settings = FastStyleSettings::default();
+    for &size in train_sizes {
+        for &batch in batches {
+            let net = TransformerNet::build(&FastStyleConfig::official(), &mut Builder::init(&ad, 0.02)).map_err(|e| e.to_string())?;
+            let vgg = Vgg19::build(WIDTHS, settings.deepest(), Pooling::Max, &mut Builder::init(&ad, 0.02)).map_err(|e| e.to_string())?;
+            let style = Tensor::<4>::random([1, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
+            let mut trainer = FastStyleTrainer::new(net, vgg, style, settings.clone()).map_err(|e| e.to_string())?;
+            let photos = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
+            let ms = timed(Box::new(|| pollster::block_on(trainer.step(photos.clone())).map(drop).map_err(|e| e.to_string())))?;
+            eprintln!("  fast style training {size} px batch {batch}: {ms:.1} ms per iteration ({:.3} it/s)", 1e3 / ms);
+            println!("{{\"what\": \"training\", \"size\": {size}, \"batch\": {batch}, \"ms_per_iter\": {ms:.3}, \"it_per_s\": {:.3}}}", 1e3 / ms);
+        }
+    }
+    Ok(())
+}
+
 /// `ai-art bench train`: prints a [`BenchRecord`](crate::techniques::training::session::BenchRecord)
 /// JSON line per model, size and batch as soon as each is measured (the slow cases on a
 /// software GPU take minutes).

@@ -111,6 +111,26 @@ pub enum BenchCommand {
         #[arg(long, default_value = "wgpu")]
         backend: Preference,
     },
+    /// The fast style network: milliseconds per stylised image (frames per second, the result
+    /// read back) and per training iteration with VGG19, one JSON line per case;
+    /// scripts/bench-gpu.sh runs it beside PyTorch.
+    FastStyle {
+        /// Square image sizes for inference, in pixels.
+        #[arg(long, value_delimiter = ',', default_value = "256,512,1024")]
+        sizes: Vec<usize>,
+        /// Square image sizes for training, in pixels.
+        #[arg(long, value_delimiter = ',', default_value = "256")]
+        train_sizes: Vec<usize>,
+        /// Training batch sizes.
+        #[arg(long, value_delimiter = ',', default_value = "4")]
+        batches: Vec<usize>,
+        /// Timed runs per case (after one warm-up); the median is reported.
+        #[arg(long, default_value_t = 3)]
+        steps: usize,
+        /// auto, wgpu or cpu.
+        #[arg(long, default_value = "wgpu")]
+        backend: Preference,
+    },
     /// Milliseconds per training iteration (the papers' full-width networks, noise images),
     /// one JSON line per model, size and batch; scripts/bench-train.sh runs it beside PyTorch
     /// and in Chromium.
@@ -177,6 +197,10 @@ pub fn main() -> ExitCode {
         Command::Bench(BenchCommand::Nst { sizes, steps, backend }) => start(backend).and_then(|compute| {
             eprintln!("style transfer on {} ({} steps per size, median)", compute.info.summary(), steps.max(1));
             bench::nst(&compute.device, &sizes, steps.max(1)).map(|text| print!("{text}"))
+        }),
+        Command::Bench(BenchCommand::FastStyle { sizes, train_sizes, batches, steps, backend }) => start(backend).and_then(|compute| {
+            eprintln!("fast style network on {} ({} runs per case, median)", compute.info.summary(), steps.max(1));
+            bench::fast_style(&compute.device, &sizes, &train_sizes, &batches, steps)
         }),
         Command::Bench(BenchCommand::Train { models, sizes, batches, iters, backend }) => start(backend).and_then(|compute| {
             eprintln!("training on {} ({} iterations per case, median)", compute.info.summary(), iters.max(1));
