@@ -4,6 +4,7 @@
 import { before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
+import https from 'node:https';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -277,32 +278,69 @@ export async function decodeInPage(page, bytes) {
 }
 
 /**
- * Plays a Hugging Face-like file server at `pattern` (a route glob) in `context`: CORS on
- * every answer; a URL ending in one of `ranged` honours `Range: bytes=a-b` (206, part of
- * `file`); any other URL answers `file` whole (200), as a server that ignores `Range`.
- * Each request's `{ url, range }` is pushed to `requests`.
+ * How a Hugging Face-like file server answers a request for `url` with `range` (or none):
+ * CORS on every answer; a URL ending in one of `ranged` honours `Range: bytes=a-b` (206, part
+ * of `file`); any other URL answers `file` whole (200), as a server that ignores `Range`.
  */
-export async function routeSafetensors(context, pattern, file, { ranged = [], requests = [] } = {}) {
+function fileAnswer(file, url, method, range, ranged) {
+  const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-range, content-length' };
+  if (method === 'OPTIONS') {
+    return { status: 204, headers: { ...cors, 'access-control-allow-headers': 'range', 'access-control-allow-methods': 'GET' } };
+  }
+  const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
+  if (ranged.some((end) => url.endsWith(end)) && m) {
+    const [a, b] = [Number(m[1]), Math.min(Number(m[2]), file.length - 1)];
+    return {
+      status: 206,
+      body: file.subarray(a, b + 1),
+      headers: { ...cors, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes',
+        'content-range': `bytes ${a}-${b}/${file.length}`, 'content-length': String(b - a + 1) },
+    };
+  }
+  return { status: 200, body: file, headers: { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(file.length) } };
+}
+
+/**
+ * Plays a Hugging Face-like file server (`fileAnswer`) at `pattern` (a route glob) in
+ * `context`. Each request's `{ url, range }` is pushed to `requests`. With `redirectTo` (the
+ * origin of `serveFileElsewhere`), it answers every GET with a redirect to the same path
+ * there, as huggingface.co redirects downloads to its CDN (pushed with `redirected: true`).
+ */
+export async function routeSafetensors(context, pattern, file, { ranged = [], requests = [], redirectTo } = {}) {
   await context.route(pattern, async (route) => {
     const req = route.request();
     const url = req.url();
-    const cors = { 'access-control-allow-origin': '*', 'access-control-expose-headers': 'content-range, content-length' };
-    if (req.method() === 'OPTIONS') {
-      return route.fulfill({ status: 204, headers: { ...cors, 'access-control-allow-headers': 'range', 'access-control-allow-methods': 'GET' } });
-    }
     const range = (await req.allHeaders())['range'];
-    requests.push({ url, range });
-    const m = /^bytes=(\d+)-(\d+)$/.exec(range ?? '');
-    if (ranged.some((end) => url.endsWith(end)) && m) {
-      const [a, b] = [Number(m[1]), Math.min(Number(m[2]), file.length - 1)];
-      return route.fulfill({
-        status: 206,
-        body: file.subarray(a, b + 1),
-        headers: { ...cors, 'content-type': 'application/octet-stream', 'accept-ranges': 'bytes',
-          'content-range': `bytes ${a}-${b}/${file.length}`, 'content-length': String(b - a + 1) },
-      });
+    if (redirectTo && req.method() !== 'OPTIONS') {
+      requests.push({ url, range, redirected: true });
+      const location = `${redirectTo}${new URL(url).pathname}`;
+      return route.fulfill({ status: 302, headers: { 'access-control-allow-origin': '*', location } });
     }
-    return route.fulfill({ status: 200, body: file, headers: { ...cors, 'content-type': 'application/octet-stream', 'content-length': String(file.length) } });
+    if (req.method() !== 'OPTIONS') requests.push({ url, range });
+    return route.fulfill(fileAnswer(file, url, req.method(), range, ranged));
   });
   return requests;
+}
+
+/**
+ * A file server of its own (`fileAnswer`, over HTTPS on another port of 127.0.0.1, so another
+ * origin than the app's), which the browser reaches for real: the target of a redirect, which
+ * Playwright's routing does not see from a worker. Its certificate is self-signed
+ * (`tests/fixtures/tls/`): the context needs `ignoreHTTPSErrors`. Each request's
+ * `{ url, range }` is pushed to `requests`; `close()` stops it.
+ */
+export async function serveFileElsewhere(file, { ranged = [], requests = [] } = {}) {
+  const tls = path.resolve(here, '../fixtures/tls');
+  const [key, cert] = await Promise.all([fs.readFile(path.join(tls, 'key.pem')), fs.readFile(path.join(tls, 'cert.pem'))]);
+  const server = https.createServer({ key, cert }, (req, res) => {
+    const url = `https://127.0.0.1:${server.address().port}${req.url}`;
+    const range = req.headers.range;
+    if (req.method !== 'OPTIONS') requests.push({ url, range });
+    const answer = fileAnswer(file, url, req.method, range, ranged);
+    res.writeHead(answer.status, answer.headers);
+    res.end(answer.body);
+  });
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const origin = `https://127.0.0.1:${server.address().port}`;
+  return { origin, requests, close: () => new Promise((ok) => { server.close(ok); server.closeAllConnections(); }) };
 }

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { serveDistForTests, withContext, openPage, $, routeSafetensors, makePng } from './harness.mjs';
+import { serveDistForTests, withContext, openPage, $, routeSafetensors, serveFileElsewhere, makePng } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(here, '../..');
@@ -72,10 +72,11 @@ test('one click: the CycleGAN demo loads the built-in model and translates a sam
   });
 });
 
-test('one click: the style transfer demo fetches VGG19 from the hub with range requests and starts', async () => {
+test('one click: the style transfer demo fetches VGG19 from the hub (redirected to its CDN) with range requests and starts', async () => {
   const file = await fs.readFile(path.join(ROOT, 'tests/fixtures/nst/vgg19_small.safetensors'));
-  await withContext({ webgpu: true }, async (context) => {
-    const requests = await routeSafetensors(context, `${HUB}/**`, file, { ranged: ['/model.safetensors'] });
+  const cdn = await serveFileElsewhere(file, { ranged: ['/model.safetensors'] });
+  await withContext({ webgpu: true, ignoreHTTPSErrors: true }, async (context) => {
+    const requests = await routeSafetensors(context, `${HUB}/**`, file, { ranged: ['/model.safetensors'], redirectTo: cdn.origin });
     const { page, errors } = await openPage(context, server.url);
     await page.click($('demo-style-transfer'));
     await page.waitForSelector($('stylize-panel'));
@@ -84,12 +85,16 @@ test('one click: the style transfer demo fetches VGG19 from the hub with range r
     assert.match(await page.textContent($('vgg-description')), /VGG19 \(torchvision, from Hugging Face\): VGG19 features, 16 of 16 convolutions/);
     // The run starts by itself; steps come.
     await page.waitForFunction(() => Number(document.querySelector('[data-testid="stylize-step"]')?.dataset.step) >= 2, null, { timeout: RUN_TIMEOUT });
-    assert.ok(requests.length >= 3 && requests.every((r) => /^bytes=\d+-\d+$/.test(r.range ?? '')), `range requests only: ${JSON.stringify(requests)}`);
-    assert.ok(requests.every((r) => r.url === `${HUB}/model.safetensors`));
+    // Range requests only; each one the hub got was redirected, and the CDN (another origin,
+    // which allows any: the redirect made the request's origin opaque) got the same range.
+    assert.ok(requests.length >= 3 && requests.every((r) => /^bytes=\d+-\d+$/.test(r.range ?? '') && r.redirected), JSON.stringify(requests));
+    assert.ok(requests.every((r) => r.url === `${HUB}/model.safetensors`), JSON.stringify(requests));
+    assert.ok(cdn.requests.every((r) => r.url === `${cdn.origin}${new URL(HUB).pathname}/model.safetensors`), JSON.stringify(cdn.requests));
+    assert.deepEqual(cdn.requests.map((r) => r.range), requests.map((r) => r.range));
     await page.click($('cancel'));
     await page.waitForSelector(`${$('stylize-result')}[data-cancelled="true"]`, { timeout: RUN_TIMEOUT });
     assert.deepEqual(errors, []);
-  });
+  }).finally(() => cdn.close());
 });
 
 test('stored models: listed with their sizes, VGG19 pieces as one file, deleted on request', async () => {
