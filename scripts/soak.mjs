@@ -10,7 +10,8 @@
 //   node scripts/soak.mjs [--steps 2000] [--iterations 1000] [--jobs 20] [--size 64]
 //                         [--bound-mb 16] [--every-s 10] [--json FILE]
 //
-// Needs dist/ (`scripts/test.sh`, or `trunk build --release`) and the tools of
+// Needs dist/ (`scripts/test.sh`, or `trunk build --release`), or the build AI_ART_DIST names
+// (a copy, so that dist/ can be rebuilt during the run), and the tools of
 // `scripts/setup-tools.sh`. The small VGG19 fixture stands in for the real network (the
 // worker's code paths are the same); on SwiftShader 2,000 steps at 64 px take about half an
 // hour. Results of a run are in docs/testing.md ("Long runs").
@@ -120,8 +121,10 @@ async function main() {
     await page.click('#tab-training');
     const files = [0, 1, 2, 3].map((k) => ({ name: `pair${k}.png`, mimeType: 'image/png', buffer: makePng(64 + 2 * k, 32 + k) }));
     await page.setInputFiles($('train-files-ab'), files);
+    // Enough epochs (two iterations each, no decay) for --iterations to be what ends the run.
     for (const [id, v] of [['train-size', '32'], ['train-batch', '2'], ['train-ngf', '8'], ['train-ndf', '8'],
-      ['train-layers-d', '2'], ['train-max-iterations', String(ITERATIONS)], ['train-sample-every', '50'], ['train-save-every', '60']]) {
+      ['train-layers-d', '2'], ['train-epochs', String(ITERATIONS)], ['train-epochs-decay', '0'],
+      ['train-max-iterations', String(ITERATIONS)], ['train-sample-every', '50'], ['train-save-every', '60']]) {
       await page.fill($(id), v);
     }
     await page.click($('train-start'));

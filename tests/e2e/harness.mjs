@@ -12,7 +12,8 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-export const DIST = path.resolve(here, '../../dist');
+// AI_ART_DIST serves another build (a copy, for a long run while dist/ is rebuilt).
+export const DIST = path.resolve(process.env.AI_ART_DIST ?? path.resolve(here, '../../dist'));
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
