@@ -1,5 +1,6 @@
 //! `ai-art dream`: Deep Dream from the command line.
 
+use super::{read, read_image};
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -54,7 +55,6 @@ pub struct DreamArgs {
 }
 
 pub fn run(args: &DreamArgs) -> Result<(), String> {
-    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let settings = DreamSettings {
         layer: args.layer,
         channels: args.channels.clone(),
@@ -65,7 +65,7 @@ pub fn run(args: &DreamArgs) -> Result<(), String> {
         jitter: args.jitter,
         seed: args.seed,
     };
-    let img = imaging::decode(&read(&args.input)?).map_err(|e| format!("{}: {e}", args.input.display()))?;
+    let img = read_image(&args.input)?;
     let img = if img.width().max(img.height()) > args.size { imaging::resize_longest(&img, args.size) } else { img };
 
     let compute = pollster::block_on(device::start(args.backend)).map_err(|e| e.to_string())?;

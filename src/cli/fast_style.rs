@@ -4,10 +4,10 @@
 //! (`ai-art translate` and its `TransformerNet` load it) and the losses as `losses.csv`.
 
 use std::io::Write;
-use std::path::Path;
 use std::time::Instant;
 
 use super::train::{TrainArgs, read_folder, write};
+use super::{read, read_image};
 use crate::device;
 use crate::imaging;
 use crate::models::detect::Architecture;
@@ -20,10 +20,6 @@ use burn::tensor::Tensor;
 
 /// The trained network's file in the output folder.
 pub const NETWORK_FILE: &str = "fast_style.safetensors";
-
-fn read(path: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
-}
 
 pub fn train(args: &TrainArgs) -> Result<(), String> {
     let (Some(data), Some(style), Some(vgg)) = (&args.data, &args.style, &args.vgg) else {
@@ -40,7 +36,7 @@ pub fn train(args: &TrainArgs) -> Result<(), String> {
         lr,
         ..FastStyleSettings::default()
     };
-    let style_image = imaging::decode(&read(style)?).map_err(|e| format!("{}: {e}", style.display()))?;
+    let style_image = read_image(style)?;
     let mut photos = Vec::new();
     let mut skipped = Vec::new();
     for file in read_folder(data)? {

@@ -229,9 +229,18 @@ fn start(backend: Preference) -> Result<device::Compute, String> {
     pollster::block_on(device::start(backend)).map_err(|e| e.to_string())
 }
 
+/// The bytes of the file at `path`, or why not, naming it.
+fn read(path: &std::path::Path) -> Result<Vec<u8>, String> {
+    std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
+
+/// The image at `path`, decoded, or why not, naming it.
+fn read_image(path: &std::path::Path) -> Result<image::RgbImage, String> {
+    crate::imaging::decode(&read(path)?).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 fn translate(args: &TranslateArgs) -> Result<(), String> {
     use crate::techniques::image_to_image as tr;
-    let read = |p: &std::path::Path| std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()));
     let ckpt_bytes = read(&args.checkpoint)?;
     let img_bytes = read(&args.input)?;
     let image = crate::imaging::decode(&img_bytes).map_err(|e| format!("{}: {e}", args.input.display()))?;

@@ -1,7 +1,8 @@
 //! `ai-art stylize`: neural style transfer from the command line.
 
+use super::{read, read_image};
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Instant;
 
 use crate::device::{self, Preference};
@@ -77,9 +78,6 @@ pub struct StylizeArgs {
     pub backend: Preference,
 }
 
-fn read(p: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))
-}
 
 fn parse_style(spec: &str) -> Result<(PathBuf, f64), String> {
     match spec.rsplit_once(':') {
@@ -142,11 +140,11 @@ pub fn run(args: &StylizeArgs) -> Result<(), String> {
         preserve_colors: args.preserve_colors,
         preview_every: 0,
     };
-    let content_img = imaging::decode(&read(&args.content)?).map_err(|e| format!("{}: {e}", args.content.display()))?;
+    let content_img = read_image(&args.content)?;
     let mut styles_img = Vec::new();
     for spec in &args.style {
         let (path, weight) = parse_style(spec)?;
-        let img = imaging::decode(&read(&path)?).map_err(|e| format!("{}: {e}", path.display()))?;
+        let img = read_image(&path)?;
         styles_img.push((img, weight));
     }
     settings.validate(&styles_img.iter().map(|(_, w)| *w).collect::<Vec<_>>()).map_err(|e| e.to_string())?;
