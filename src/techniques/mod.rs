@@ -8,12 +8,12 @@
 //! * [`training`]: Pix2Pix and CycleGAN training steps (the official update order);
 //! * [`data`]: training images from the user's files, prepared as the official loaders do.
 
+pub mod deep_dream;
 pub mod style_transfer;
 pub mod training;
 
 compute! {
     pub mod data;
-    pub mod deep_dream;
     pub mod fast_style;
     pub mod image_to_image;
 }
