@@ -39,6 +39,7 @@ mod start;
 mod storage;
 mod style_transfer;
 mod training;
+mod vgg;
 mod widgets;
 
 use crate::device::{DeviceInfo, Preference};
@@ -67,6 +68,8 @@ pub trait Section {
     /// What the worker had built on its device is gone: a new worker replaced one that crashed
     /// (`worker`), or a new device replaced a lost GPU. A loaded model must be loaded again.
     fn device_replaced(&mut self, _worker: bool) {}
+    /// The worker now holds these VGG19 weights (another section loaded them).
+    fn vgg_loaded(&mut self, _info: &vgg::VggInfo) {}
     /// The request to send after an event, if the section has a next step queued (a demo
     /// that loads a model, then runs it). Asked after every event it was given.
     fn follow_up(&mut self, _ids: &mut JobIds) -> Option<Request> {
@@ -260,6 +263,12 @@ impl Component for App {
                     // The worker says nothing more about a job after its last event.
                     if event.ends_job() {
                         self.routes.remove(&id);
+                    }
+                    // The worker holds one set of VGG19 weights, for every section.
+                    if let Some(info) = vgg::VggInfo::from_event(&event) {
+                        for other in Tab::SECTIONS.into_iter().filter(|&t| t != tab) {
+                            self.section(other).vgg_loaded(&info);
+                        }
                     }
                     let mut ids = self.ids.clone();
                     let section = self.section(tab);

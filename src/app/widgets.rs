@@ -447,6 +447,25 @@ impl JobControl {
     }
 }
 
+/// A number as the user would type it (`1000000` as `1e6`).
+pub fn num(v: f64) -> String {
+    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) { format!("{v:e}") } else { format!("{v}") }
+}
+
+/// A typed number; the error names the setting (`what`).
+pub fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
+    s.trim().parse::<T>().map_err(|_| format!("{what}: `{s}` is not a valid number"))
+}
+
+/// A typed finite number, at least 0, or more than `min_exclusive` when given.
+pub fn parse_f64(what: &str, s: &str, min_exclusive: Option<f64>) -> Result<f64, String> {
+    let v: f64 = parse(what, s)?;
+    if !v.is_finite() || v < 0.0 || min_exclusive.is_some_and(|m| v <= m) {
+        return Err(format!("{what} must be a number {} 0", if min_exclusive.is_some() { ">" } else { ">=" }));
+    }
+    Ok(v)
+}
+
 /// The `value` of the element an input or change event came from (a select, an input).
 pub fn event_value(e: &Event) -> String {
     e.target()

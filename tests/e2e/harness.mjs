@@ -156,10 +156,18 @@ export async function openSection(target, url, { tab, panel, pageOptions }) {
   return { page, errors };
 }
 
-/**
- * Waits until the job status (test id `status`) is gone and returns the text of the error
- * (test id `error`) the section shows then, or null when it shows none.
- */
+/** Drops a file on the drop zone holding the input `testid`, as a user dragging it would. */
+export async function dropOn(page, testid, name, buffer, type = 'image/png') {
+  await page.evaluate(({ testid, name, b64, type }) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type }));
+    const zone = document.querySelector(`[data-testid="${testid}"]`).closest('.dropzone');
+    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, { testid, name, b64: buffer.toString('base64'), type });
+}
+
 /**
  * Destroys the worker's GPU device from the diagnostics (as a driver reset would lose it) and
  * goes back to section `tab`.
@@ -191,6 +199,10 @@ async function diagnosticsButton(page, testid, tab) {
   await page.click(`#tab-${tab}`);
 }
 
+/**
+ * Waits until the job status (test id `status`) is gone and returns the text of the error
+ * (test id `error`) the section shows then, or null when it shows none.
+ */
 export async function waitJobEnd(page, { status, error, timeout }) {
   await page.waitForFunction((sel) => !document.querySelector(sel), $(status), { timeout });
   return (await page.$($(error))) ? page.textContent($(error)) : null;

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { exhaustMemory, serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors, loseDevice } from './harness.mjs';
+import { dropOn, exhaustMemory, serveDistForTests, withContext, openPage, openSection, waitJobEnd, downloadPng, $, canvasPixels, routeSafetensors, loseDevice } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const FIXTURES = path.resolve(here, '../fixtures');
@@ -22,18 +22,6 @@ const fixture = (p) => fs.readFile(path.join(FIXTURES, p));
 
 function openStylize(context) {
   return openSection(context, server.url, { tab: 'style-transfer', panel: 'stylize-panel' });
-}
-
-/** Drops a file on the drop zone holding the input `testid`, as a user dragging it would. */
-async function dropOn(page, testid, name, buffer, type = 'image/png') {
-  await page.evaluate(({ testid, name, b64, type }) => {
-    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
-    const dt = new DataTransfer();
-    dt.items.add(new File([bytes], name, { type }));
-    const zone = document.querySelector(`[data-testid="${testid}"]`).closest('.dropzone');
-    zone.dispatchEvent(new DragEvent('dragover', { dataTransfer: dt, bubbles: true, cancelable: true }));
-    zone.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
-  }, { testid, name, b64: buffer.toString('base64'), type });
 }
 
 async function dropImages(page) {

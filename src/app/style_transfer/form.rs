@@ -3,7 +3,7 @@
 //! [`Settings`](crate::techniques::style_transfer::Settings).
 
 use super::StyleTransferMsg;
-use crate::app::widgets::event_value;
+use crate::app::widgets::{event_value, num, parse, parse_f64};
 use crate::models::{Pooling, VggLayer};
 use crate::techniques::style_transfer::{InitKind, NstConfig, Optimizer, Settings, StyleWeights};
 use web_sys::HtmlInputElement;
@@ -78,23 +78,6 @@ text_fields!(Form {
     StyleScale => style_scale,
     PreviewEvery => preview_every,
 });
-
-/// A number as the user would type it (`1000000` as `1e6`).
-fn num(v: f64) -> String {
-    if v != 0.0 && (v.abs() >= 1e5 || v.abs() < 1e-3) { format!("{v:e}") } else { format!("{v}") }
-}
-
-pub(super) fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
-    s.trim().parse::<T>().map_err(|_| format!("{what}: `{s}` is not a valid number"))
-}
-
-pub(super) fn parse_f64(what: &str, s: &str, min_exclusive: Option<f64>) -> Result<f64, String> {
-    let v: f64 = parse(what, s)?;
-    if !v.is_finite() || v < 0.0 || min_exclusive.is_some_and(|m| v <= m) {
-        return Err(format!("{what} must be a number {} 0", if min_exclusive.is_some() { ">" } else { ">=" }));
-    }
-    Ok(v)
-}
 
 impl Form {
     /// The settings, checked as far as the form can (the worker validates them again).

@@ -7,19 +7,14 @@
 mod form;
 mod view;
 
+use super::vgg::{VggChooser, VggInfo, VggMsg};
 use super::widgets::{JobControl, Shared};
 use super::{Job, JobIds, Section, abort_job, own_event, take_next_step};
-use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, ModelSource, NamedImage, Request, StyleTransferJob};
+use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, NamedImage, Request, StyleTransferJob};
 use crate::techniques::style_transfer::Losses;
-use form::{Field, Form, parse_f64};
+use super::widgets::parse_f64;
+use form::{Field, Form};
 use std::rc::Rc;
-
-struct VggInfo {
-    name: String,
-    description: String,
-    from_cache: bool,
-    note: Option<String>,
-}
 
 struct StyleEntry {
     name: String,
@@ -70,11 +65,7 @@ pub enum StyleTransferMsg {
     AddStyle { name: String, bytes: Vec<u8> },
     RemoveStyle(usize),
     StyleWeight(usize, String),
-    VggFile { name: String, bytes: Vec<u8> },
-    VggUrl(String),
-    LoadVggUrl,
-    /// Load torchvision's VGG19 from Hugging Face ([`VGG_HUB_URL`]) with one click.
-    LoadVggHub,
+    Vgg(VggMsg),
     /// The start view's demo: these images, then the weights if none are loaded, then a run.
     Demo { content: (String, Vec<u8>), style: (String, Vec<u8>) },
     Set(Field, String),
@@ -89,8 +80,7 @@ pub enum StyleTransferMsg {
 pub struct StyleTransfer {
     content: Option<(String, Shared<Vec<u8>>)>,
     styles: Vec<StyleEntry>,
-    vgg_url: String,
-    vgg: Option<VggInfo>,
+    vgg: VggChooser,
     form: Form,
     job: Option<Job<Task>>,
     run: Option<RunView>,
@@ -98,17 +88,6 @@ pub struct StyleTransfer {
     error: Option<String>,
     /// A demo is on: start as soon as the VGG19 weights it loads are in.
     start_after_load: bool,
-}
-
-/// torchvision's ImageNet VGG19 (BSD-3-Clause) as timm publishes it on Hugging Face: a
-/// safetensors file with torchvision's `features.N` names, so the range requests of
-/// `src/worker/vgg.rs` fetch only the convolutions a run needs (about 80 MB of 548).
-pub const VGG_HUB_URL: &str = "https://huggingface.co/timm/vgg19.tv_in1k/resolve/main/model.safetensors";
-
-/// The file name of a URL, for the user.
-fn url_label(url: &str) -> String {
-    let path = url.split(['?', '#']).next().unwrap_or(url).trim_end_matches('/');
-    path.rsplit('/').next().filter(|s| !s.is_empty()).unwrap_or(url).to_string()
 }
 
 impl StyleTransfer {
@@ -134,32 +113,23 @@ impl StyleTransfer {
                     s.weight = w;
                 }
             }
-            StyleTransferMsg::VggUrl(u) => self.vgg_url = u,
-            StyleTransferMsg::VggFile { name, bytes } => {
-                let id = ids.fresh();
-                self.new_job(id, JobKind::LoadVgg, "sending to the worker");
-                return Some(Request::LoadVgg { id, source: ModelSource::File { name, bytes } });
-            }
-            StyleTransferMsg::LoadVggUrl => {
-                let url = self.vgg_url.trim().to_string();
-                if url.is_empty() {
-                    self.error = Some("paste the URL of VGG19 weights first".into());
-                    return None;
+            StyleTransferMsg::Vgg(m) => match self.vgg.update(m, ids) {
+                Ok(Some((id, req))) => {
+                    self.new_job(id, JobKind::LoadVgg, "sending to the worker");
+                    return Some(req);
                 }
-                return self.load_vgg_url(ids.fresh(), url_label(&url), url);
-            }
-            StyleTransferMsg::LoadVggHub => {
-                return self.load_vgg_url(ids.fresh(), "VGG19 (torchvision, from Hugging Face)".into(), VGG_HUB_URL.into());
-            }
+                Ok(None) => {}
+                Err(e) => self.error = Some(e),
+            },
             StyleTransferMsg::Demo { content: (name, bytes), style } => {
                 self.content = Some((name, Shared(Rc::new(bytes))));
                 self.styles = vec![StyleEntry { name: style.0, bytes: Shared(Rc::new(style.1)), weight: "1".into() }];
                 if self.job.is_some() {
                     return None;
                 }
-                if self.vgg.is_none() {
+                if self.vgg.info.is_none() {
                     self.start_after_load = true;
-                    return self.update(StyleTransferMsg::LoadVggHub, ids);
+                    return self.update(StyleTransferMsg::Vgg(VggMsg::LoadHub), ids);
                 }
                 return self.start(ids.fresh());
             }
@@ -175,18 +145,13 @@ impl StyleTransfer {
         None
     }
 
-    fn load_vgg_url(&mut self, id: JobId, label: String, url: String) -> Option<Request> {
-        self.new_job(id, JobKind::LoadVgg, "sending to the worker");
-        Some(Request::LoadVgg { id, source: ModelSource::Url { label, url, sha256: None } })
-    }
-
     fn start(&mut self, id: JobId) -> Option<Request> {
         let result = (|| {
             let (name, bytes) = self.content.clone().ok_or("choose a content image first")?;
             if self.styles.is_empty() {
                 return Err("add at least one style image".to_string());
             }
-            if self.vgg.is_none() {
+            if self.vgg.info.is_none() {
                 return Err("load the VGG19 weights first".to_string());
             }
             let styles = self
@@ -230,12 +195,13 @@ impl StyleTransfer {
 impl Section for StyleTransfer {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
         let Some(ev) = own_event(&mut self.job, &mut self.error, id, ev) else { return };
+        if let Some(info) = VggInfo::from_event(&ev) {
+            self.job = None;
+            self.error = None;
+            self.vgg.info = Some(info);
+            return;
+        }
         match ev {
-            JobEvent::VggLoaded { name, description, from_cache, note, .. } => {
-                self.job = None;
-                self.error = None;
-                self.vgg = Some(VggInfo { name, description, from_cache, note });
-            }
             JobEvent::StyleTransferStarted { width, height, steps, .. } => {
                 if let Some(j) = self.job.as_mut() {
                     j.progress.fetched = None;
@@ -297,12 +263,16 @@ impl Section for StyleTransfer {
     fn device_replaced(&mut self, worker: bool) {
         // The weights are in the worker's memory: only a new worker lost them.
         if worker {
-            self.vgg = None;
+            self.vgg.info = None;
         }
+    }
+
+    fn vgg_loaded(&mut self, info: &VggInfo) {
+        self.vgg.info = Some(info.clone());
     }
 
     fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {
         // Failed weights are already said by the section.
-        take_next_step(&mut self.start_after_load, &self.job, self.vgg.is_some()).then(|| self.start(ids.fresh()))?
+        take_next_step(&mut self.start_after_load, &self.job, self.vgg.info.is_some()).then(|| self.start(ids.fresh()))?
     }
 }

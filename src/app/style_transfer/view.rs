@@ -9,9 +9,6 @@ use crate::techniques::style_transfer::Losses;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
-/// torchvision's VGG19, where to get it.
-const VGG_PTH_URL: &str = "https://download.pytorch.org/models/vgg19-dcbb9e9d.pth";
-
 fn stem(name: &str) -> &str {
     name.rsplit_once('.').map(|(s, _)| s).unwrap_or(name)
 }
@@ -116,62 +113,20 @@ impl StyleTransfer {
     }
 
     fn view_vgg(&self, ready: bool, busy: bool, cb: &Callback<StyleTransferMsg>) -> Html {
-        let disabled = !ready || busy;
-        let status = match &self.vgg {
-            Some(v) => html! {
-                <div class="model" data-testid="vgg-description" data-state="loaded" data-from-cache={v.from_cache.to_string()}>
-                    <strong>{ &v.name }</strong>{ ": " }{ &v.description }
-                    if v.from_cache { <span class="hint">{ " (from cache)" }</span> }
-                    if let Some(n) = &v.note { <p class="hint" data-testid="vgg-note">{ n }</p> }
-                </div>
-            },
-            None => html! {
-                <p class="model hint" data-testid="vgg-description" data-state="none">{ "No VGG19 weights loaded yet." }</p>
-            },
-        };
-        let on_url_input = cb.reform(|e: InputEvent| StyleTransferMsg::VggUrl(e.target_unchecked_into::<HtmlInputElement>().value()));
-        html! {
-            <fieldset class="vgg-source">
-                <legend>{ "VGG19 weights" }</legend>
-                <p class="hint">
-                    { "Style transfer reads its features from VGG19, trained on ImageNet. Its weights are not bundled \
-                       with the studio (548 MB). Get torchvision's " }
-                    <a href={VGG_PTH_URL} target="_blank" rel="noopener">{ "vgg19-dcbb9e9d.pth" }</a>
-                    { " (from download.pytorch.org) and drop it below, or paste the URL of a .safetensors conversion \
-                       (for example on Hugging Face). From a .safetensors URL only the layers a run needs are \
-                       downloaded (HTTP range requests: 52 MB up to conv5_1, 80 MB for all 16 convolutions, instead \
-                       of 548 MB) and kept in this browser's cache; from a file, only those layers are moved to \
-                       the device." }
-                </p>
-                <div class="row">
-                    <button class="button" data-testid="vgg-hub" disabled={disabled} onclick={cb.reform(|_| StyleTransferMsg::LoadVggHub)}>
-                        { "Get VGG19 from Hugging Face (torchvision's weights, BSD-3: about 80 MB of 548, kept for next time)" }</button>
-                </div>
-                <DropZone id="stylize-vgg-file" testid="vgg-file" disabled={disabled} accept=".pth,.pt,.safetensors"
-                    label="Choose VGG19 weights (.pth or .safetensors, torchvision layout), or drop them here"
-                    on_file={cb.reform(|(name, bytes)| StyleTransferMsg::VggFile { name, bytes })}
-                    on_error={cb.reform(StyleTransferMsg::FileError)} />
-                <div class="row">
-                    <input type="url" class="url" data-testid="vgg-url" aria-label="URL of VGG19 weights" placeholder="https://.../vgg19.safetensors"
-                        value={self.vgg_url.clone()} disabled={disabled} oninput={on_url_input} />
-                    <button class="button" data-testid="vgg-load-url" disabled={disabled || self.vgg_url.trim().is_empty()}
-                        onclick={cb.reform(|_| StyleTransferMsg::LoadVggUrl)}>{ "Load from URL" }</button>
-                </div>
-                { status }
-            </fieldset>
-        }
+        let uses = "Style transfer reads its features from";
+        self.vgg.view("stylize", uses, !ready || busy, &cb.reform(StyleTransferMsg::Vgg), cb.reform(StyleTransferMsg::FileError))
     }
 
     fn view_controls(&self, ready: bool, cb: &Callback<StyleTransferMsg>) -> Html {
         let running = self.job.as_ref().filter(|j| j.about.kind == JobKind::Run);
-        let can_start = ready && self.job.is_none() && self.content.is_some() && !self.styles.is_empty() && self.vgg.is_some();
+        let can_start = ready && self.job.is_none() && self.content.is_some() && !self.styles.is_empty() && self.vgg.info.is_some();
         let hint = if self.job.is_some() {
             None
         } else if self.content.is_none() {
             Some("Choose a content image.")
         } else if self.styles.is_empty() {
             Some("Add a style image.")
-        } else if self.vgg.is_none() {
+        } else if self.vgg.info.is_none() {
             Some("Load the VGG19 weights.")
         } else {
             None

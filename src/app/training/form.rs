@@ -2,14 +2,11 @@
 //! parsing into the technique's [`TrainSpec`].
 
 use super::TrainingMsg;
+use crate::app::widgets::parse;
 use crate::models::ArchChoice;
 use crate::techniques::training::{Model, TrainSpec};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
-
-fn parse<T: std::str::FromStr>(what: &str, s: &str) -> Result<T, String> {
-    s.trim().parse().map_err(|_| format!("{what}: `{s}` is not a valid number"))
-}
 
 text_fields!(Form {
     Size => size,
