@@ -6,6 +6,7 @@
 
 use crate::device::{DeviceInfo, Preference};
 use crate::models::{ArchChoice, NormChoice};
+use crate::techniques::deep_dream::DreamSettings;
 use crate::techniques::style_transfer::{self, Losses};
 use crate::techniques::training::{DatasetFiles, NamedFile, StateSummary, StepRecord, TrainSpec};
 use serde::{Deserialize, Serialize};
@@ -41,15 +42,17 @@ pub enum Request {
         bytes: Vec<u8>,
         options: TranslateOptions,
     },
-    /// Make `source` the VGG19 weights style transfer uses (replacing the current ones if
+    /// Make `source` the VGG19 weights style transfer and Deep Dream use (replacing the current ones if
     /// these load). A file is read at once (only `features.*` is kept); for a URL only the
     /// header is read now (HTTP range requests), the convolutions a run needs are fetched
     /// when it starts.
     LoadVgg { id: JobId, source: ModelSource },
     /// Run neural style transfer with the loaded VGG19.
     StyleTransfer { id: JobId, job: StyleTransferJob },
-    /// Pause, resume or cancel (stop) the running style transfer or training `id`. Not
-    /// queued: it takes effect between two steps of the running job.
+    /// Run Deep Dream with the loaded VGG19.
+    Dream { id: JobId, job: DreamJob },
+    /// Pause, resume or cancel (stop) the running style transfer, dream or training `id`.
+    /// Not queued: it takes effect between two steps of the running job.
     Control { id: JobId, action: ControlAction },
     /// Train Pix2Pix or CycleGAN on the user's images. The run (images and state) is kept in
     /// the browser's storage and replaces any run kept there before.
@@ -98,6 +101,7 @@ impl Request {
             | Request::Translate { id, .. }
             | Request::LoadVgg { id, .. }
             | Request::StyleTransfer { id, .. }
+            | Request::Dream { id, .. }
             | Request::Control { id, .. }
             | Request::Train { id, .. }
             | Request::ResumeTraining { id, .. }
@@ -153,6 +157,27 @@ pub struct StyleTransferJob {
     pub styles: Vec<(NamedImage, f64)>,
     /// The technique's own settings (the CLI builds them from its options too).
     pub settings: style_transfer::Settings,
+}
+
+/// A Deep Dream job: the image and every setting.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DreamJob {
+    pub image: NamedImage,
+    pub settings: DreamSettings,
+    /// Longer side of the result in pixels (the aspect ratio is kept; a smaller image is not
+    /// enlarged).
+    pub size: u32,
+    /// A preview every this many steps (0: at the end of each octave only).
+    pub preview_every: u32,
+}
+
+/// One Deep Dream step: `step` counts from 1 over every octave, `octave` from 0; `objective`
+/// is that of the image before the step.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DreamStep {
+    pub step: u32,
+    pub octave: u32,
+    pub objective: f64,
 }
 
 /// The sections that hold a generator: each has its own.
@@ -302,6 +327,18 @@ pub enum JobEvent {
     /// `note` says so).
     StyleTransferDone { image: ImagePayload, steps_done: u32, cancelled: bool, millis: f64, note: Option<String> },
 
+    /// Deep Dream: the image and network are ready and the dream starts: `sizes` of its
+    /// octaves (`[height, width]`, smallest first; the last is the result's), `steps` in all.
+    DreamStarted { sizes: Vec<[u32; 2]>, steps: u32 },
+    /// Deep Dream: steps done since the last such event (batched as style transfer's);
+    /// `rate` in steps per second.
+    DreamSteps { steps: Vec<DreamStep>, rate: f64 },
+    /// Deep Dream: the image after `step` steps, at its octave's size (a preview: no PNG).
+    DreamPreview { step: u32, image: ImagePayload },
+    /// Deep Dream: the dream ended, all steps done or cancelled after `steps_done` (then
+    /// `note` says so).
+    DreamDone { image: ImagePayload, steps_done: u32, cancelled: bool, millis: f64, note: Option<String> },
+
     /// Training: the run has its data and networks and starts (or resumes) at `iteration`.
     TrainingStarted {
         spec: TrainSpec,
@@ -349,6 +386,7 @@ impl JobEvent {
                 | JobEvent::Translated { .. }
                 | JobEvent::VggLoaded { .. }
                 | JobEvent::StyleTransferDone { .. }
+                | JobEvent::DreamDone { .. }
                 | JobEvent::TrainingDone { .. }
                 | JobEvent::SavedTraining { .. }
                 | JobEvent::TrainingExported { .. }
@@ -378,6 +416,11 @@ mod tests {
         assert!(!JobEvent::Paused { paused: true }.ends_job());
         assert!(!JobEvent::TrainingSaved { iteration: 3 }.ends_job());
         assert!(!JobEvent::StyleTransferSteps { steps: Vec::new(), rate: 1.0 }.ends_job());
+        assert!(!JobEvent::DreamPreview { step: 1, image: ImagePayload { width: 1, height: 1, rgba: vec![0; 4], png: None } }.ends_job());
+        assert!(
+            JobEvent::DreamDone { image: ImagePayload { width: 1, height: 1, rgba: vec![0; 4], png: None }, steps_done: 1, cancelled: false, millis: 1.0, note: None }
+                .ends_job()
+        );
     }
 
     #[test]
@@ -427,6 +470,15 @@ mod tests {
                         },
                         ..style_transfer::Settings::default()
                     },
+                },
+            },
+            Request::Dream {
+                id: 5,
+                job: DreamJob {
+                    image: NamedImage { name: "d.jpg".into(), bytes: vec![3] },
+                    settings: DreamSettings { channels: vec![3, 7], ..DreamSettings::default() },
+                    size: 256,
+                    preview_every: 5,
                 },
             },
             Request::Control { id: 5, action: ControlAction::Cancel },
@@ -490,6 +542,8 @@ mod tests {
             }
             .about(3),
             JobEvent::Paused { paused: true }.about(3),
+            JobEvent::DreamStarted { sizes: vec![[16, 20], [32, 40]], steps: 20 }.about(6),
+            JobEvent::DreamSteps { steps: vec![DreamStep { step: 3, octave: 0, objective: 0.25 }], rate: 4.0 }.about(6),
             JobEvent::TrainingSteps { steps: vec![StepRecord { iteration: 3, epoch: 1, lr: 2e-4, losses: vec![0.5, 1.5] }], rate: 2.0 }
                 .about(4),
             JobEvent::TrainingExported { filename: "g.safetensors".into(), bytes: vec![0, 1] }.about(5),

@@ -336,6 +336,51 @@ async fn style_transfer_steps_on_webgpu_match_pytorch() {
     assert!(after.gram_forward > before.gram_forward && after.gram_backward > before.gram_backward, "our WGSL Gram must run");
 }
 
+/// The "octaves" case of the Deep Dream fixture (tests/fixtures/deep_dream: three octaves of
+/// two steps on `relu3_2`'s channels 1 and 3, the shifts given) taken step by step on WebGPU
+/// as the worker takes it: every step's image within 1e-3 of PyTorch's (the native test holds
+/// 1e-4; SwiftShader's arithmetic differs), each step's objective read back asynchronously.
+#[wasm_bindgen_test]
+async fn deep_dream_octaves_on_webgpu_match_pytorch() {
+    static_constructors();
+    use ai_art::models::{load_vgg19, vgg::Pooling};
+    use ai_art::techniques::deep_dream::{Dream, DreamSettings};
+    let device = gpu().await.device;
+    let meta: serde_json::Value = serde_json::from_slice(include_bytes!("fixtures/deep_dream/deep_dream.json")).unwrap();
+    let images = ai_art::weights::load_checkpoint(include_bytes!("fixtures/deep_dream/deep_dream.safetensors")).unwrap().tensors;
+    let case = &meta["cases"]["octaves"];
+    let settings = DreamSettings {
+        layer: case["layer"].as_str().unwrap().parse().unwrap(),
+        channels: case["channels"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap() as usize).collect(),
+        octaves: case["octaves"].as_u64().unwrap() as usize,
+        octave_scale: case["octave_scale"].as_f64().unwrap(),
+        steps: case["steps"].as_u64().unwrap() as usize,
+        lr: case["lr"].as_f64().unwrap(),
+        jitter: 0,
+        seed: 0,
+    };
+    let shifts: Vec<[i64; 2]> = case["shifts"].as_array().unwrap().iter().map(|s| [s[0].as_i64().unwrap(), s[1].as_i64().unwrap()]).collect();
+    let ckpt = ai_art::weights::load_state_dict(include_bytes!("fixtures/networks/vgg19_small.pth")).unwrap();
+    let vgg = load_vgg19(ckpt, settings.layer, Pooling::Max, &device.clone().autodiff()).unwrap();
+    let dream = Dream::new(vgg, settings).unwrap();
+    let entry = |name: &str| &images[name];
+    let input = entry("input");
+    let shape: [usize; 4] = input.shape.clone().try_into().unwrap();
+    let mut run = dream.begin_shifted(Tensor::from_data(TensorData::new(input.as_f32().unwrap().to_vec(), shape), &device), shifts);
+    let mut k = 0;
+    while !run.finished() {
+        let objective = read(run.step().expect("a step on WebGPU")).await;
+        assert!(objective.len() == 1 && objective[0] > 0.0, "step {}: objective {objective:?}", k + 1);
+        k += 1;
+        let want = entry(&format!("octaves.{k}"));
+        assert_eq!(run.image().dims().to_vec(), want.shape, "step {k}: size");
+        let got = read(run.image().clone()).await;
+        let diff = got.iter().zip(want.as_f32().unwrap()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+        assert!(diff <= 1e-3, "step {k}: max |webgpu - PyTorch| = {diff:e}");
+    }
+    assert_eq!(k, 6);
+}
+
 // ------------------------------------------------------------ training on WebGPU vs PyTorch -----
 
 /// Two Pix2Pix iterations on WebGPU from the PyTorch fixture (tests/fixtures/training): the

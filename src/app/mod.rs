@@ -4,7 +4,9 @@
 //! The page opens on the [`start`] view (the techniques with one-click demos on the
 //! [`samples`], the credits, and the [`image_check`] in a diagnostics fold). One section per
 //! technique, each in its own module named as in the worker and the library:
-//! [`style_transfer`], [`image_to_image`] (the Pix2Pix and CycleGAN tabs) and [`training`]. A section turns the user's input into a [`Request`]
+//! [`style_transfer`], [`deep_dream`], [`image_to_image`] (the Pix2Pix and CycleGAN tabs) and
+//! [`training`]. The VGG19 weights that style transfer and Deep Dream share are chosen with
+//! [`vgg`]. A section turns the user's input into a [`Request`]
 //! with a fresh job id; the app remembers which tab sent it and routes the worker's
 //! [`Event::Job`]s back by that id to the section's [`Section::on_event`].
 
@@ -31,6 +33,7 @@ macro_rules! text_fields {
 
 pub mod bridge;
 pub mod catalog;
+mod deep_dream;
 mod image_check;
 mod image_to_image;
 mod loss_chart;
@@ -45,6 +48,7 @@ mod widgets;
 use crate::device::{DeviceInfo, Preference};
 use crate::protocol::{Event, JobEvent, JobId, ModelSource, Request, Slot};
 use bridge::WorkerBridge;
+use deep_dream::{DeepDream, DeepDreamMsg};
 use image_check::{ImageCheck, ImageCheckMsg};
 use image_to_image::{ImageToImage, ImageToImageMsg};
 use start::{Demo, StartCallbacks};
@@ -145,6 +149,7 @@ pub enum Tab {
     Start,
     ImageCheck,
     StyleTransfer,
+    DeepDream,
     Pix2Pix,
     CycleGan,
     Training,
@@ -152,14 +157,15 @@ pub enum Tab {
 
 impl Tab {
     /// The tab row.
-    const ROW: [Tab; 5] = [Tab::Start, Tab::StyleTransfer, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
+    const ROW: [Tab; 6] = [Tab::Start, Tab::StyleTransfer, Tab::DeepDream, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
     /// Every section that runs jobs.
-    const SECTIONS: [Tab; 5] = [Tab::ImageCheck, Tab::StyleTransfer, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
+    const SECTIONS: [Tab; 6] = [Tab::ImageCheck, Tab::StyleTransfer, Tab::DeepDream, Tab::Pix2Pix, Tab::CycleGan, Tab::Training];
     fn title(self) -> &'static str {
         match self {
             Tab::Start => "Start",
             Tab::ImageCheck => "Image check",
             Tab::StyleTransfer => "Style Transfer",
+            Tab::DeepDream => "Deep Dream",
             Tab::Pix2Pix => "Pix2Pix",
             Tab::CycleGan => "CycleGAN",
             Tab::Training => "Training",
@@ -170,6 +176,7 @@ impl Tab {
             Tab::Start => "start",
             Tab::ImageCheck => "image-check",
             Tab::StyleTransfer => "style-transfer",
+            Tab::DeepDream => "deep-dream",
             Tab::Pix2Pix => "pix2pix",
             Tab::CycleGan => "cyclegan",
             Tab::Training => "training",
@@ -203,6 +210,7 @@ pub struct App {
     routes: HashMap<JobId, Tab>,
     image_check: ImageCheck,
     style_transfer: StyleTransfer,
+    deep_dream: DeepDream,
     pix2pix: ImageToImage,
     cyclegan: ImageToImage,
     training: Training,
@@ -214,6 +222,7 @@ pub enum Msg {
     Demo(Demo),
     ImageCheck(ImageCheckMsg),
     StyleTransfer(StyleTransferMsg),
+    DeepDream(DeepDreamMsg),
     ImageToImage(Slot, ImageToImageMsg),
     Training(TrainingMsg),
 }
@@ -250,6 +259,7 @@ impl Component for App {
             routes: HashMap::new(),
             image_check: ImageCheck::default(),
             style_transfer: StyleTransfer::default(),
+            deep_dream: DeepDream::default(),
             pix2pix: ImageToImage::new(Slot::Pix2Pix),
             cyclegan: ImageToImage::new(Slot::CycleGan),
             training: Training::default(),
@@ -335,6 +345,10 @@ impl Component for App {
                 let req = self.style_transfer.update(m, &mut self.ids);
                 self.dispatch(Tab::StyleTransfer, req);
             }
+            Msg::DeepDream(m) => {
+                let req = self.deep_dream.update(m, &mut self.ids);
+                self.dispatch(Tab::DeepDream, req);
+            }
             Msg::ImageToImage(slot, m) => {
                 let tab = tab_of(slot);
                 let req = match slot {
@@ -369,7 +383,7 @@ impl Component for App {
             <div class="studio">
                 <header>
                     <h1>{ "AI-Art Studio" }</h1>
-                    <p class="tagline">{ "Style transfer, Pix2Pix and CycleGAN, running on your own GPU in this page. Nothing is uploaded." }</p>
+                    <p class="tagline">{ "Style transfer, Deep Dream, Pix2Pix and CycleGAN, running on your own GPU in this page. Nothing is uploaded." }</p>
                     <DeviceBanner state={self.device.clone()} />
                     if let Some(n) = &self.crash_notice {
                         <p class="notice" role="alert" data-testid="worker-crashed">{ n }</p>
@@ -458,6 +472,7 @@ impl App {
         match tab {
             Tab::Start | Tab::ImageCheck => &mut self.image_check,
             Tab::StyleTransfer => &mut self.style_transfer,
+            Tab::DeepDream => &mut self.deep_dream,
             Tab::Pix2Pix => &mut self.pix2pix,
             Tab::CycleGan => &mut self.cyclegan,
             Tab::Training => &mut self.training,
@@ -496,6 +511,7 @@ impl App {
                 start::view(ready, &callbacks, self.image_check.view(ready, link.callback(Msg::ImageCheck)))
             }
             Tab::StyleTransfer => self.style_transfer.view(ready, link.callback(Msg::StyleTransfer)),
+            Tab::DeepDream => self.deep_dream.view(ready, link.callback(Msg::DeepDream)),
             Tab::Pix2Pix => self.pix2pix.view(ready, link.callback(|m| Msg::ImageToImage(Slot::Pix2Pix, m))),
             Tab::CycleGan => self.cyclegan.view(ready, link.callback(|m| Msg::ImageToImage(Slot::CycleGan, m))),
             Tab::Training => self.training.view(ready, link.callback(Msg::Training)),

@@ -71,6 +71,9 @@ pub fn view(ready: bool, cb: &StartCallbacks, diagnostics: Html) -> Html {
                     "Repaint a photo in the style of a painting (Gatys et al.): the picture is optimised step by step \
                      while you watch the losses fall.",
                     Some((Demo::StyleTransfer, "Try it: the cat in swirls (downloads VGG19's 80 MB once)")), cb, ready) }
+                { card(Tab::DeepDream, "Deep Dream",
+                    "Let a layer of VGG19 dream on your picture: the textures and shapes it looks for grow out of \
+                     the image, octave by octave (uses the same VGG19 weights as style transfer).", None, cb, ready) }
                 { card(Tab::CycleGan, "CycleGAN",
                     "Turn one kind of picture into another with a pretrained generator: horses into zebras, photos \
                      into Monet paintings, or the built-in model's old faded prints.",

@@ -9,9 +9,10 @@
 //! arrives, and the running job sees it between two steps ([`job::RunControl`]).
 //!
 //! One module per technique, as in the UI (`src/app/`) and the library
-//! (`src/techniques/`): [`style_transfer`], [`image_to_image`], [`training`].
+//! (`src/techniques/`): [`style_transfer`], [`deep_dream`], [`image_to_image`], [`training`].
 
 pub mod ctors;
+mod deep_dream;
 mod device;
 pub(crate) mod fetch;
 mod image_to_image;
@@ -33,7 +34,7 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 struct State {
     /// The generator each section has loaded.
     generators: HashMap<Slot, image_to_image::Loaded>,
-    /// The VGG19 weights style transfer uses.
+    /// The VGG19 weights style transfer and Deep Dream use.
     vgg: Option<vgg::VggWeights>,
     queue: VecDeque<Request>,
     /// True while [`drain`] is running the queue.
@@ -41,7 +42,7 @@ struct State {
 }
 
 thread_local! {
-    /// The flags of the running style transfer (the worker has one thread).
+    /// The flags of the running stepping job (the worker has one thread).
     static CONTROL: Rc<job::RunControl> = Rc::new(job::RunControl::default());
     /// The device jobs run on, replaced when it is lost.
     static DEVICE: Rc<WorkerDevice> = Rc::new(WorkerDevice::default());
@@ -259,6 +260,14 @@ async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) ->
             let mut weights = state.borrow_mut().vgg.take().ok_or("load the VGG19 weights first")?;
             let control = CONTROL.with(Rc::clone);
             let res = style_transfer::run(id, job, &mut weights, device, &control).await;
+            state.borrow_mut().vgg = Some(weights);
+            res
+        }
+        Request::Dream { id, job } => {
+            // As style transfer: the weights are taken out for the job and put back.
+            let mut weights = state.borrow_mut().vgg.take().ok_or("load the VGG19 weights first")?;
+            let control = CONTROL.with(Rc::clone);
+            let res = deep_dream::run(id, job, &mut weights, device, &control).await;
             state.borrow_mut().vgg = Some(weights);
             res
         }

@@ -10,7 +10,7 @@ import { serveDistForTests, withContext, openPage } from './harness.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const AXE = path.resolve(here, '../../node_modules/axe-core/axe.min.js');
-const TABS = ['start', 'style-transfer', 'pix2pix', 'cyclegan', 'training'];
+const TABS = ['start', 'style-transfer', 'deep-dream', 'pix2pix', 'cyclegan', 'training'];
 
 const server = serveDistForTests();
 

@@ -75,7 +75,7 @@ test('with WebGPU: shows the adapter, round-trips an image, downloads it, surviv
     assert.equal(await page.$('#cpu-fallback'), null, 'no fallback notice on WebGPU');
 
     // Every section is built (their own tests: style_transfer.test.mjs, image_to_image.test.mjs, training.test.mjs).
-    for (const tab of ['style-transfer', 'pix2pix', 'cyclegan']) {
+    for (const tab of ['style-transfer', 'deep-dream', 'pix2pix', 'cyclegan']) {
       await page.click(`#tab-${tab}`);
       assert.doesNotMatch(await page.textContent(`#section-${tab}`), /Not built yet/);
     }
@@ -137,7 +137,7 @@ test('the app runs under its Content-Security-Policy: no inline script or style,
     assert.doesNotMatch(csp, /'unsafe-inline'|'unsafe-eval'|nonce/);
     assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'index.html has no inline script');
     // The page and the worker started (wasm compiled in both, WebGPU up); every section renders.
-    for (const tab of ['start', 'style-transfer', 'pix2pix', 'cyclegan', 'training']) {
+    for (const tab of ['start', 'style-transfer', 'deep-dream', 'pix2pix', 'cyclegan', 'training']) {
       await page.click(`#tab-${tab}`);
       await page.waitForSelector(`#section-${tab}`);
     }

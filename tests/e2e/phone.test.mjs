@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { serveDistForTests, withBrowser, openPage } from './harness.mjs';
 
-const TABS = ['start', 'style-transfer', 'pix2pix', 'cyclegan', 'training'];
+const TABS = ['start', 'style-transfer', 'deep-dream', 'pix2pix', 'cyclegan', 'training'];
 
 const server = serveDistForTests();
 
