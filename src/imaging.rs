@@ -209,9 +209,54 @@ pub fn to_rgba(img: &RgbImage) -> Vec<u8> {
     out
 }
 
+/// An RGB image from RGBA bytes (a browser's `ImageData`, a video frame): the alpha is
+/// dropped. `None` when `rgba` does not hold `width x height` pixels.
+pub fn from_rgba(width: u32, height: u32, rgba: &[u8]) -> Option<RgbImage> {
+    if rgba.len() as u64 != width as u64 * height as u64 * 4 {
+        return None;
+    }
+    let rgb = rgba.chunks_exact(4).flat_map(|px| [px[0], px[1], px[2]]).collect();
+    RgbImage::from_raw(width, height, rgb)
+}
+
+/// Temporal smoothing of a video: `keep * previous + (1 - keep) * next`, per channel, rounded
+/// (an exponential moving average over the frames when each result becomes the next
+/// `previous`). `keep` is clamped to `[0, 1]`; the images must have the same size.
+pub fn blend(previous: &RgbImage, next: &RgbImage, keep: f32) -> RgbImage {
+    debug_assert_eq!(previous.dimensions(), next.dimensions());
+    let keep = keep.clamp(0.0, 1.0);
+    let mut out = next.clone();
+    for (o, p) in out.iter_mut().zip(previous.iter()) {
+        *o = (keep * *p as f32 + (1.0 - keep) * *o as f32).round() as u8;
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rgba_frames_become_rgb_and_blend_as_a_moving_average() {
+        let rgba = [10, 20, 30, 255, 40, 50, 60, 0];
+        let img = from_rgba(2, 1, &rgba).expect("2x1");
+        assert_eq!(img.as_raw(), &[10, 20, 30, 40, 50, 60]);
+        assert!(from_rgba(2, 2, &rgba).is_none(), "too few bytes");
+        assert!(from_rgba(1, 1, &rgba).is_none(), "too many bytes");
+        let black = RgbImage::new(2, 1);
+        let white = RgbImage::from_pixel(2, 1, image::Rgb([255, 255, 255]));
+        assert_eq!(blend(&black, &white, 0.0), white, "keep nothing: the new frame");
+        assert_eq!(blend(&black, &white, 1.0), black, "keep everything: the old frame");
+        // 0.75 * 255 = 191.25, rounded; every channel, independently.
+        assert_eq!(blend(&white, &black, 0.75).as_raw(), &[191; 6]);
+        assert_eq!(blend(&img, &white, 0.5).as_raw(), &[133, 138, 143, 148, 153, 158]);
+        // Repeated, it converges on a still input, from the first frame on.
+        let mut shown = black.clone();
+        for _ in 0..40 {
+            shown = blend(&shown, &white, 0.8);
+        }
+        assert!(shown.iter().all(|&v| v >= 253), "{:?}", shown.as_raw());
+    }
 
     fn gradient(w: u32, h: u32) -> RgbImage {
         RgbImage::from_fn(w, h, |x, y| image::Rgb([(x * 255 / w.max(1)) as u8, (y * 255 / h.max(1)) as u8, ((x + y) % 256) as u8]))

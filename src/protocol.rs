@@ -42,6 +42,10 @@ pub enum Request {
         bytes: Vec<u8>,
         options: TranslateOptions,
     },
+    /// Translate one frame of a live camera or video with the slot's generator, fitted to the
+    /// device, without dropout (a video must not flicker with noise). The section sends the
+    /// next frame when this one is back, so frames never queue up.
+    TranslateFrame { id: JobId, slot: Slot, frame: Frame, smoothing: Smoothing },
     /// Make `source` the VGG19 weights style transfer and Deep Dream use (replacing the current ones if
     /// these load). A file is read at once (only `features.*` is kept); for a URL only the
     /// header is read now (HTTP range requests), the convolutions a run needs are fetched
@@ -99,6 +103,7 @@ impl Request {
             | Request::Memory { id }
             | Request::LoadModel { id, .. }
             | Request::Translate { id, .. }
+            | Request::TranslateFrame { id, .. }
             | Request::LoadVgg { id, .. }
             | Request::StyleTransfer { id, .. }
             | Request::Dream { id, .. }
@@ -218,6 +223,23 @@ impl ModelSource {
     }
 }
 
+/// A video frame as the page grabbed it: RGBA, `width x height`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    #[serde(with = "serde_bytes")]
+    pub rgba: Vec<u8>,
+}
+
+/// Temporal smoothing of a live translation: each result shown is `keep` of the one before
+/// and `1 - keep` of the new one (0: none). `first` starts a new video: nothing is blended in.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Smoothing {
+    pub keep: f32,
+    pub first: bool,
+}
+
 /// How to translate an image.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TranslateOptions {
@@ -311,6 +333,11 @@ pub enum JobEvent {
     /// down when it did not fit the device, and then `note` says so).
     Translated { slot: Slot, input: ImagePayload, output: ImagePayload, millis: f64, note: Option<String> },
 
+    /// Image to image: a live frame is translated: `frame` (RGBA, no PNG) has the size the
+    /// generator ran at (the frame's, unless it did not fit the device); `millis` is the
+    /// worker's time for it.
+    FrameTranslated { slot: Slot, frame: ImagePayload, millis: f64 },
+
     /// Style transfer: VGG19 weights are ready. `description` says what the file holds.
     VggLoaded { name: String, description: String, from_cache: bool, note: Option<String> },
     /// Style transfer: the images and network are ready and the run starts stepping.
@@ -384,6 +411,7 @@ impl JobEvent {
                 | JobEvent::RoundtripDone { .. }
                 | JobEvent::ModelLoaded { .. }
                 | JobEvent::Translated { .. }
+                | JobEvent::FrameTranslated { .. }
                 | JobEvent::VggLoaded { .. }
                 | JobEvent::StyleTransferDone { .. }
                 | JobEvent::DreamDone { .. }
@@ -454,6 +482,12 @@ mod tests {
                 name: "a.png".into(),
                 bytes: vec![4, 5],
                 options: TranslateOptions { fit_to_device: false, dropout: true },
+            },
+            Request::TranslateFrame {
+                id: 3,
+                slot: Slot::CycleGan,
+                frame: Frame { width: 1, height: 1, rgba: vec![1, 2, 3, 255] },
+                smoothing: Smoothing { keep: 0.5, first: true },
             },
             Request::LoadVgg { id: 4, source: ModelSource::Url { label: "vgg".into(), url: "https://x/v.safetensors".into(), sha256: None } },
             Request::StyleTransfer {
@@ -542,6 +576,8 @@ mod tests {
             }
             .about(3),
             JobEvent::Paused { paused: true }.about(3),
+            JobEvent::FrameTranslated { slot: Slot::Pix2Pix, frame: ImagePayload { width: 1, height: 1, rgba: vec![9, 8, 7, 255], png: None }, millis: 2.5 }
+                .about(8),
             JobEvent::DreamStarted { sizes: vec![[16, 20], [32, 40]], steps: 20 }.about(6),
             JobEvent::DreamSteps { steps: vec![DreamStep { step: 3, octave: 0, objective: 0.25 }], rate: 4.0 }.about(6),
             JobEvent::TrainingSteps { steps: vec![StepRecord { iteration: 3, epoch: 1, lr: 2e-4, losses: vec![0.5, 1.5] }], rate: 2.0 }

@@ -1,11 +1,11 @@
 //! The Pix2Pix and CycleGAN jobs: loading a generator (from dropped bytes or a URL, with
-//! the Cache API) and translating images with it.
+//! the Cache API) and translating images with it, one at a time or a live video's frames.
 
-use super::{fetch, fetching, now_ms, payload, progress};
+use super::{fetch, fetching, now_ms, payload, preview, progress};
 use crate::device::Compute;
 use crate::imaging;
 use crate::models::{self, ArchChoice, Generator, NormChoice};
-use crate::protocol::{JobEvent, JobId, ModelSource, Slot, TranslateOptions};
+use crate::protocol::{Frame, JobEvent, JobId, ModelSource, Slot, Smoothing, TranslateOptions};
 use crate::techniques::image_to_image;
 use crate::weights;
 
@@ -16,6 +16,8 @@ pub struct Loaded {
     pub label: String,
     /// The device it was built on ([`Compute::generation`]).
     pub generation: u32,
+    /// The last live frame shown, which the next one is blended with (temporal smoothing).
+    pub last_frame: Option<image::RgbImage>,
 }
 
 
@@ -93,7 +95,7 @@ pub async fn load(
         }
     };
     progress(id, STAGES, STAGES, "loaded");
-    let loaded = Loaded { generator, label: label.clone(), generation: compute.generation };
+    let loaded = Loaded { generator, label: label.clone(), generation: compute.generation, last_frame: None };
     Ok((loaded, JobEvent::ModelLoaded { slot, name: label, description, from_cache, note }))
 }
 
@@ -135,4 +137,27 @@ pub async fn translate(
     let ev = JobEvent::Translated { slot, input: payload(&img)?, output: payload(&out)?, millis: now_ms() - t0, note };
     progress(id, STAGES, STAGES, "done");
     Ok(ev)
+}
+
+/// Translates a live frame with `loaded`'s generator: scaled down to fit the device if it
+/// must, no dropout, blended with the frame before as `smoothing` says.
+pub async fn translate_frame(slot: Slot, loaded: &mut Loaded, frame: Frame, smoothing: Smoothing, compute: &Compute) -> Result<JobEvent, String> {
+    let t0 = now_ms();
+    let img = imaging::from_rgba(frame.width, frame.height, &frame.rgba)
+        .ok_or_else(|| format!("a {}x{} frame needs {} bytes of RGBA, not {}", frame.width, frame.height, frame.width as u64 * frame.height as u64 * 4, frame.rgba.len()))?;
+    let generator = &mut loaded.generator;
+    let max = image_to_image::max_pixels(generator, compute.info.limits.as_ref());
+    let (fw, fh) = image_to_image::fit_within(generator, img.width(), img.height(), max);
+    let img = if (fw, fh) != img.dimensions() { image_to_image::resize(&img, fw, fh) } else { img };
+    generator.set_dropout_at_inference(false);
+    let out = image_to_image::translate(generator, &img, max, &compute.device).await.map_err(|e| e.to_string())?;
+    let out = match loaded.last_frame.take() {
+        Some(previous) if !smoothing.first && smoothing.keep > 0.0 && previous.dimensions() == out.dimensions() => {
+            imaging::blend(&previous, &out, smoothing.keep)
+        }
+        _ => out,
+    };
+    let frame = preview(&out);
+    loaded.last_frame = Some(out);
+    Ok(JobEvent::FrameTranslated { slot, frame, millis: now_ms() - t0 })
 }

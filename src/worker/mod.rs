@@ -248,6 +248,16 @@ async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) ->
             state.borrow_mut().generators.insert(slot, loaded);
             res.map_err(|message| format!("{name}: {message}"))
         }
+        Request::TranslateFrame { slot, frame, smoothing, .. } => {
+            let compute = device.get()?;
+            let mut loaded = state.borrow_mut().generators.remove(&slot).ok_or("load a model first")?;
+            if loaded.generation != compute.generation {
+                return Err(format!("the GPU device was lost after {} was loaded: load it again", loaded.label));
+            }
+            let res = image_to_image::translate_frame(slot, &mut loaded, frame, smoothing, &compute).await;
+            state.borrow_mut().generators.insert(slot, loaded);
+            res
+        }
         Request::LoadVgg { id, source } => {
             device.get()?;
             let (weights, ev) = vgg::VggWeights::load(id, source).await?;
