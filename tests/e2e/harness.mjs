@@ -88,12 +88,15 @@ const WEBGPU_FLAGS = [
   '--use-webgpu-adapter=swiftshader', '--enable-unsafe-swiftshader',
 ];
 
-/** Debian's Chromium; with `webgpu: false` it gets no WebGPU adapter. */
-export function launch({ webgpu }) {
+/**
+ * Debian's Chromium; with `webgpu: false` it gets no WebGPU adapter. `args`: more
+ * command-line flags (a fake camera).
+ */
+export function launch({ webgpu, args = [] }) {
   return chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     headless: true,
-    args: webgpu ? [...BASE_FLAGS, ...WEBGPU_FLAGS] : [...BASE_FLAGS, '--disable-gpu'],
+    args: [...BASE_FLAGS, ...(webgpu ? WEBGPU_FLAGS : ['--disable-gpu']), ...args],
   });
 }
 
@@ -116,8 +119,8 @@ const NO_SERVICE_WORKER = { serviceWorkers: 'block' };
  * As `withBrowser`, with a fresh browser context: `body(context)`; the other options are
  * `newContext`'s. The context is closed first, then the browser.
  */
-export async function withContext({ webgpu, ...contextOptions }, body) {
-  return withBrowser({ webgpu }, async (browser) => {
+export async function withContext({ webgpu, args, ...contextOptions }, body) {
+  return withBrowser({ webgpu, args }, async (browser) => {
     const context = await browser.newContext({ ...NO_SERVICE_WORKER, ...contextOptions });
     try {
       return await body(context);

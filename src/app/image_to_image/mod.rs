@@ -1,13 +1,16 @@
 //! The image-to-image sections, Pix2Pix and CycleGAN (one each, told apart by their
 //! [`Slot`]): pick or drop a pretrained generator, drop an image, see input and output side
-//! by side. The state lives here; every job runs in the worker
-//! (`src/worker/image_to_image.rs`, on `src/techniques/image_to_image.rs`).
+//! by side, or run it live on a camera or a video ([`live`]). The state lives here; every job
+//! runs in the worker (`src/worker/image_to_image.rs`, on `src/techniques/image_to_image.rs`).
+
+mod live;
 
 use super::samples::SampleKind;
 use super::widgets::{BarAttrs, DownloadLink, DropZone, ImageCanvas, SamplePicker, Shared, event_value};
 use super::{Job, JobIds, Section, abort_job, catalog, own_event, take_next_step};
 use crate::models::{ArchChoice, NormChoice};
 use crate::protocol::{ImagePayload, JobEvent, JobId, ModelSource, Request, Slot, TranslateOptions};
+use live::{Live, LiveMsg};
 use std::rc::Rc;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -60,6 +63,7 @@ pub struct ImageToImage {
     error: Option<String>,
     /// A demo is on: translate the image as soon as the model it loads is in.
     run_after_load: bool,
+    live: Live,
 }
 
 pub enum ImageToImageMsg {
@@ -76,6 +80,7 @@ pub enum ImageToImageMsg {
     Demo { name: String, bytes: Vec<u8> },
     Again,
     FileError(String),
+    Live(LiveMsg),
 }
 
 impl ImageToImage {
@@ -97,6 +102,7 @@ impl ImageToImage {
             result: None,
             error: None,
             run_after_load: false,
+            live: Live::new(slot),
         }
     }
 
@@ -143,6 +149,7 @@ impl ImageToImage {
                 return self.translate(ids.fresh());
             }
             ImageToImageMsg::Again => return self.translate(ids.fresh()),
+            ImageToImageMsg::Live(m) => return self.live.update(m, ids, self.slot),
         }
         None
     }
@@ -195,6 +202,7 @@ impl ImageToImage {
                     <p class="error" id={format!("{p}-error")} data-testid="error" role="alert">{ e }</p>
                 }
                 { self.view_result() }
+                { self.live.view(self.model.is_some(), ready, &cb.reform(ImageToImageMsg::Live)) }
             </section>
         }
     }
@@ -358,6 +366,10 @@ impl ImageToImage {
 
 impl Section for ImageToImage {
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
+        if self.live.owns(id) {
+            self.live.on_event(ev);
+            return;
+        }
         let Some(ev) = own_event(&mut self.job, &mut self.error, id, ev) else { return };
         match ev {
             JobEvent::ModelLoaded { name, description, from_cache, note, .. } => {
@@ -377,15 +389,25 @@ impl Section for ImageToImage {
 
     fn abort(&mut self, message: &str) {
         self.run_after_load = false;
+        if self.live.is_on() {
+            self.live.stop(Some(format!("The live view stopped: {message}")));
+        }
         abort_job(&mut self.job, &mut self.error, message);
     }
 
     fn device_replaced(&mut self, _worker: bool) {
         self.model = None;
+        if self.live.is_on() {
+            self.live.stop(Some("The live view stopped: the model was on a device that is gone; load it again.".into()));
+        }
     }
 
     fn follow_up(&mut self, ids: &mut JobIds) -> Option<Request> {
         // A failed load is already said by the section.
-        take_next_step(&mut self.run_after_load, &self.job, self.model.is_some()).then(|| self.translate(ids.fresh()))?
+        if take_next_step(&mut self.run_after_load, &self.job, self.model.is_some()) {
+            return self.translate(ids.fresh());
+        }
+        // A live view's next frame, once the last one is back.
+        self.live.next_frame(ids, self.slot)
     }
 }
