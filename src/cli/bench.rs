@@ -259,7 +259,7 @@ pub fn fast_style(device: &Device, sizes: &[usize], train_sizes: &[usize], batch
             let net = TransformerNet::build(&FastStyleConfig::official(), &mut Builder::init(&ad, 0.02)).map_err(|e| e.to_string())?;
             let vgg = Vgg19::build(WIDTHS, settings.deepest(), Pooling::Max, &mut Builder::init(&ad, 0.02)).map_err(|e| e.to_string())?;
             let style = Tensor::<4>::random([1, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
-            let mut trainer = FastStyleTrainer::new(net, vgg, style, settings.clone()).map_err(|e| e.to_string())?;
+            let mut trainer = FastStyleTrainer::new(crate::models::Generator::FastStyle(net), vgg, style, settings.clone()).map_err(|e| e.to_string())?;
             let photos = Tensor::<4>::random([batch, 3, size, size], Distribution::Uniform(0.0, 1.0), &ad);
             let ms = timed(Box::new(|| pollster::block_on(trainer.step(photos.clone())).map(drop).map_err(|e| e.to_string())))?;
             eprintln!("  fast style training {size} px batch {batch}: {ms:.1} ms per iteration ({:.3} it/s)", 1e3 / ms);

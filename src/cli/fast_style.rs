@@ -10,6 +10,7 @@ use super::train::{TrainArgs, read_folder, write};
 use super::{read, read_image};
 use crate::device;
 use crate::imaging;
+use crate::models::Generator;
 use crate::models::detect::Architecture;
 use crate::models::fast_style::{FastStyleConfig, TransformerNet};
 use crate::models::{Builder, Pooling, export_safetensors, layout_of, load_vgg19};
@@ -58,7 +59,7 @@ pub fn train(args: &TrainArgs) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", vgg.display()))?;
     let config = FastStyleConfig::official();
     let net = TransformerNet::build(&config, &mut Builder::init(&device, 0.02)).map_err(|e| e.to_string())?;
-    let mut trainer = FastStyleTrainer::new(net, vgg, imaging::to_tensor(&style_image, &device), settings).map_err(|e| e.to_string())?;
+    let mut trainer = FastStyleTrainer::new(Generator::FastStyle(net), vgg, imaging::to_tensor(&style_image, &device), settings).map_err(|e| e.to_string())?;
     let layout = layout_of(&Architecture::FastStyle(config)).map_err(|e| e.to_string())?;
     let save = |trainer: &FastStyleTrainer| -> Result<(), String> {
         let bytes = pollster::block_on(export_safetensors(trainer.net(), &layout, ""))?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::device::{self, Preference};
 use crate::models::ArchChoice;
-use crate::techniques::data::{DatasetFiles, NamedFile, Preprocess};
+use crate::techniques::data::{DatasetFiles, NamedFile};
 use crate::techniques::training::session::{Model, Session, StepRecord, TrainSpec};
 use crate::weights::Checkpoint;
 
@@ -167,9 +167,6 @@ fn save(out: &Path, session: &Session) -> Result<(), String> {
 }
 
 pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
-    if model == "fast-style" {
-        return super::fast_style::train(args);
-    }
     let model = model.parse::<Model>().map_err(|e| e.to_string())?;
     let files = match (model, &args.data, &args.data_a, &args.data_b) {
         (Model::Pix2Pix, Some(dir), None, None) => DatasetFiles::AlignedAb(read_folder(dir)?),
@@ -177,11 +174,13 @@ pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
         (Model::Pix2Pix, ..) => return Err("pix2pix needs --data (AB images) or --data-a and --data-b (matched by name)".into()),
         (Model::CycleGan, None, Some(a), Some(b)) => DatasetFiles::Unpaired { a: read_folder(a)?, b: read_folder(b)? },
         (Model::CycleGan, ..) => return Err("cyclegan needs --data-a and --data-b (two unpaired folders)".into()),
+        // Its own loop, with the photos and the style image (src/cli/fast_style.rs).
+        (Model::FastStyle, ..) => return super::fast_style::train(args),
     };
     let spec = spec_of(model, args);
     spec.check().map_err(|e| e.to_string())?;
     std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
-    let (data, report) = files.decode(Preprocess::for_crop(spec.size).load_size).map_err(|e| e.to_string())?;
+    let (data, report) = files.decode(spec.load_size()).map_err(|e| e.to_string())?;
     eprintln!("{}", report.summary());
     let compute = pollster::block_on(device::start(args.backend)).map_err(|e| e.to_string())?;
     eprintln!("device: {}", compute.info.summary());

@@ -13,6 +13,8 @@ use burn::tensor::{Device, Tensor, TensorData};
 use image::RgbImage;
 
 use crate::imaging;
+use crate::techniques::fast_style::photo;
+use crate::techniques::training::{Model, TrainSpec};
 pub use crate::techniques::training::{DatasetFiles, NamedFile};
 
 /// What makes the user's training images unusable, in words for the user (its `Display`).
@@ -31,6 +33,15 @@ pub enum DataError {
     /// Two unpaired sets given to Pix2Pix.
     #[error("Pix2Pix trains on aligned pairs")]
     NeedsPairs,
+    /// Not photos and one style image given to a fast style network.
+    #[error("a fast style network trains on photos and one style image")]
+    NeedsPhotosAndStyle,
+    /// No readable photo for a fast style network.
+    #[error("none of the photos could be read. {report}")]
+    NoPhotos { report: String },
+    /// The style image could not be read.
+    #[error("the style image {name}: {reason}")]
+    Style { name: String, reason: String },
     /// A saved run resumed with other images (`(pairs, 0)` or `(|A|, |B|)`, see [`TrainData::counts`]).
     #[error("the saved run trained on {saved:?} images, these are {given:?}: resume it with the same images")]
     NotTheSavedImages { saved: (usize, usize), given: (usize, usize) },
@@ -131,6 +142,10 @@ pub enum TrainData {
     Unpaired(Vec<RgbImage>, Vec<RgbImage>),
 }
 
+/// The longest side a fast style network's style image is kept at: its Gram matrices are taken
+/// once, on VGG19, at that size.
+pub const MAX_STYLE_SIDE: u32 = 512;
+
 impl DatasetFiles {
     /// Decodes, pairs and resizes the files; unreadable or unmatched ones are skipped and
     /// named in the report. An error only when nothing usable is left.
@@ -152,6 +167,19 @@ impl DatasetFiles {
                 let a: Vec<RgbImage> = decode_all(files(a), &mut report).iter().map(|(_, i)| square(i)).collect();
                 let b: Vec<RgbImage> = decode_all(files(b), &mut report).iter().map(|(_, i)| square(i)).collect();
                 TrainData::Unpaired(a, b)
+            }
+            DatasetFiles::PhotosAndStyle { photos, style } => {
+                let style_img = imaging::decode(&style.bytes).map_err(|e| DataError::Style { name: style.name.clone(), reason: e.to_string() })?;
+                let style_img = if style_img.width().max(style_img.height()) > MAX_STYLE_SIDE {
+                    imaging::resize_longest(&style_img, MAX_STYLE_SIDE)
+                } else {
+                    style_img
+                };
+                let photos: Vec<RgbImage> = decode_all(files(photos), &mut report).iter().map(|(_, i)| photo(i, load_size)).collect();
+                if photos.is_empty() {
+                    return Err(DataError::NoPhotos { report: report.summary() });
+                }
+                TrainData::Unpaired(photos, vec![style_img])
             }
         };
         match &data {
@@ -272,6 +300,15 @@ impl Preprocess {
     /// The official ratio: load 286 for a 256 crop.
     pub fn for_crop(crop_size: u32) -> Self {
         Preprocess { load_size: (crop_size * 286).div_ceil(256).max(crop_size), crop_size, flip: true }
+    }
+
+    /// A run's: the GANs' random crop and flip ([`Preprocess::for_crop`]); a fast style
+    /// network's photos as decoded (their centre square, [`TrainSpec::load_size`]), not flipped.
+    pub fn for_spec(spec: &TrainSpec) -> Self {
+        match spec.model {
+            Model::FastStyle => Preprocess { load_size: spec.load_size(), crop_size: spec.size, flip: false },
+            Model::Pix2Pix | Model::CycleGan => Preprocess::for_crop(spec.size),
+        }
     }
 
     /// The resized image, cropped at `(x, y)`, flipped or not.

@@ -16,7 +16,7 @@
 //! `compute` feature, with what every GAN shares in `gan`.
 
 mod settings;
-pub use settings::{DatasetFiles, Model, NamedFile, StateSummary, StepRecord, TrainSpec};
+pub use settings::{DatasetFiles, Model, NamedFile, PerceptualWeights, StateSummary, StepRecord, TrainSpec};
 
 compute! {
     pub mod adam;

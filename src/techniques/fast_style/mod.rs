@@ -20,6 +20,10 @@
 //!
 //! Each step's losses, computed before its update, come back as one small tensor read
 //! asynchronously, so the loop runs in a browser on WebGPU.
+//!
+//! The trainer is also the fast style [`Gan`] of a training session (no discriminator; the
+//! session's `A` images are the photos, its one `B` image the style), so the app's training
+//! tab runs, saves, resumes and exports it as it does Pix2Pix and CycleGAN.
 
 use burn::module::Module;
 use burn::optim::GradientsParams;
@@ -27,8 +31,8 @@ use burn::tensor::Tensor;
 
 use super::style_transfer::{gram_of, mse, tv_loss};
 use super::training::adam::Adam;
-use crate::models::VggLayer;
-use crate::models::fast_style::TransformerNet;
+use super::training::{Gan, Network, Optimizers, PerceptualWeights, Side, StepLosses};
+use crate::models::{Generator, VggLayer};
 use crate::models::vgg::Vgg19;
 
 #[cfg(test)]
@@ -73,6 +77,11 @@ impl Default for FastStyleSettings {
 }
 
 impl FastStyleSettings {
+    /// The defaults' layers with a run's weights and learning rate.
+    pub fn with(weights: PerceptualWeights, lr: f64) -> Self {
+        FastStyleSettings { content_weight: weights.content, style_weight: weights.style, tv_weight: weights.tv, lr, ..FastStyleSettings::default() }
+    }
+
     /// The deepest VGG19 layer the loss reads.
     pub fn deepest(&self) -> VggLayer {
         self.style_layers.iter().copied().chain([self.content_layer]).max_by_key(|l| l.convs_needed()).unwrap_or(self.content_layer)
@@ -102,21 +111,23 @@ pub struct FastStyleLosses {
     pub total: f64,
 }
 
-/// A fast style network being trained (on an autodiff device).
+/// A fast style network being trained (on an autodiff device): Johnson's `TransformerNet`
+/// (`Generator::FastStyle`), or any of the studio's generators on the same loss.
 pub struct FastStyleTrainer {
-    net: TransformerNet,
+    net: Generator,
     vgg: Vgg19,
     /// The style image's Gram matrix at each style layer, `[1, C, C]`.
     style_grams: Vec<Tensor<3>>,
-    adam: Adam,
+    /// `opt_G`, PyTorch's Adam, on the network (`opt_D` is never used: there is no
+    /// discriminator), and the iterations taken.
+    opt: Optimizers,
     settings: FastStyleSettings,
-    steps: usize,
 }
 
 impl FastStyleTrainer {
     /// A trainer of `net` towards the style of `style` (`[1, 3, H, W]` in `[0, 1]`), with `vgg`
     /// (which is not trained) for the loss. `net` and the images live on an autodiff device.
-    pub fn new(net: TransformerNet, vgg: Vgg19, style: Tensor<4>, settings: FastStyleSettings) -> Result<Self, FastStyleError> {
+    pub fn new(net: Generator, vgg: Vgg19, style: Tensor<4>, settings: FastStyleSettings) -> Result<Self, FastStyleError> {
         let weights = [settings.content_weight, settings.style_weight, settings.tv_weight, settings.lr];
         if weights.iter().any(|w| !w.is_finite() || *w < 0.0) || settings.lr <= 0.0 {
             return Err(FastStyleError::Setting("the loss weights must be finite and not negative, and the learning rate positive".into()));
@@ -134,13 +145,25 @@ impl FastStyleTrainer {
             .iter()
             .map(|l| acts.get(l).map(|a| gram_of(a.clone()).detach()).ok_or(FastStyleError::VggTooShallow { loaded: vgg.deepest(), needed: *l }))
             .collect::<Result<_, _>>()?;
-        Ok(FastStyleTrainer { net, vgg, style_grams, adam: Adam::pytorch(), settings, steps: 0 })
+        let opt = Optimizers { g: Adam::pytorch(), d: Adam::pytorch(), iterations: 0 };
+        Ok(FastStyleTrainer { net, vgg, style_grams, opt, settings })
     }
 
-    /// One step on `batch` (`[B, 3, H, W]` photos in `[0, 1]`): the losses, then Adam's update.
-    pub async fn step(&mut self, batch: Tensor<4>) -> Result<FastStyleLosses, FastStyleError> {
+    /// The network's output for `batch`, both in `[0, 1]`: Johnson's network works on pixel
+    /// values (`net(255 x) / 255`), the other generators on `[-1, 1]`.
+    fn stylise(&self, batch: Tensor<4>) -> Tensor<4> {
+        match &self.net {
+            Generator::FastStyle(net) => net.forward(batch * 255.0) / 255.0,
+            other => (other.forward(batch * 2.0 - 1.0) + 1.0) / 2.0,
+        }
+    }
+
+    /// One step on `batch` (`[B, 3, H, W]` photos in `[0, 1]`) at learning rate `lr`: the
+    /// weighted losses `[content, style, tv, total]` before the update (detached, on the
+    /// inner device, not read), then Adam's update.
+    fn losses(&mut self, batch: Tensor<4>, lr: f64) -> Result<Tensor<1>, FastStyleError> {
         let s = &self.settings;
-        let y = self.net.forward(batch.clone() * 255.0) / 255.0;
+        let y = self.stylise(batch.clone());
         let mut layers = s.style_layers.clone();
         layers.push(s.content_layer);
         let content_target = self.vgg.forward(batch, &[s.content_layer]).remove(&s.content_layer).map(|t| t.detach());
@@ -159,11 +182,16 @@ impl FastStyleTrainer {
         let style = style * s.style_weight;
         let tv = tv_loss(y) * s.tv_weight;
         let total = content.clone() + style.clone() + tv.clone();
-        let values = Tensor::cat(vec![content, style, tv, total.clone()], 0).detach();
+        let values = Tensor::cat(vec![content, style, tv, total.clone()], 0).detach().without_autodiff();
         let grads = GradientsParams::from_grads(total.backward(), &self.net);
-        self.net = self.adam.step(s.lr, self.net.clone(), grads);
-        self.steps += 1;
-        let v = values.into_data_async().await.map_err(|e| FastStyleError::Readback(e.to_string()))?;
+        self.net = self.opt.g.step(lr, self.net.clone(), grads);
+        self.opt.iterations += 1;
+        Ok(values)
+    }
+
+    /// One step on `batch` (`[B, 3, H, W]` photos in `[0, 1]`): the losses, then Adam's update.
+    pub async fn step(&mut self, batch: Tensor<4>) -> Result<FastStyleLosses, FastStyleError> {
+        let v = self.losses(batch, self.settings.lr)?.into_data_async().await.map_err(|e| FastStyleError::Readback(e.to_string()))?;
         match v.try_into_vec::<f32>().map_err(|e| FastStyleError::Readback(format!("{e:?}")))?.as_slice() {
             [c, s, t, j] => Ok(FastStyleLosses { content: *c as f64, style: *s as f64, tv: *t as f64, total: *j as f64 }),
             other => Err(FastStyleError::Readback(format!("expected 4 values, got {}", other.len()))),
@@ -171,12 +199,47 @@ impl FastStyleTrainer {
     }
 
     /// The network as trained so far.
-    pub fn net(&self) -> &TransformerNet {
+    pub fn net(&self) -> &Generator {
         &self.net
     }
 
     /// Steps taken.
     pub fn steps(&self) -> usize {
-        self.steps
+        self.opt.iterations
+    }
+}
+
+/// The fast style network in a training session: `real_a` is a batch of photos in `[-1, 1]`;
+/// `real_b`, the style image's crop, is not used (its Gram matrices were taken once, whole).
+impl Gan for FastStyleTrainer {
+    fn loss_names(&self) -> &'static [&'static str] {
+        crate::techniques::training::Model::FastStyle.loss_names()
+    }
+
+    fn networks(&self) -> Vec<(&'static str, &'static str, Network<'_>)> {
+        vec![("G", "opt_G", Network::Generator(&self.net))]
+    }
+
+    fn step(&mut self, real_a: Tensor<4>, _real_b: Tensor<4>, lr: f64) -> StepLosses {
+        // FastStyleTrainer::new checked that VGG19 reaches every layer the loss reads, so this
+        // cannot fail; if it did, the losses are NaN, which the session stops on.
+        let device = real_a.device().inner();
+        let packed = self.losses((real_a + 1.0) / 2.0, lr).unwrap_or_else(|e| {
+            log::error!("fast style step: {e}");
+            Tensor::from_floats([f32::NAN; 4], &device)
+        });
+        StepLosses { packed }
+    }
+
+    fn optimizers(&self) -> &Optimizers {
+        &self.opt
+    }
+
+    fn optimizers_mut(&mut self) -> &mut Optimizers {
+        &mut self.opt
+    }
+
+    fn sample_panels(&self) -> Vec<(&'static str, Side, Option<&Generator>)> {
+        vec![("photo", Side::A, None), ("stylised", Side::A, Some(&self.net)), ("style", Side::B, None)]
     }
 }

@@ -8,7 +8,7 @@
 use super::*;
 use crate::imaging;
 use crate::models::detect::Architecture;
-use crate::models::fast_style::FastStyleConfig;
+use crate::models::fast_style::{FastStyleConfig, TransformerNet};
 use crate::models::{Builder, Pooling, export, layout_of, load_vgg19};
 use crate::weights::{load_checkpoint, load_state_dict};
 use burn::tensor::{Device, TensorData};
@@ -52,7 +52,7 @@ fn three_steps_match_pytorch(device: &Device) {
     b.finish().expect("every key used");
     let vgg = load_vgg19(load_state_dict(&read("networks/vgg19_small.pth")).expect("vgg"), settings.deepest(), Pooling::Max, &device).expect("vgg builds");
     let style = imaging::to_tensor(&imaging::decode(&read("nst/style.png")).expect("style image"), &device);
-    let mut trainer = FastStyleTrainer::new(net, vgg, style, settings).expect("trainer");
+    let mut trainer = FastStyleTrainer::new(Generator::FastStyle(net), vgg, style, settings).expect("trainer");
 
     let batches = load_checkpoint(&read("fast_style/batches.safetensors")).expect("batches").tensors;
     for (i, want) in meta["losses"].as_array().expect("losses").iter().enumerate() {
@@ -160,8 +160,8 @@ fn training_brings_a_held_out_photo_towards_the_style() {
     };
     let held_out = photo(999).slice([0..1, 0..3, 0..32, 0..32]);
     let frozen = vgg.clone().no_grad();
-    let stylise = |t: &FastStyleTrainer| (t.net().forward(held_out.clone() * 255.0) / 255.0).clamp(0.0, 1.0).detach();
-    let mut trainer = FastStyleTrainer::new(net, vgg, style.clone(), settings).expect("trainer");
+    let stylise = |t: &FastStyleTrainer| t.stylise(held_out.clone()).clamp(0.0, 1.0).detach();
+    let mut trainer = FastStyleTrainer::new(Generator::FastStyle(net), vgg, style.clone(), settings).expect("trainer");
     let before = style_distance(&frozen, stylise(&trainer), style.clone(), &layers);
     let mut losses = Vec::new();
     for step in 0..80 {

@@ -12,6 +12,9 @@ use image::RgbImage;
 
 use super::{CycleGanTrainer, Gan, Network, Pix2PixTrainer, Side, TrainingError};
 use crate::models::detect::Architecture;
+use crate::models::fast_style::TransformerNet;
+use crate::models::vgg::Vgg19;
+use crate::techniques::fast_style::{FastStyleSettings, FastStyleTrainer};
 use crate::models::patchgan::PatchGan;
 use crate::models::resnet::ResnetGenerator;
 use crate::models::unet::UnetGenerator;
@@ -58,6 +61,8 @@ fn check_data(spec: &TrainSpec, data: &TrainData) -> Result<(), TrainingError> {
         (TrainData::Paired(_), Model::Pix2Pix) | (TrainData::Unpaired(..), Model::CycleGan) => Ok(()),
         (TrainData::Paired(_), Model::CycleGan) => Err(DataError::NeedsUnpaired.into()),
         (TrainData::Unpaired(..), Model::Pix2Pix) => Err(DataError::NeedsPairs.into()),
+        (TrainData::Unpaired(_, style), Model::FastStyle) if style.len() == 1 => Ok(()),
+        (_, Model::FastStyle) => Err(DataError::NeedsPhotosAndStyle.into()),
     }
 }
 
@@ -66,6 +71,7 @@ fn build_generator(arch: &Architecture, b: &mut Builder) -> Result<Generator, Mo
     match arch {
         Architecture::Resnet(c) => Ok(Generator::Resnet(ResnetGenerator::build(c, b)?)),
         Architecture::Unet(c) => Ok(Generator::Unet(UnetGenerator::build(c, b)?)),
+        Architecture::FastStyle(c) => Ok(Generator::FastStyle(TransformerNet::build(c, b)?)),
         other => Err(ModelError::Detect(format!("{} is not a generator", other.describe()))),
     }
 }
@@ -81,8 +87,22 @@ fn build_discriminator(arch: &Architecture, b: &mut Builder) -> Result<PatchGan,
 impl Session {
     /// A new run. `init` fine-tunes: a pretrained generator checkpoint per generator
     /// (Pix2Pix: `[G]`; CycleGAN: `[G_A, G_B]`), used instead of random N(0, 0.02) weights;
-    /// the discriminators always start fresh. `device` must be an autodiff device.
+    /// the discriminators always start fresh. `device` must be an autodiff device. A fast
+    /// style network needs VGG19 too: [`Session::with_vgg`].
     pub fn new(spec: TrainSpec, data: TrainData, init: Vec<Option<Checkpoint>>, device: &Device, run_id: &str) -> Result<Session, TrainingError> {
+        Session::with_vgg(spec, data, init, None, device, run_id)
+    }
+
+    /// [`Session::new`] with VGG19 (on `device`, deep enough for the loss's layers), which a
+    /// fast style network's loss reads; the GANs do not use it.
+    pub fn with_vgg(
+        spec: TrainSpec,
+        data: TrainData,
+        init: Vec<Option<Checkpoint>>,
+        vgg: Option<Vgg19>,
+        device: &Device,
+        run_id: &str,
+    ) -> Result<Session, TrainingError> {
         check_data(&spec, &data)?;
         // Fresh weights from the run's seed (on this backend), so a run can be repeated.
         device.seed(spec.seed);
@@ -119,16 +139,16 @@ impl Session {
             discriminators.push(build_discriminator(&d_arch, &mut Builder::init(device, 0.02))?);
             archs.push(d_arch.clone());
         }
-        Session::assemble(spec, data, generators, discriminators, archs, device, run_id)
+        Session::assemble(spec, data, (generators, discriminators, vgg), archs, device, run_id)
     }
 
     /// A session at iteration 0 around built networks (generators and discriminators in
-    /// [`Model::network_names`] order, `archs` for all of them).
+    /// [`Model::network_names`] order, `archs` for all of them; VGG19 for a fast style
+    /// network's loss).
     fn assemble(
         spec: TrainSpec,
         data: TrainData,
-        mut generators: Vec<Generator>,
-        mut discriminators: Vec<PatchGan>,
+        (mut generators, mut discriminators, vgg): (Vec<Generator>, Vec<PatchGan>, Option<Vgg19>),
         archs: Vec<Architecture>,
         device: &Device,
         run_id: &str,
@@ -150,11 +170,23 @@ impl Session {
                 t.lambda_identity = spec.lambda_identity;
                 Box::new(t)
             }
+            Model::FastStyle => {
+                let Some(g) = generators.pop() else { return Err(TrainingError::Internal("no network".into())) };
+                let vgg = vgg.ok_or_else(|| {
+                    TrainingError::Setting("a fast style network learns from VGG19's features: load VGG19's weights first".into())
+                })?;
+                let TrainData::Unpaired(_, style) = &data else { return Err(DataError::NeedsPhotosAndStyle.into()) };
+                let style = style.first().ok_or(DataError::NeedsPhotosAndStyle)?;
+                let settings = FastStyleSettings::with(spec.perceptual, spec.lr);
+                let t = FastStyleTrainer::new(g, vgg, crate::imaging::to_tensor(style, device), settings)
+                    .map_err(|e| TrainingError::Setting(e.to_string()))?;
+                Box::new(t)
+            }
         };
         let mut rng = Rng::new(spec.seed);
         let order = data::shuffled(data.epoch_len(), &mut rng);
         Ok(Session {
-            pre: Preprocess::for_crop(spec.size),
+            pre: Preprocess::for_spec(&spec),
             spec,
             data,
             trainer,

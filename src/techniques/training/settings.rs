@@ -1,5 +1,6 @@
 //! A training run's settings and what it reports, shared by the CLI, the worker and the UI
-//! (which links this without Burn): which [`Model`] is trained, every option of [`TrainSpec`]
+//! (which links this without Burn): which [`Model`] is trained (Pix2Pix, CycleGAN, or a fast
+//! style network on the perceptual loss), every option of [`TrainSpec`]
 //! with the papers' defaults, each iteration's [`StepRecord`], what a saved run holds
 //! ([`StateSummary`]) and the user's images as files ([`DatasetFiles`]). The checks and the
 //! networks a spec calls for are in `session::spec`.
@@ -12,12 +13,17 @@ use crate::models::ArchChoice;
 pub(crate) const PIX2PIX_LOSSES: [&str; 6] = ["D_fake", "D_real", "D", "G_GAN", "G_L1", "G"];
 /// The losses a CycleGAN iteration reports, in order.
 pub(crate) const CYCLE_GAN_LOSSES: [&str; 9] = ["D_A", "D_B", "G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "G"];
+/// The losses a fast style iteration reports, in order (weighted terms, then their sum).
+pub(crate) const FAST_STYLE_LOSSES: [&str; 4] = ["content", "style", "tv", "total"];
 
 /// Which model is trained.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Model {
     Pix2Pix,
     CycleGan,
+    /// A fast style network (Johnson et al.): photos and one style image, VGG19's perceptual
+    /// loss, no discriminator.
+    FastStyle,
 }
 
 impl std::str::FromStr for Model {
@@ -26,17 +32,20 @@ impl std::str::FromStr for Model {
         match s {
             "pix2pix" => Ok(Model::Pix2Pix),
             "cyclegan" => Ok(Model::CycleGan),
-            other => Err(format!("unknown model `{other}`: use pix2pix or cyclegan")),
+            "fast-style" => Ok(Model::FastStyle),
+            other => Err(format!("unknown model `{other}`: use pix2pix, cyclegan or fast-style")),
         }
     }
 }
 
 impl Model {
-    /// The name on the command line and in benchmark records: `pix2pix`, `cyclegan`.
+    /// The name on the command line and in benchmark records: `pix2pix`, `cyclegan`,
+    /// `fast-style`.
     pub fn id(self) -> &'static str {
         match self {
             Model::Pix2Pix => "pix2pix",
             Model::CycleGan => "cyclegan",
+            Model::FastStyle => "fast-style",
         }
     }
 
@@ -44,6 +53,7 @@ impl Model {
         match self {
             Model::Pix2Pix => "Pix2Pix",
             Model::CycleGan => "CycleGAN",
+            Model::FastStyle => "Fast style",
         }
     }
 
@@ -52,13 +62,15 @@ impl Model {
         match self {
             Model::Pix2Pix => &PIX2PIX_LOSSES,
             Model::CycleGan => &CYCLE_GAN_LOSSES,
+            Model::FastStyle => &FAST_STYLE_LOSSES,
         }
     }
 
-    /// The generators, by their official names (`latest_net_G.pth`, `latest_net_G_A.pth`, ...).
+    /// The generators, by their official names (`latest_net_G.pth`, `latest_net_G_A.pth`, ...;
+    /// a fast style network is `G`).
     pub fn generator_names(self) -> &'static [&'static str] {
         match self {
-            Model::Pix2Pix => &["G"],
+            Model::Pix2Pix | Model::FastStyle => &["G"],
             Model::CycleGan => &["G_A", "G_B"],
         }
     }
@@ -68,6 +80,7 @@ impl Model {
         match self {
             Model::Pix2Pix => &["G", "D"],
             Model::CycleGan => &["G_A", "G_B", "D_A", "D_B"],
+            Model::FastStyle => &["G"],
         }
     }
 }
@@ -99,21 +112,42 @@ pub struct TrainSpec {
     pub lambda_identity: f64,
     pub pool_size: usize,
     pub seed: u64,
+    /// The fast style network's loss weights (unused by the GANs; absent from states saved
+    /// before fast style training, which read as the defaults).
+    #[serde(default)]
+    pub perceptual: PerceptualWeights,
+}
+
+/// The weights of a fast style network's loss: content, style and total variation.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PerceptualWeights {
+    pub content: f64,
+    pub style: f64,
+    pub tv: f64,
+}
+
+impl Default for PerceptualWeights {
+    /// pytorch/examples' `fast_neural_style`: content 1e5, style 1e10, no total variation.
+    fn default() -> Self {
+        PerceptualWeights { content: 1e5, style: 1e10, tv: 0.0 }
+    }
 }
 
 impl TrainSpec {
-    /// The papers' settings for `model`.
+    /// The papers' settings for `model` (a fast style network: pytorch/examples', batches of
+    /// 4 for 2 epochs at a constant 1e-3, widths 32/64/128).
     pub fn new(model: Model) -> Self {
+        let fast = model == Model::FastStyle;
         TrainSpec {
             model,
             size: 256,
-            batch_size: 1,
-            epochs: 100,
-            epochs_decay: 100,
+            batch_size: if fast { 4 } else { 1 },
+            epochs: if fast { 2 } else { 100 },
+            epochs_decay: if fast { 0 } else { 100 },
             max_iterations: None,
-            lr: 2e-4,
+            lr: if fast { 1e-3 } else { 2e-4 },
             netg: ArchChoice::Auto,
-            ngf: 64,
+            ngf: if fast { 32 } else { 64 },
             ndf: 64,
             n_layers_d: 3,
             dropout: model == Model::Pix2Pix,
@@ -122,6 +156,17 @@ impl TrainSpec {
             lambda_identity: 0.5,
             pool_size: 50,
             seed: 0,
+            perceptual: PerceptualWeights::default(),
+        }
+    }
+
+    /// The side the training images are decoded at: the GANs' official 286 for a 256 crop (a
+    /// random crop of it each iteration), a fast style network's crop size itself (the centre
+    /// square, as pytorch/examples).
+    pub fn load_size(&self) -> u32 {
+        match self.model {
+            Model::FastStyle => self.size,
+            Model::Pix2Pix | Model::CycleGan => (self.size * 286).div_ceil(256).max(self.size),
         }
     }
 
@@ -158,6 +203,12 @@ impl TrainSpec {
         if self.pool_size > 1000 {
             return setting("the history pool holds at most 1000 images");
         }
+        let p = &self.perceptual;
+        for (name, v) in [("the content weight", p.content), ("the style weight", p.style), ("the TV weight", p.tv)] {
+            if !(v.is_finite() && v >= 0.0) {
+                return setting(&format!("{name} must be a number >= 0"));
+            }
+        }
         self.generator_choice().map(drop)
     }
 
@@ -166,6 +217,11 @@ impl TrainSpec {
     /// CycleGAN; refused when it cannot take the image size.
     pub fn generator_choice(&self) -> Result<ArchChoice, String> {
         let choice = match (self.netg, self.model) {
+            // Johnson's network, which has no ArchChoice: it halves the image twice.
+            (_, Model::FastStyle) if !self.size.is_multiple_of(4) => {
+                return Err(format!("a fast style network needs a size that is a multiple of 4, not {}", self.size));
+            }
+            (_, Model::FastStyle) => return Ok(ArchChoice::Auto),
             (ArchChoice::Auto, Model::CycleGan) => ArchChoice::Resnet { n_blocks: 9 },
             (ArchChoice::Auto, Model::Pix2Pix) => ArchChoice::Unet { num_downs: (self.size.trailing_zeros() as usize).min(8) },
             (other, _) => other,
@@ -224,4 +280,6 @@ pub enum DatasetFiles {
     PairedByName { a: Vec<NamedFile>, b: Vec<NamedFile> },
     /// CycleGAN: two unpaired sets.
     Unpaired { a: Vec<NamedFile>, b: Vec<NamedFile> },
+    /// A fast style network: photos, and the one style image.
+    PhotosAndStyle { photos: Vec<NamedFile>, style: NamedFile },
 }

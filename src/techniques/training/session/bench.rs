@@ -48,6 +48,9 @@ impl Session {
     /// 50-image pool for CycleGAN) on `batch` noise images per set, so that every iteration
     /// takes a full batch. `ai-art bench train` and the in-browser benchmark both use it.
     pub fn for_benchmark(model: Model, size: u32, batch: usize, device: &Device) -> Result<Session, TrainingError> {
+        if model == Model::FastStyle {
+            return Err(TrainingError::Setting("a fast style network is timed by `ai-art bench fast-style`, with VGG19".into()));
+        }
         let spec = TrainSpec { size, batch_size: batch, ..TrainSpec::new(model) };
         spec.check().map_err(TrainingError::Setting)?;
         let load = Preprocess::for_crop(size).load_size;
@@ -55,7 +58,7 @@ impl Session {
         let mut noise = || RgbImage::from_fn(load, load, |_, _| image::Rgb([rng.below(256) as u8, rng.below(256) as u8, rng.below(256) as u8]));
         let data = match model {
             Model::Pix2Pix => TrainData::Paired((0..batch).map(|_| (noise(), noise())).collect()),
-            Model::CycleGan => TrainData::Unpaired((0..batch).map(|_| noise()).collect(), (0..batch).map(|_| noise()).collect()),
+            Model::CycleGan | Model::FastStyle => TrainData::Unpaired((0..batch).map(|_| noise()).collect(), (0..batch).map(|_| noise()).collect()),
         };
         Session::new(spec, data, vec![], device, "benchmark")
     }

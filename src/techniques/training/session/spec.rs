@@ -2,6 +2,7 @@
 //! checks that refuse settings that cannot train, and the networks they call for.
 
 use crate::models::detect::Architecture;
+use crate::models::fast_style::FastStyleConfig;
 use crate::models::patchgan::PatchGanConfig;
 use crate::models::resnet::ResnetConfig;
 use crate::models::unet::UnetConfig;
@@ -13,6 +14,12 @@ impl TrainSpec {
     /// papers' widths and norm).
     pub fn generator_architecture(&self) -> Result<Architecture, TrainingError> {
         let norm = NormKind::Instance { affine: false };
+        if self.model == Model::FastStyle {
+            self.generator_choice().map_err(TrainingError::Setting)?;
+            // Johnson's widths (32, 64, 128 by default) follow ngf.
+            let w = self.ngf;
+            return Ok(Architecture::FastStyle(FastStyleConfig { widths: [w, 2 * w, 4 * w], ..FastStyleConfig::official() }));
+        }
         match self.generator_choice().map_err(TrainingError::Setting)? {
             ArchChoice::Resnet { n_blocks } => Ok(Architecture::Resnet(ResnetConfig {
                 ngf: self.ngf,

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use safetensors::SafeTensorError;
 
 use super::{Session, StateSummary, TrainSpec, build_discriminator, build_generator, check_data};
+use crate::models::vgg::Vgg19;
 use crate::models::detect::{Architecture, detect};
 use crate::models::unet::UnetConfig;
 use crate::models::{Builder, ModelError, export, layout_of};
@@ -152,8 +153,14 @@ impl Session {
     }
 
     /// Continues a run from [`Session::save_state`] bytes with the same data (checked by
-    /// its counts). `device` must be an autodiff device.
+    /// its counts). `device` must be an autodiff device. A fast style run needs VGG19 too:
+    /// [`Session::resume_with_vgg`].
     pub fn resume(state: &[u8], data: TrainData, device: &Device) -> Result<Session, TrainingError> {
+        Session::resume_with_vgg(state, data, None, device)
+    }
+
+    /// [`Session::resume`] with VGG19 (on `device`), which a fast style network's loss reads.
+    pub fn resume_with_vgg(state: &[u8], data: TrainData, vgg: Option<Vgg19>, device: &Device) -> Result<Session, TrainingError> {
         let meta = state_metadata(state)?;
         let spec: TrainSpec = from_json(&meta, "spec")?;
         check_data(&spec, &data)?;
@@ -190,7 +197,7 @@ impl Session {
             }
             b.finish().map_err(|source| StateError::Mismatch { network: name, source })?;
         }
-        let mut session = Session::assemble(spec, data, generators, discriminators, archs, device, &progress.run_id)?;
+        let mut session = Session::assemble(spec, data, (generators, discriminators, vgg), archs, device, &progress.run_id)?;
         session.trainer.set_iterations(progress.iteration);
         let inner = device.clone().inner();
         for (i, (name, pool)) in session.trainer.pools_mut().into_iter().enumerate() {

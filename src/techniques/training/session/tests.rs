@@ -4,6 +4,8 @@
 use super::*;
 use crate::models::detect::detect;
 use crate::models::unet::UnetConfig;
+use crate::models::vgg::Vgg19;
+use crate::techniques::fast_style::FastStyleSettings;
 use crate::weights;
 
 fn img(w: u32, h: u32, k: u32) -> RgbImage {
@@ -64,20 +66,30 @@ fn max_diff(a: &Checkpoint, b: &Checkpoint) -> f32 {
 }
 
 fn resume_matches(model: Model, data: fn() -> TrainData) {
+    resume_matches_with(tiny(model), data, None);
+}
+
+/// A small VGG19 of random weights (widths 4 to 32), deep enough for the fast style loss.
+fn small_vgg() -> Vgg19 {
+    let layer = FastStyleSettings::default().deepest();
+    Vgg19::build([4, 8, 16, 32, 32], layer, crate::models::Pooling::Max, &mut Builder::init(&device(), 0.02)).expect("vgg")
+}
+
+fn resume_matches_with(spec: TrainSpec, data: fn() -> TrainData, vgg: Option<Vgg19>) {
     let _rng = crate::test_support::seeded_rng();
-    let spec = tiny(model);
+    let model = spec.model;
     // Straight through: 5 iterations (3 per epoch for Pix2Pix, so an epoch boundary is crossed).
-    let mut straight = Session::new(spec.clone(), data(), vec![], &device(), "run").expect("session");
+    let mut straight = Session::with_vgg(spec.clone(), data(), vec![], vgg.clone(), &device(), "run").expect("session");
     let all = run(&mut straight, 5);
 
     // Interrupted after 2: saved, rebuilt from the bytes alone, continued.
-    let mut first = Session::new(spec.clone(), data(), vec![], &device(), "run").expect("session");
+    let mut first = Session::with_vgg(spec.clone(), data(), vec![], vgg.clone(), &device(), "run").expect("session");
     let head = run(&mut first, 2);
     let state = pollster::block_on(first.save_state()).expect("state");
     drop(first);
     let summary = state_summary(&state).expect("summary");
     assert_eq!((summary.iteration, summary.run_id.as_str(), summary.spec.clone()), (2, "run", spec));
-    let mut resumed = Session::resume(&state, data(), &device()).expect("resume");
+    let mut resumed = Session::resume_with_vgg(&state, data(), vgg, &device()).expect("resume");
     assert_eq!(resumed.iteration(), 2);
     let tail = run(&mut resumed, 3);
 
@@ -102,6 +114,39 @@ fn resumed_pix2pix_runs_continue_exactly() {
 #[test]
 fn resumed_cyclegan_runs_continue_exactly() {
     resume_matches(Model::CycleGan, unpaired);
+}
+
+/// Photos (3, so an epoch of two batches of 2 and 1 crosses its boundary) and one style image.
+fn photos_and_style() -> TrainData {
+    TrainData::Unpaired((0..3).map(|k| img(16, 16, k)).collect(), vec![img(24, 20, 30)])
+}
+
+/// A fast style network in a session: its losses are the perceptual loss's (content and
+/// style terms positive, TV off by default, the total their sum), it exports as
+/// pytorch/examples' `TransformerNet`, and a run saved and resumed continues exactly.
+#[test]
+fn a_fast_style_session_trains_exports_and_resumes_exactly() {
+    let spec = TrainSpec { size: 16, batch_size: 2, epochs: 2, ngf: 2, seed: 3, ..TrainSpec::new(Model::FastStyle) };
+    let vgg = small_vgg();
+    let mut s = Session::with_vgg(spec.clone(), photos_and_style(), vec![], Some(vgg.clone()), &device(), "f").expect("session");
+    assert_eq!(s.total_iterations(), 4);
+    let rec = pollster::block_on(s.step()).expect("a step");
+    let [content, style, tv, total] = rec.losses[..] else { panic!("four losses: {:?}", rec.losses) };
+    assert!(content > 0.0 && style > 0.0 && tv == 0.0, "{:?}", rec.losses);
+    assert!((total - (content + style + tv)).abs() <= 1e-5 * total, "{:?}", rec.losses);
+    assert_eq!(rec.lr, 1e-3, "a constant learning rate");
+    let g = &generators(&s)[0];
+    let arch = detect(g).expect("detects");
+    assert!(matches!(&arch, Architecture::FastStyle(c) if c.widths == [2, 4, 8] && c.n_res == 5), "{}", arch.describe());
+    assert!(g.tensors.contains_key("conv1.conv2d.weight") && g.tensors.contains_key("res5.in2.weight"), "pytorch/examples' names");
+    let panels = pollster::block_on(s.sample()).expect("samples");
+    assert_eq!(panels.iter().map(|(l, _)| l.as_str()).collect::<Vec<_>>(), ["photo", "stylised", "style"]);
+    // Without VGG19 there is no loss to train on.
+    let err = Session::new(spec.clone(), photos_and_style(), vec![], &device(), "f").err().expect("refused");
+    assert!(err.to_string().contains("VGG19"), "{err}");
+    let err = Session::with_vgg(spec.clone(), unpaired(), vec![], Some(vgg.clone()), &device(), "f").err().expect("refused");
+    assert!(err.to_string().contains("photos and one style image"), "{err}");
+    resume_matches_with(TrainSpec { epochs: 3, ..spec }, photos_and_style, Some(vgg));
 }
 
 #[test]
