@@ -82,8 +82,8 @@ pub fn view(ready: bool, cb: &StartCallbacks, diagnostics: Html) -> Html {
                     "Translate label maps, edges or maps into photos with the authors' pretrained U-Nets \
                      (download one, or drop a checkpoint).", None, cb, ready) }
                 { card(Tab::Training, "Training",
-                    "Train your own Pix2Pix or CycleGAN on your pictures, on this device; the run is saved in the \
-                     browser and resumes after a reload.", None, cb, ready) }
+                    "Train your own Pix2Pix, CycleGAN or fast style network (your photos and one painting) on this \
+                     device; the run is saved in the browser and resumes after a reload.", None, cb, ready) }
             </div>
             <p class="hint">{ "Everything runs on your own GPU (or CPU) in this page; no picture leaves your device." }</p>
             <StoredModels />

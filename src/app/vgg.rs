@@ -4,7 +4,7 @@
 //! loads them, the app tells the others ([`super::Section::vgg_loaded`]).
 
 use super::JobIds;
-use super::widgets::DropZone;
+use super::widgets::{BarAttrs, DropZone, JobControl, JobProgress};
 use crate::protocol::{JobEvent, JobId, ModelSource, Request};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -60,7 +60,39 @@ fn url_label(url: &str) -> String {
     path.rsplit('/').next().filter(|s| !s.is_empty()).unwrap_or(url).to_string()
 }
 
+/// The bars of a section's job that either loads VGG19 (`loading`) or is a run that steps
+/// (`run`: its name): the download's bar, and the status bar (test id `status`) with the
+/// job's state: loading, running, paused or cancelling.
+pub fn job_bars(progress: &JobProgress, control: &JobControl, loading: bool, run: &str, status: &'static str) -> Html {
+    let state = match (loading, control.paused, control.cancel_requested) {
+        (true, ..) => "loading",
+        (_, _, true) => "cancelling",
+        (_, true, _) => "paused",
+        _ => "running",
+    };
+    let what = if loading { "Loading VGG19" } else { run };
+    let stage = if control.paused { "paused" } else { progress.stage.as_str() };
+    html! {
+        <>
+            { progress.download_bar(BarAttrs { testid: Some("vgg-download-progress"), ..BarAttrs::default() }) }
+            { progress.bar(BarAttrs { testid: Some(status), state: Some(state), ..BarAttrs::default() }, format!("{what}: {stage}")) }
+        </>
+    }
+}
+
 impl VggChooser {
+    /// Another section loaded `info` into the worker.
+    pub fn loaded(&mut self, info: &VggInfo) {
+        self.info = Some(info.clone());
+    }
+
+    /// What the worker had built is gone; the weights too if the worker itself was replaced.
+    pub fn device_replaced(&mut self, worker: bool) {
+        if worker {
+            self.info = None;
+        }
+    }
+
     /// Handles the user's input: the load request to send (with its fresh job id), nothing
     /// (an edit), or a message for the user.
     pub fn update(&mut self, msg: VggMsg, ids: &mut JobIds) -> Result<Option<(JobId, Request)>, String> {

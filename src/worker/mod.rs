@@ -281,9 +281,18 @@ async fn run_job(state: &RefCell<State>, req: Request, device: &WorkerDevice) ->
             state.borrow_mut().vgg = Some(weights);
             res
         }
-        Request::Train { id, job } => training::start(id, job, device, &CONTROL.with(Rc::clone)).await,
+        // A fast style network's loss reads the VGG19 weights: taken out for the run, put back.
+        Request::Train { id, job } => {
+            let mut vgg = state.borrow_mut().vgg.take();
+            let res = training::start(id, job, device, &CONTROL.with(Rc::clone), &mut vgg).await;
+            state.borrow_mut().vgg = vgg;
+            res
+        }
         Request::ResumeTraining { id, save_every_s, sample_every } => {
-            training::resume(id, device, &CONTROL.with(Rc::clone), save_every_s, sample_every).await
+            let mut vgg = state.borrow_mut().vgg.take();
+            let res = training::resume(id, device, &CONTROL.with(Rc::clone), (save_every_s, sample_every), &mut vgg).await;
+            state.borrow_mut().vgg = vgg;
+            res
         }
         Request::QuerySavedTraining { .. } => Ok(training::query().await),
         Request::DiscardTraining { .. } => Ok(training::discard().await),

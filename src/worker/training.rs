@@ -1,4 +1,5 @@
-//! The training job: Pix2Pix or CycleGAN trained in the worker on the user's images, with
+//! The training job: Pix2Pix, CycleGAN or a fast style network (with the VGG19 weights the
+//! worker holds) trained in the worker on the user's images, with
 //! each iteration's losses streamed, a sample translation every few iterations, Pause /
 //! Resume / Stop between iterations, and the whole run kept in the browser's storage.
 //!
@@ -12,10 +13,15 @@
 
 use super::device::WorkerDevice;
 use super::job::{RunControl, StepLoop, sleep};
+use super::vgg::VggWeights;
 use super::{fetch, now_ms, post_job, preview, progress};
 use crate::device::Compute;
+use crate::models::Pooling;
+use crate::models::vgg::Vgg19;
 use crate::protocol::{JobEvent, JobId, TrainExport, TrainJob};
-use crate::techniques::data::{Preprocess, TrainData};
+use crate::techniques::data::TrainData;
+use crate::techniques::fast_style::FastStyleSettings;
+use crate::techniques::training::Model;
 use crate::techniques::training::session::{self, Session, StepRecord};
 use crate::weights;
 
@@ -57,7 +63,7 @@ pub async fn discard() -> JobEvent {
 pub async fn export(what: TrainExport) -> Result<JobEvent, String> {
     let state = saved_state().await?.ok_or("no training run is saved yet: train for a while first")?;
     let summary = session::state_summary(&state).map_err(|e| e.to_string())?;
-    let stem = format!("{}-{}-iter{}", summary.spec.model.label().to_lowercase(), summary.run_id, summary.iteration);
+    let stem = format!("{}-{}-iter{}", summary.spec.model.id(), summary.run_id, summary.iteration);
     Ok(match what {
         TrainExport::State => JobEvent::TrainingExported { filename: format!("{stem}-state.safetensors"), bytes: state },
         TrainExport::Generator(name) => {
@@ -67,15 +73,27 @@ pub async fn export(what: TrainExport) -> Result<JobEvent, String> {
     })
 }
 
-/// Starts a new run from the user's files; keeps its images, then trains.
-pub async fn start(id: JobId, job: TrainJob, device: &WorkerDevice, control: &RunControl) -> Result<JobEvent, String> {
+/// VGG19 on `compute`, for a fast style run's loss (none for the GANs).
+async fn perceptual(id: JobId, model: Model, vgg: &mut Option<VggWeights>, compute: &Compute) -> Result<Option<Vgg19>, String> {
+    if model != Model::FastStyle {
+        return Ok(None);
+    }
+    let weights = vgg.as_mut().ok_or(
+        "a fast style network learns from VGG19's features: load VGG19's weights first (in this tab, or in Style Transfer)",
+    )?;
+    weights.network(id, FastStyleSettings::default().deepest(), Pooling::Max, compute, &|| false).await.map(Some)
+}
+
+/// Starts a new run from the user's files; keeps its images, then trains. `vgg`: the
+/// weights the worker holds, which a fast style network's loss needs.
+pub async fn start(id: JobId, job: TrainJob, device: &WorkerDevice, control: &RunControl, vgg: &mut Option<VggWeights>) -> Result<JobEvent, String> {
     control.start(id);
     let res = async {
         let compute = device.get()?;
         const STAGES: u32 = 3;
         job.spec.check().map_err(|e| e.to_string())?;
         progress(id, 0, STAGES, "decoding the images");
-        let (data, report) = job.files.decode(Preprocess::for_crop(job.spec.size).load_size).map_err(|e| e.to_string())?;
+        let (data, report) = job.files.decode(job.spec.load_size()).map_err(|e| e.to_string())?;
         let mut init = Vec::new();
         for file in job.init {
             init.push(match file {
@@ -85,7 +103,8 @@ pub async fn start(id: JobId, job: TrainJob, device: &WorkerDevice, control: &Ru
         }
         progress(id, 1, STAGES, "building the networks");
         let run_id = format!("{:x}", js_sys::Date::now() as u64);
-        let session = Session::new(job.spec, data, init, &compute.device.clone().autodiff(), &run_id).map_err(|e| e.to_string())?;
+        let net = perceptual(id, job.spec.model, vgg, &compute).await?;
+        let session = Session::with_vgg(job.spec, data, init, net, &compute.device.clone().autodiff(), &run_id).map_err(|e| e.to_string())?;
         progress(id, 2, STAGES, "keeping the images in the browser's storage");
         let cache = storage().await?;
         // A new run replaces the kept one: its state goes first, so a reload in between
@@ -98,7 +117,7 @@ pub async fn start(id: JobId, job: TrainJob, device: &WorkerDevice, control: &Ru
             .map_err(|e| format!("could not keep the training images in the browser's storage ({e}); use fewer or smaller images"))?;
         progress(id, STAGES, STAGES, "training");
         let pace = Pace { save_every_s: job.save_every_s, sample_every: job.sample_every.max(1) };
-        run(id, session, None, report.summary(), pace, control, &cache, (device, compute)).await
+        run(id, session, None, report.summary(), pace, control, &cache, (device, compute, vgg)).await
     }
     .await;
     control.finish();
@@ -106,7 +125,13 @@ pub async fn start(id: JobId, job: TrainJob, device: &WorkerDevice, control: &Ru
 }
 
 /// Continues the kept run.
-pub async fn resume(id: JobId, device: &WorkerDevice, control: &RunControl, save_every_s: u32, sample_every: u32) -> Result<JobEvent, String> {
+pub async fn resume(
+    id: JobId,
+    device: &WorkerDevice,
+    control: &RunControl,
+    (save_every_s, sample_every): (u32, u32),
+    vgg: &mut Option<VggWeights>,
+) -> Result<JobEvent, String> {
     control.start(id);
     let res = async {
         let compute = device.get()?;
@@ -120,11 +145,12 @@ pub async fn resume(id: JobId, device: &WorkerDevice, control: &RunControl, save
             return Err("the saved images belong to another run: start a new one".into());
         }
         progress(id, 1, 2, "rebuilding the networks and optimisers");
-        let session = Session::resume(&state, data, &compute.device.clone().autodiff()).map_err(|e| e.to_string())?;
+        let net = perceptual(id, summary.spec.model, vgg, &compute).await?;
+        let session = Session::resume_with_vgg(&state, data, net, &compute.device.clone().autodiff()).map_err(|e| e.to_string())?;
         let note = format!("resumed at iteration {} of {}", session.iteration(), session.total_iterations());
         let saved = Some(session.iteration());
         let pace = Pace { save_every_s, sample_every: sample_every.max(1) };
-        run(id, session, saved, note, pace, control, &cache, (device, compute)).await
+        run(id, session, saved, note, pace, control, &cache, (device, compute, vgg)).await
     }
     .await;
     control.finish();
@@ -200,7 +226,7 @@ async fn run(
     pace: Pace,
     control: &RunControl,
     cache: &fetch::ModelCache,
-    (device, mut compute): (&WorkerDevice, Compute),
+    (device, mut compute, vgg): (&WorkerDevice, Compute, &mut Option<VggWeights>),
 ) -> Result<JobEvent, String> {
     let spec = session.spec().clone();
     post_job(
@@ -224,7 +250,8 @@ async fn run(
                     return Err(format!("The GPU device was lost ({reason}); {}: start the run again.", kept(saved)));
                 };
                 let state = cache.get(&fetch::absolute(STATE_KEY)).await.ok_or("the saved run is missing from the browser's storage")?;
-                session = Session::resume(&state, session.data().clone(), &next.device.clone().autodiff()).map_err(|e| e.to_string())?;
+                let net = perceptual(id, spec.model, vgg, &next).await?;
+                session = Session::resume_with_vgg(&state, session.data().clone(), net, &next.device.clone().autodiff()).map_err(|e| e.to_string())?;
                 let note = format!(
                     "The GPU device was lost ({reason}). The run goes on on {} from iteration {at}, its last checkpoint.",
                     next.info.summary()

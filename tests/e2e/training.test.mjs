@@ -8,7 +8,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs/promises';
-import { serveDistForTests, withContext, openSection, DEVICE_TIMEOUT, $, makePng, loseDevice, slowWrites } from './harness.mjs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { serveDistForTests, withContext, openSection, DEVICE_TIMEOUT, $, makePng, loseDevice, slowWrites, dropOn, canvasPixels } from './harness.mjs';
+
+const FIXTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../fixtures');
 
 const RUN_TIMEOUT = 240_000;
 
@@ -153,5 +157,100 @@ test('train Pix2Pix from dropped images, reload, resume, stop and export', { tim
     await again.page.click($('train-stop'));
     await again.page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
     assert.deepEqual(again.errors, []);
+  });
+});
+
+/** The header of a safetensors file: tensor name -> { dtype, shape, data_offsets }. */
+function safetensorsHeader(bytes) {
+  const len = Number(bytes.readBigUInt64LE(0));
+  return JSON.parse(bytes.subarray(8, 8 + len).toString('utf8'));
+}
+
+test('train a fast style network from photos and a painting, resume it after a reload (VGG19 loaded again), export it and stylise with it', { timeout: 3 * RUN_TIMEOUT }, async () => {
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
+    const { page, errors } = await openSection(context, server.url, { tab: 'training', panel: 'train-panel' });
+    await page.selectOption($('train-model'), 'fast-style');
+    assert.equal(await attr(page, $('vgg-description'), 'data-state'), 'none');
+    // Four photos of other sizes and aspects (the centre square is taken) and the style image.
+    const photos = [0, 1, 2, 3].map((k) => ({ name: `photo${k}.png`, mimeType: 'image/png', buffer: makePng(40 + 7 * k, 30 + 5 * k) }));
+    await page.setInputFiles($('train-files-a'), photos);
+    await page.waitForSelector(`${$('train-count-a')}[data-count="4"]`);
+    const style = await fs.readFile(path.join(FIXTURES, 'nst/style.png'));
+    await page.setInputFiles($('train-files-b'), { name: 'painting.png', mimeType: 'image/png', buffer: style });
+    await page.waitForSelector(`${$('train-count-b')}[data-count="1"]`);
+    // 20 epochs (the tab's default) of two batches.
+    for (const [id, v] of [['train-size', '32'], ['train-batch', '2'], ['train-ngf', '4'],
+      ['train-sample-every', '2'], ['train-save-every', '1']]) {
+      await page.fill($(id), v);
+    }
+    // Without VGG19 the run cannot start, and says why.
+    await page.click($('train-start'));
+    await page.waitForSelector($('train-error'), { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('train-error')), /load VGG19's weights first/);
+    const vgg = await fs.readFile(path.join(FIXTURES, 'networks/vgg19_small.pth'));
+    await dropOn(page, 'vgg-file', 'vgg19_small.pth', vgg, 'application/octet-stream');
+    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+
+    await page.click($('train-start'));
+    await page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    const summary = await page.textContent($('train-summary'));
+    assert.match(summary, /G: fast style network .*widths 4\/8\/16, 5 residual blocks/, summary);
+    assert.match(summary, /4 image\(s\) loaded/, summary);
+    assert.equal(await attr(page, $('train-iteration'), 'data-total'), '40');
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-iteration"]')?.dataset.iteration) >= 4,
+      null, { timeout: RUN_TIMEOUT });
+    // Johnson's loss: content and style terms, no TV by default, and their sum.
+    const loss = async (name) => Number(await attr(page, $(`train-loss-${name}`), 'data-value'));
+    const [content, styleLoss, tv, total] = [await loss('content'), await loss('style'), await loss('tv'), await loss('total')];
+    assert.ok(content > 0 && styleLoss > 0 && tv === 0, `losses ${content} ${styleLoss} ${tv}`);
+    assert.ok(Math.abs(total - (content + styleLoss)) <= 1e-4 * total, `total ${total}`);
+    await page.waitForSelector($('train-sample'));
+    assert.deepEqual(await page.$$eval(`${$('train-sample')} figcaption`, (fs) => fs.map((f) => f.textContent)), ['photo', 'stylised', 'style']);
+    await page.waitForFunction(() => Number(document.querySelector('[data-testid="train-saved-at"]')?.dataset.iteration) >= 2,
+      null, { timeout: RUN_TIMEOUT });
+
+    // A reload: the run is offered, but VGG19 is gone with the old worker; loaded again here,
+    // the run resumes where it was saved.
+    await page.reload();
+    await page.waitForSelector('#device[data-state="gpu"]', { timeout: DEVICE_TIMEOUT });
+    await page.click('#tab-training');
+    await page.waitForSelector($('train-saved'), { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('train-saved')), /A Fast style run is saved at iteration \d+ of 40/);
+    const saved = Number(await attr(page, $('train-saved'), 'data-iteration'));
+    await page.click($('train-resume'));
+    await page.waitForSelector($('train-error'), { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('train-error')), /load VGG19's weights first/);
+    await dropOn(page, 'vgg-file', 'vgg19_small.pth', vgg, 'application/octet-stream');
+    await page.waitForSelector(`${$('vgg-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    await page.click($('train-resume'));
+    await page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('train-summary')), new RegExp(`resumed at iteration ${saved} of 40`));
+    await page.waitForFunction((s) => Number(document.querySelector('[data-testid="train-iteration"]')?.dataset.iteration) >= s + 2,
+      saved, { timeout: RUN_TIMEOUT });
+    await page.click($('train-stop'));
+    await page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
+    const stoppedAt = await iteration(page);
+
+    // Export: pytorch/examples' TransformerNet names, as `.safetensors`.
+    await page.click($('train-export-G'));
+    await page.waitForSelector($('train-download'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click($('train-download'))]);
+    assert.match(download.suggestedFilename(), new RegExp(`^fast-style-.*-iter${stoppedAt}-G\\.safetensors$`));
+    const bytes = await fs.readFile(await download.path());
+    const header = safetensorsHeader(bytes);
+    assert.deepEqual(header['conv1.conv2d.weight'].shape, [4, 3, 9, 9]);
+    assert.deepEqual(header['deconv3.conv2d.weight'].shape, [3, 4, 9, 9]);
+    assert.ok('res5.in2.bias' in header, Object.keys(header).join(', '));
+
+    // The exported network stylises in the image-to-image tab, at any size.
+    await page.click('#tab-cyclegan');
+    await page.setInputFiles($('model-file'), { name: 'my-style.safetensors', mimeType: 'application/octet-stream', buffer: bytes });
+    await page.waitForSelector(`${$('model-description')}[data-state="loaded"]`, { timeout: RUN_TIMEOUT });
+    assert.match(await page.textContent($('model-description')), /fast style network/);
+    await page.setInputFiles($('image-input'), { name: 'odd.png', mimeType: 'image/png', buffer: makePng(37, 22) });
+    await page.waitForSelector($('output-canvas'), { timeout: RUN_TIMEOUT });
+    const out = await canvasPixels(page, $('output-canvas'));
+    assert.deepEqual([out.width, out.height], [37, 22]);
+    assert.deepEqual(errors, []);
   });
 });

@@ -164,13 +164,10 @@ impl Section for DeepDream {
     }
 
     fn device_replaced(&mut self, worker: bool) {
-        // The weights are in the worker's memory: only a new worker lost them.
-        if worker {
-            self.vgg.info = None;
-        }
+        self.vgg.device_replaced(worker);
     }
 
     fn vgg_loaded(&mut self, info: &VggInfo) {
-        self.vgg.info = Some(info.clone());
+        self.vgg.loaded(info);
     }
 }

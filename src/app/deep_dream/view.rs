@@ -5,7 +5,8 @@
 use super::{DeepDream, DeepDreamMsg, DreamView, JobKind};
 use crate::app::loss_chart::LossChart;
 use crate::app::samples::SampleKind;
-use crate::app::widgets::{BarAttrs, BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas, SamplePicker};
+use crate::app::vgg::job_bars;
+use crate::app::widgets::{BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas, SamplePicker};
 use yew::prelude::*;
 
 /// Pause, Resume and Cancel as the tests know them.
@@ -77,20 +78,7 @@ impl DeepDream {
 
     fn view_job(&self) -> Html {
         let Some(j) = &self.job else { return html! {} };
-        let state = match (&j.about.kind, j.about.control.paused, j.about.control.cancel_requested) {
-            (JobKind::LoadVgg, ..) => "loading",
-            (_, _, true) => "cancelling",
-            (_, true, _) => "paused",
-            _ => "running",
-        };
-        let what = if j.about.kind == JobKind::LoadVgg { "Loading VGG19" } else { "Deep Dream" };
-        let stage = if j.about.control.paused { "paused" } else { j.progress.stage.as_str() };
-        html! {
-            <>
-                { j.progress.download_bar(BarAttrs { testid: Some("vgg-download-progress"), ..BarAttrs::default() }) }
-                { j.progress.bar(BarAttrs { testid: Some("dream-status"), state: Some(state), ..BarAttrs::default() }, format!("{what}: {stage}")) }
-            </>
-        }
+        job_bars(&j.progress, &j.about.control, j.about.kind == JobKind::LoadVgg, "Deep Dream", "dream-status")
     }
 
     fn view_dream(&self, d: &DreamView) -> Html {

@@ -4,7 +4,8 @@
 use super::{JobKind, StyleTransfer, StyleTransferMsg};
 use crate::app::loss_chart::LossChart;
 use crate::app::samples::SampleKind;
-use crate::app::widgets::{BarAttrs, BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas, SamplePicker};
+use crate::app::vgg::job_bars;
+use crate::app::widgets::{BlobImage, ControlNames, DownloadLink, DropZone, ImageCanvas, SamplePicker};
 use crate::techniques::style_transfer::Losses;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
@@ -144,20 +145,7 @@ impl StyleTransfer {
 
     fn view_job(&self) -> Html {
         let Some(j) = &self.job else { return html! {} };
-        let state = match (&j.about.kind, j.about.control.paused, j.about.control.cancel_requested) {
-            (JobKind::LoadVgg, ..) => "loading",
-            (_, _, true) => "cancelling",
-            (_, true, _) => "paused",
-            _ => "running",
-        };
-        let what = if j.about.kind == JobKind::LoadVgg { "Loading VGG19" } else { "Style transfer" };
-        let stage = if j.about.control.paused { "paused" } else { j.progress.stage.as_str() };
-        html! {
-            <>
-                { j.progress.download_bar(BarAttrs { testid: Some("vgg-download-progress"), ..BarAttrs::default() }) }
-                { j.progress.bar(BarAttrs { testid: Some("stylize-status"), state: Some(state), ..BarAttrs::default() }, format!("{what}: {stage}")) }
-            </>
-        }
+        job_bars(&j.progress, &j.about.control, j.about.kind == JobKind::LoadVgg, "Style transfer", "stylize-status")
     }
 
     fn view_run(&self) -> Html {

@@ -2,9 +2,9 @@
 //! parsing into the technique's [`TrainSpec`].
 
 use super::TrainingMsg;
-use crate::app::widgets::parse;
+use crate::app::widgets::{num, parse};
 use crate::models::ArchChoice;
-use crate::techniques::training::{Model, TrainSpec};
+use crate::techniques::training::{Model, PerceptualWeights, TrainSpec};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -23,6 +23,9 @@ text_fields!(Form {
     LambdaCycle => lambda_cycle,
     LambdaIdentity => lambda_identity,
     Pool => pool,
+    ContentWeight => content_weight,
+    StyleWeight => style_weight,
+    TvWeight => tv_weight,
     Seed => seed,
     SaveEvery => save_every,
     SampleEvery => sample_every,
@@ -44,6 +47,9 @@ pub struct Form {
     lambda_cycle: String,
     lambda_identity: String,
     pool: String,
+    content_weight: String,
+    style_weight: String,
+    tv_weight: String,
     seed: String,
     save_every: String,
     sample_every: String,
@@ -51,14 +57,18 @@ pub struct Form {
 }
 
 impl Form {
-    /// Small enough to see the losses move within a minute on most GPUs.
+    /// Small enough to see the losses move within a minute on most GPUs (a fast style
+    /// network: pytorch/examples' settings but the size and the batch, and 20 epochs, since a
+    /// visitor brings tens of photos, not COCO's 83,000).
     pub fn for_model(model: Model) -> Self {
         let s = TrainSpec::new(model);
+        let fast = model == Model::FastStyle;
+        let p = s.perceptual;
         Form {
             size: "128".into(),
-            batch: "1".into(),
-            epochs: "100".into(),
-            epochs_decay: "100".into(),
+            batch: if fast { "2" } else { "1" }.into(),
+            epochs: if fast { "20" } else { "100" }.into(),
+            epochs_decay: s.epochs_decay.to_string(),
             max_iterations: String::new(),
             lr: s.lr.to_string(),
             netg: "auto".into(),
@@ -69,6 +79,9 @@ impl Form {
             lambda_cycle: s.lambda_cycle.to_string(),
             lambda_identity: s.lambda_identity.to_string(),
             pool: s.pool_size.to_string(),
+            content_weight: num(p.content),
+            style_weight: num(p.style),
+            tv_weight: num(p.tv),
             seed: "0".into(),
             save_every: "30".into(),
             sample_every: "10".into(),
@@ -96,6 +109,11 @@ impl Form {
             lambda_cycle: parse("lambda cycle", &f.lambda_cycle)?,
             lambda_identity: parse("lambda identity", &f.lambda_identity)?,
             pool_size: parse("pool size", &f.pool)?,
+            perceptual: PerceptualWeights {
+                content: parse("content weight", &f.content_weight)?,
+                style: parse("style weight", &f.style_weight)?,
+                tv: parse("TV weight", &f.tv_weight)?,
+            },
             seed: parse("seed", &f.seed)?,
             ..TrainSpec::new(model)
         };
@@ -135,13 +153,20 @@ impl Form {
                     { input(Field::EpochsDecay, "Decay epochs ", &f.epochs_decay, "train-epochs-decay") }
                     { input(Field::MaxIterations, "Stop after (iterations, optional) ", &f.max_iterations, "train-max-iterations") }
                     { input(Field::Lr, "Learning rate ", &f.lr, "train-lr") }
-                    { input(Field::Netg, "Generator (auto, unet_128, resnet_9blocks...) ", &f.netg, "train-netg") }
-                    { input(Field::Ngf, "ngf ", &f.ngf, "train-ngf") }
-                    { input(Field::Ndf, "ndf ", &f.ndf, "train-ndf") }
-                    { input(Field::LayersD, "PatchGAN layers ", &f.layers_d, "train-layers-d") }
+                    if model == Model::FastStyle {
+                        { input(Field::Ngf, "Width (32: Johnson's 32/64/128) ", &f.ngf, "train-ngf") }
+                        { input(Field::ContentWeight, "Content weight ", &f.content_weight, "train-content-weight") }
+                        { input(Field::StyleWeight, "Style weight ", &f.style_weight, "train-style-weight") }
+                        { input(Field::TvWeight, "TV weight ", &f.tv_weight, "train-tv-weight") }
+                    } else {
+                        { input(Field::Netg, "Generator (auto, unet_128, resnet_9blocks...) ", &f.netg, "train-netg") }
+                        { input(Field::Ngf, "ngf ", &f.ngf, "train-ngf") }
+                        { input(Field::Ndf, "ndf ", &f.ndf, "train-ndf") }
+                        { input(Field::LayersD, "PatchGAN layers ", &f.layers_d, "train-layers-d") }
+                    }
                     if model == Model::Pix2Pix {
                         { input(Field::LambdaL1, "lambda L1 ", &f.lambda_l1, "train-lambda-l1") }
-                    } else {
+                    } else if model == Model::CycleGan {
                         { input(Field::LambdaCycle, "lambda cycle ", &f.lambda_cycle, "train-lambda-cycle") }
                         { input(Field::LambdaIdentity, "identity (x lambda, 0 = off) ", &f.lambda_identity, "train-lambda-identity") }
                         { input(Field::Pool, "History pool ", &f.pool, "train-pool") }
@@ -149,7 +174,9 @@ impl Form {
                     { input(Field::Seed, "Seed ", &f.seed, "train-seed") }
                     { input(Field::SaveEvery, "Save every (s) ", &f.save_every, "train-save-every") }
                     { input(Field::SampleEvery, "Sample every (iterations) ", &f.sample_every, "train-sample-every") }
-                    <label class="setting"><input type="checkbox" checked={f.dropout} disabled={busy} onchange={on_dropout} />{ " Dropout 0.5" }</label>
+                    if model != Model::FastStyle {
+                        <label class="setting"><input type="checkbox" checked={f.dropout} disabled={busy} onchange={on_dropout} />{ " Dropout 0.5" }</label>
+                    }
                 </div>
             </details>
         }

@@ -1,5 +1,6 @@
 //! The Training section: the user's images (Pix2Pix: side-by-side AB images or two sets
-//! matched by name; CycleGAN: two unpaired sets), the settings of `ai-art train`
+//! matched by name; CycleGAN: two unpaired sets; a fast style network: photos and one style
+//! image, with the VGG19 weights of [`super::vgg`]), the settings of `ai-art train`
 //! ([`form`]), optional pretrained generators to fine-tune, and a live view of the run
 //! ([`view`]: iteration, it/s, each loss term on a chart, sample translations) with Pause,
 //! Resume and Stop. The run is kept in the browser's storage by the worker
@@ -9,6 +10,7 @@
 mod form;
 mod view;
 
+use super::vgg::{VggChooser, VggInfo, VggMsg};
 use super::widgets::{JobControl, Shared};
 use super::{Job, JobIds, Section, abort_job};
 use crate::protocol::{ControlAction, ImagePayload, JobEvent, JobId, Request, TrainExport, TrainJob};
@@ -18,7 +20,9 @@ use std::rc::Rc;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Set {
+    /// CycleGAN's A set, Pix2Pix's A images matched by name, a fast style network's photos.
     A,
+    /// CycleGAN's B set, Pix2Pix's B images, a fast style network's one style image.
     B,
     /// Pix2Pix's side-by-side AB images.
     Ab,
@@ -42,6 +46,7 @@ pub enum TrainingMsg {
     Export(TrainExport),
     /// The device is ready: ask the worker whether a run is kept.
     Query,
+    Vgg(VggMsg),
 }
 
 #[derive(PartialEq)]
@@ -87,6 +92,8 @@ pub struct Training {
     note: Option<String>,
     error: Option<String>,
     export: Option<(String, Shared<Vec<u8>>)>,
+    /// The VGG19 weights a fast style network's loss reads.
+    vgg: VggChooser,
 }
 
 fn set_index(set: Set) -> usize {
@@ -111,6 +118,7 @@ impl Default for Training {
             note: None,
             error: None,
             export: None,
+            vgg: VggChooser::default(),
         }
     }
 }
@@ -125,6 +133,11 @@ impl Training {
                 }
                 Ok(DatasetFiles::AlignedAb(ab.clone()))
             }
+            Model::FastStyle => match b.first() {
+                _ if a.is_empty() => Err("add some photos to learn from".into()),
+                Some(style) => Ok(DatasetFiles::PhotosAndStyle { photos: a.clone(), style: style.clone() }),
+                None => Err("add the style image (a painting...)".into()),
+            },
             _ if a.is_empty() || b.is_empty() => Err("add images to both sets, A and B".into()),
             Model::Pix2Pix => Ok(DatasetFiles::PairedByName { a: a.clone(), b: b.clone() }),
             Model::CycleGan => Ok(DatasetFiles::Unpaired { a: a.clone(), b: b.clone() }),
@@ -147,6 +160,10 @@ impl Training {
             TrainingMsg::ByName(b) => self.by_name = b,
             TrainingMsg::AddFile { set, name, bytes } => {
                 let files = &mut self.files[set_index(set)];
+                // A fast style network learns one style: a new style image replaces the last.
+                if self.model == Model::FastStyle && set == Set::B {
+                    files.clear();
+                }
                 files.retain(|f| f.name != name);
                 files.push(NamedFile { name, bytes });
             }
@@ -208,6 +225,14 @@ impl Training {
             TrainingMsg::Query => {
                 return Some(Request::QuerySavedTraining { id: ids.fresh() });
             }
+            TrainingMsg::Vgg(m) => match self.vgg.update(m, ids) {
+                Ok(Some((id, req))) => {
+                    self.new_job(id, Kind::Other, "loading VGG19");
+                    return Some(req);
+                }
+                Ok(None) => {}
+                Err(e) => self.error = Some(e),
+            },
         }
         None
     }
@@ -218,6 +243,13 @@ impl Section for Training {
     /// are answered while a run goes on).
     fn on_event(&mut self, id: JobId, ev: JobEvent) {
         let current = |job: &Option<Job<Task>>, id: JobId| job.as_ref().is_some_and(|j| j.id == id);
+        if let Some(info) = VggInfo::from_event(&ev) {
+            if current(&self.job, id) {
+                self.job = None;
+            }
+            self.vgg.info = Some(info);
+            return;
+        }
         match ev {
             JobEvent::Progress { .. } | JobEvent::Fetching { .. } => {
                 if let Some(j) = self.job.as_mut().filter(|j| j.id == id) {
@@ -305,5 +337,13 @@ impl Section for Training {
     /// A failure outside any job (the worker broke): nothing runs any more.
     fn abort(&mut self, message: &str) {
         abort_job(&mut self.job, &mut self.error, message);
+    }
+
+    fn device_replaced(&mut self, worker: bool) {
+        self.vgg.device_replaced(worker);
+    }
+
+    fn vgg_loaded(&mut self, info: &VggInfo) {
+        self.vgg.loaded(info);
     }
 }

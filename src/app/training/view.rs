@@ -37,10 +37,15 @@ impl Training {
         let busy = self.job.is_some();
         html! {
             <section class="panel" data-testid="train-panel">
-                <h2>{ "Train Pix2Pix or CycleGAN on your images" }</h2>
+                <h2>{ "Train Pix2Pix, CycleGAN or a fast style network on your images" }</h2>
                 <p class="hint">{ "Small-batch training on this device. The run is saved in this browser as it goes: reload the page and it resumes where it stopped." }</p>
                 { self.view_saved(ready, busy, &cb) }
                 { self.view_data(busy, &cb) }
+                // Also for a kept fast style run, which needs VGG19 to resume.
+                if self.model == Model::FastStyle || self.saved.as_ref().is_some_and(|s| s.spec.model == Model::FastStyle) {
+                    { self.vgg.view("train", "A fast style network learns from the features of", !ready || busy,
+                        &cb.reform(TrainingMsg::Vgg), cb.reform(TrainingMsg::FileError)) }
+                }
                 { self.form.view(self.model, busy, &cb) }
                 { self.view_controls(ready, &cb) }
                 if let Some(e) = &self.error { <p class="error" role="alert" data-testid="train-error">{ e }</p> }
@@ -88,7 +93,8 @@ impl Training {
 
     fn view_data(&self, busy: bool, cb: &Callback<TrainingMsg>) -> Html {
         let on_model = cb.reform(|e: web_sys::Event| {
-            if e.target_unchecked_into::<HtmlInputElement>().value() == "cyclegan" { TrainingMsg::Model(Model::CycleGan) } else { TrainingMsg::Model(Model::Pix2Pix) }
+            let id = e.target_unchecked_into::<HtmlInputElement>().value();
+            TrainingMsg::Model(id.parse().unwrap_or(Model::Pix2Pix))
         });
         let on_pairing = cb.reform(|e: web_sys::Event| TrainingMsg::ByName(e.target_unchecked_into::<HtmlInputElement>().value() == "name"));
         let inits: Vec<Html> = self
@@ -120,8 +126,15 @@ impl Training {
                     <select data-testid="train-model" disabled={busy} onchange={on_model}>
                         <option value="pix2pix" selected={self.model == Model::Pix2Pix}>{ "Pix2Pix (aligned pairs)" }</option>
                         <option value="cyclegan" selected={self.model == Model::CycleGan}>{ "CycleGAN (two unpaired sets)" }</option>
+                        <option value="fast-style" selected={self.model == Model::FastStyle}>{ "Fast style network (your photos and one painting)" }</option>
                     </select>
                 </label>
+                if self.model == Model::FastStyle {
+                    <p class="hint">{ "Johnson et al.'s network learns to paint any photo in the style of one image, in one \
+                        pass: from then on it stylises instantly, in the Pix2Pix or CycleGAN tab, or live on a camera \
+                        (export G below, then load it there). It learns from your photos: tens of varied pictures \
+                        work, more work better." }</p>
+                }
                 if self.model == Model::Pix2Pix {
                     <label>{ " Pairs as " }
                         <select data-testid="train-pairing" disabled={busy} onchange={on_pairing}>
@@ -132,6 +145,9 @@ impl Training {
                 }
                 if self.model == Model::Pix2Pix && !self.by_name {
                     { self.view_files(Set::Ab, "Choose or drop AB images (A left, B right)", busy, cb) }
+                } else if self.model == Model::FastStyle {
+                    { self.view_files(Set::A, "Choose or drop your photos", busy, cb) }
+                    { self.view_files(Set::B, "Choose or drop the style image (a painting...)", busy, cb) }
                 } else {
                     { self.view_files(Set::A, "Choose or drop the A images", busy, cb) }
                     { self.view_files(Set::B, "Choose or drop the B images", busy, cb) }
