@@ -1,5 +1,6 @@
 //! Checkpoint readers (PyTorch `.pth`/`.pt`/`.ckpt`, `.safetensors`) that never execute
-//! pickled code.
+//! pickled code, and a writer of `torch.save` state dicts ([`torch_save`]) for handing
+//! networks to PyTorch.
 //!
 //! Everything works on bytes (`&[u8]`): the browser gets them from a dropped file or a
 //! fetch, the CLI from a file. The format is sniffed from the content:
@@ -41,6 +42,7 @@ pub mod partial;
 mod pickle;
 mod safetensors_file;
 mod torch;
+pub mod torch_save;
 
 #[cfg(test)]
 mod tests;
