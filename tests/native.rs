@@ -478,8 +478,34 @@ fn cli_trains_pix2pix_and_cyclegan_and_the_exported_generators_translate() {
     let out = cli().args(&args[..args.len() - 4]).args(["--data-a", few.to_str().unwrap(), "--data-b", b.to_str().unwrap()]).arg("--resume").arg(&state).output().unwrap();
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("resume it with the same images"));
 
-    // The exported generators load back by their official names and translate.
-    for (ckpt, what) in [(p2p.join("G.safetensors"), "U-Net generator unet_32"), (cg.join("G_B.safetensors"), "resnet_6blocks")] {
+    // Handed over to junyanz's trainer: its checkpoints folder, with the command in its README;
+    // the unet_32 run is refused (junyanz builds no unet_32), with the reason.
+    let horses = dir.join("horses");
+    let out = cli().args(["export", "--format", "junyanz", "--state"]).arg(&state).arg("--out").arg(&horses).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for f in ["latest_net_G_A.pth", "latest_net_G_B.pth", "latest_net_D_A.pth", "latest_net_D_B.pth", "train_opt.txt", "README.md"] {
+        assert!(horses.join(f).is_file(), "{f}");
+    }
+    let readme = std::fs::read_to_string(horses.join("README.md")).unwrap();
+    assert!(readme.contains("--name horses") && readme.contains("--netG resnet_6blocks") && readme.contains("--continue_train"), "{readme}");
+    let out = cli().args(["export", "--state"]).arg(p2p.join("state.safetensors")).arg("--out").arg(dir.join("no")).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("unet_32"));
+    // ... and back: the folder continues here, every network from its file.
+    // (--ndf 8 would build new discriminators of width 8: the folder's have 4.)
+    let mut args = vec!["train", "cyclegan", "--backend", "cpu", "--size", "32", "--ndf", "8", "--max-iterations", "1", "--out", cg.to_str().unwrap()];
+    args.extend_from_slice(&sets);
+    let out = cli().args(&args).arg("--from-junyanz").arg(&horses).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && err.contains("Adam's moments are not in junyanz's checkpoints"), "{err}");
+    assert!(err.contains("D_A: PatchGAN discriminator") && err.contains("ndf 4") && !err.contains("ndf 8"), "the discriminators come from the folder: {err}");
+
+    // The exported generators load back by their official names and translate, junyanz's
+    // `latest_net_*.pth` too.
+    for (ckpt, what) in [
+        (p2p.join("G.safetensors"), "U-Net generator unet_32"),
+        (cg.join("G_B.safetensors"), "resnet_6blocks"),
+        (horses.join("latest_net_G_A.pth"), "resnet_6blocks"),
+    ] {
         let out = cli()
             .args(["translate", "--backend", "cpu", "--checkpoint"])
             .arg(&ckpt)

@@ -49,6 +49,10 @@ pub enum Command {
         #[command(flatten)]
         args: train::TrainArgs,
     },
+    /// Hand a training run over to another trainer. `--format junyanz` writes the checkpoint
+    /// folder that junyanz/pytorch-CycleGAN-and-pix2pix's `train.py --continue_train`
+    /// continues: latest_net_*.pth, train_opt.txt, and a README.md with the command.
+    Export(train::ExportArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -211,6 +215,7 @@ pub fn main() -> ExitCode {
             profile::run(&compute.device, &workload, size, batch, warmup).map(|p| print!("{}", p.table()))
         }),
         Command::Train { model, args } => train::run(&model, &args),
+        Command::Export(args) => train::export(&args),
         Command::Stylize(args) => style_transfer::run(&args),
         Command::Dream(args) => deep_dream::run(&args),
         Command::Translate(args) => translate(&args),

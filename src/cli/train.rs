@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::device::{self, Preference};
 use crate::models::ArchChoice;
 use crate::techniques::data::{DatasetFiles, NamedFile};
-use crate::techniques::training::session::{Model, Session, StepRecord, TrainSpec};
+use crate::techniques::training::session::{self, Model, Session, StepRecord, TrainSpec};
 use crate::weights::Checkpoint;
 
 /// The whole run (networks, optimisers, progress) in the output folder; `--resume` it.
@@ -83,6 +83,12 @@ pub struct TrainArgs {
     pub init_from: Option<PathBuf>,
     #[arg(long)]
     pub init_from_b: Option<PathBuf>,
+    /// Continue a run from junyanz's trainer: its checkpoints folder (`latest_net_G.pth`,
+    /// `latest_net_D.pth`, or CycleGAN's four), every network from its file. Its optimisers'
+    /// moments are not in those files and start at zero; the learning-rate schedule is this
+    /// run's own (--epochs, --epochs-decay).
+    #[arg(long, conflicts_with_all = ["init_from", "init_from_b", "resume"])]
+    pub from_junyanz: Option<PathBuf>,
     /// Continue the run saved in this `state.safetensors` (same data folders).
     #[arg(long)]
     pub resume: Option<PathBuf>,
@@ -199,7 +205,17 @@ pub fn run(model: &str, args: &TrainArgs) -> Result<(), String> {
             s
         }
         None => {
-            let init = vec![checkpoint(args.init_from.as_deref())?, checkpoint(args.init_from_b.as_deref())?];
+            let init = match &args.from_junyanz {
+                Some(dir) => {
+                    let files: Vec<PathBuf> = model.network_names().iter().map(|n| dir.join(format!("latest_net_{n}.pth"))).collect();
+                    eprintln!("continuing from {}: Adam's moments are not in junyanz's checkpoints and start at zero", dir.display());
+                    files.iter().map(|f| checkpoint(Some(f))).collect::<Result<Vec<_>, _>>()?
+                }
+                None => {
+                    let given = [checkpoint(args.init_from.as_deref())?, checkpoint(args.init_from_b.as_deref())?];
+                    given.into_iter().take(model.generator_names().len()).collect()
+                }
+            };
             Session::new(spec, data, init, &device, "cli").map_err(|e| e.to_string())?
         }
     };
@@ -239,5 +255,42 @@ fn record(log: &mut std::fs::File, rec: &StepRecord, names: &[&str], rate: f64) 
         let text: Vec<String> = names.iter().zip(&rec.losses).map(|(n, v)| format!("{n} {v:.3}")).collect();
         eprintln!("epoch {} iteration {} ({rate:.2} it/s): {}", rec.epoch, rec.iteration, text.join("  "));
     }
+    Ok(())
+}
+
+/// Options of `ai-art export`.
+#[derive(clap::Args, Debug)]
+pub struct ExportArgs {
+    /// A run's state (`state.safetensors`, written by `ai-art train` or exported by the app).
+    #[arg(long)]
+    pub state: PathBuf,
+    /// Whose layout: `junyanz` (pytorch-CycleGAN-and-pix2pix's checkpoints folder).
+    #[arg(long, default_value = "junyanz")]
+    pub format: String,
+    /// The folder to write; its name is the experiment's `--name` unless --name says otherwise.
+    #[arg(long)]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// `ai-art export`: the run's checkpoint folder for junyanz's trainer.
+pub fn export(args: &ExportArgs) -> Result<(), String> {
+    if args.format != "junyanz" {
+        return Err(format!("unknown format `{}`: the one format is junyanz", args.format));
+    }
+    let state = std::fs::read(&args.state).map_err(|e| format!("cannot read {}: {e}", args.state.display()))?;
+    let name = match &args.name {
+        Some(n) => n.clone(),
+        None => args.out.file_name().map(|n| n.to_string_lossy().into_owned()).ok_or("--out needs a folder name (or give --name)")?,
+    };
+    let files = session::junyanz_folder(&state, &name).map_err(|e| format!("{}: {e}", args.state.display()))?;
+    std::fs::create_dir_all(&args.out).map_err(|e| format!("cannot create {}: {e}", args.out.display()))?;
+    for (file, bytes) in &files {
+        let path = args.out.join(file);
+        std::fs::write(&path, bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let readme = args.out.join(session::JUNYANZ_README);
+    println!("wrote {} files to {}; the command that continues the run is in {}", files.len(), args.out.display(), readme.display());
     Ok(())
 }

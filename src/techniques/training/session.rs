@@ -24,11 +24,13 @@ use crate::weights::Checkpoint;
 
 mod bench;
 mod spec;
+mod junyanz;
 mod state;
 
 pub use bench::{BenchRecord, benchmark};
 pub use super::settings::{Model, StateSummary, StepRecord, TrainSpec};
-pub use state::{STATE_FORMAT, StateError, generator_from_state, state_summary};
+pub use state::{STATE_FORMAT, SavedNetwork, SavedRun, StateError, generator_from_state, saved_run, state_summary};
+pub use junyanz::{JUNYANZ_README, junyanz_folder};
 
 /// A training run in progress.
 pub struct Session {
@@ -76,6 +78,24 @@ fn build_generator(arch: &Architecture, b: &mut Builder) -> Result<Generator, Mo
     }
 }
 
+/// Discriminator `name` from a pretrained checkpoint, which must hold a PatchGAN taking what
+/// `expected` takes (the same input channels).
+fn pretrained_discriminator(name: &'static str, mut ckpt: Checkpoint, expected: &Architecture, device: &Device) -> Result<(PatchGan, Architecture), TrainingError> {
+    let failed = |source: ModelError| TrainingError::Checkpoint { network: name, source };
+    let arch = crate::models::detect::detect(&ckpt).map_err(failed)?;
+    match (&arch, expected) {
+        (Architecture::PatchGan(got), Architecture::PatchGan(want)) if got.input_nc == want.input_nc => {}
+        (Architecture::PatchGan(got), Architecture::PatchGan(want)) => {
+            return Err(failed(ModelError::Detect(format!("this PatchGAN takes {} channels; this model's takes {}", got.input_nc, want.input_nc))));
+        }
+        _ => return Err(failed(ModelError::Detect(format!("this checkpoint holds a {}, not a PatchGAN discriminator", arch.describe()))))
+    }
+    let mut b = Builder::from_checkpoint(&mut ckpt, device);
+    let d = build_discriminator(&arch, &mut b)?;
+    b.finish().map_err(|e| failed(e.into()))?;
+    Ok((d, arch))
+}
+
 /// A PatchGAN of architecture `arch` (an error for another kind of network).
 fn build_discriminator(arch: &Architecture, b: &mut Builder) -> Result<PatchGan, ModelError> {
     match arch {
@@ -85,9 +105,11 @@ fn build_discriminator(arch: &Architecture, b: &mut Builder) -> Result<PatchGan,
 }
 
 impl Session {
-    /// A new run. `init` fine-tunes: a pretrained generator checkpoint per generator
-    /// (Pix2Pix: `[G]`; CycleGAN: `[G_A, G_B]`), used instead of random N(0, 0.02) weights;
-    /// the discriminators always start fresh. `device` must be an autodiff device. A fast
+    /// A new run. `init` fine-tunes or continues: a pretrained checkpoint per network, in
+    /// [`Model::network_names`] order (Pix2Pix: `[G, D]`; CycleGAN: `[G_A, G_B, D_A, D_B]`;
+    /// fewer, or `None`, start those networks from random N(0, 0.02) weights), such as
+    /// junyanz's `latest_net_*.pth`. The optimisers start afresh (junyanz's checkpoints hold
+    /// none). `device` must be an autodiff device. A fast
     /// style network needs VGG19 too: [`Session::with_vgg`].
     pub fn new(spec: TrainSpec, data: TrainData, init: Vec<Option<Checkpoint>>, device: &Device, run_id: &str) -> Result<Session, TrainingError> {
         Session::with_vgg(spec, data, init, None, device, run_id)
@@ -133,11 +155,14 @@ impl Session {
             archs.push(arch);
         }
         let d_arch = Architecture::PatchGan(spec.discriminator_config());
-        let n_d = spec.model.network_names().len() - generators.len();
         let mut discriminators = Vec::new();
-        for _ in 0..n_d {
-            discriminators.push(build_discriminator(&d_arch, &mut Builder::init(device, 0.02))?);
-            archs.push(d_arch.clone());
+        for &name in &spec.model.network_names()[generators.len()..] {
+            let (d, arch) = match init.next().flatten() {
+                Some(ckpt) => pretrained_discriminator(name, ckpt, &d_arch, device)?,
+                None => (build_discriminator(&d_arch, &mut Builder::init(device, 0.02))?, d_arch.clone()),
+            };
+            discriminators.push(d);
+            archs.push(arch);
         }
         Session::assemble(spec, data, (generators, discriminators, vgg), archs, device, run_id)
     }

@@ -310,6 +310,53 @@ pub fn state_summary(state: &[u8]) -> Result<StateSummary, StateError> {
     })
 }
 
+/// One network of a saved run: its name (`G`, `D_A`, ...), architecture and tensors under
+/// the official names, in the network's order (BatchNorm layers with PyTorch's
+/// `num_batches_tracked`).
+pub struct SavedNetwork {
+    pub name: String,
+    pub arch: Architecture,
+    pub tensors: Vec<(String, weights::TensorEntry)>,
+}
+
+/// A saved run's settings and networks, read without a GPU.
+pub struct SavedRun {
+    pub summary: StateSummary,
+    /// Epochs finished (the one in progress is not).
+    pub epochs_done: usize,
+    pub networks: Vec<SavedNetwork>,
+}
+
+/// The settings and networks of a saved state (for handing it to another trainer).
+pub fn saved_run(state: &[u8]) -> Result<SavedRun, StateError> {
+    let summary = state_summary(state)?;
+    let meta = state_metadata(state)?;
+    let archs: Vec<Architecture> = from_json(&meta, "archs")?;
+    let progress: Progress = from_json(&meta, "progress")?;
+    let names = summary.spec.model.network_names();
+    if archs.len() != names.len() {
+        return Err(StateError::Networks);
+    }
+    let mut ckpt = weights::load_checkpoint(state).map_err(StateError::Unreadable)?;
+    let mut networks = Vec::new();
+    for (name, arch) in names.iter().zip(archs) {
+        let layout = layout_of(&arch).map_err(StateError::Build)?;
+        let mut tensors = Vec::with_capacity(layout.len());
+        for (key, _) in layout {
+            let full = format!("{name}.{key}");
+            let entry = ckpt.tensors.remove(&full).ok_or_else(|| StateError::MissingTensor(full.clone()))?;
+            tensors.push((key.clone(), entry));
+            if let Some(layer) = key.strip_suffix(".running_var") {
+                tensors.push((format!("{layer}.num_batches_tracked"), weights::TensorEntry { shape: vec![], data: weights::TensorValues::I64(vec![0]) }));
+            }
+        }
+        networks.push(SavedNetwork { name: name.to_string(), arch, tensors });
+    }
+    // A finished epoch has its whole order taken.
+    let epochs_done = if progress.pos >= progress.order.len() { progress.epoch } else { progress.epoch.saturating_sub(1) };
+    Ok(SavedRun { summary, epochs_done, networks })
+}
+
 /// Generator `name` of a saved state, as an official `.safetensors` checkpoint (no GPU
 /// needed: the tensors are copied out of the file).
 pub fn generator_from_state(state: &[u8], name: &str) -> Result<Vec<u8>, StateError> {

@@ -66,6 +66,7 @@ fn max_diff(a: &Checkpoint, b: &Checkpoint) -> f32 {
 }
 
 fn resume_matches(model: Model, data: fn() -> TrainData) {
+    let _rng = crate::test_support::seeded_rng();
     resume_matches_with(tiny(model), data, None);
 }
 
@@ -75,8 +76,8 @@ fn small_vgg() -> Vgg19 {
     Vgg19::build([4, 8, 16, 32, 32], layer, crate::models::Pooling::Max, &mut Builder::init(&device(), 0.02)).expect("vgg")
 }
 
+/// [`resume_matches`] with any settings and VGG19; the caller holds the seeded RNG's lock.
 fn resume_matches_with(spec: TrainSpec, data: fn() -> TrainData, vgg: Option<Vgg19>) {
-    let _rng = crate::test_support::seeded_rng();
     let model = spec.model;
     // Straight through: 5 iterations (3 per epoch for Pix2Pix, so an epoch boundary is crossed).
     let mut straight = Session::with_vgg(spec.clone(), data(), vec![], vgg.clone(), &device(), "run").expect("session");
@@ -126,6 +127,7 @@ fn photos_and_style() -> TrainData {
 /// pytorch/examples' `TransformerNet`, and a run saved and resumed continues exactly.
 #[test]
 fn a_fast_style_session_trains_exports_and_resumes_exactly() {
+    let _rng = crate::test_support::seeded_rng();
     let spec = TrainSpec { size: 16, batch_size: 2, epochs: 2, ngf: 2, seed: 3, ..TrainSpec::new(Model::FastStyle) };
     let vgg = small_vgg();
     let mut s = Session::with_vgg(spec.clone(), photos_and_style(), vec![], Some(vgg.clone()), &device(), "f").expect("session");
@@ -330,4 +332,81 @@ fn each_gan_reports_what_its_model_promises() {
         let names: Vec<&str> = gan.pools().iter().map(|(n, _)| *n).collect();
         assert_eq!(names, pools, "{model:?}");
     }
+}
+
+/// The tensors of network `name` in a saved state, under their official names.
+fn network_in_state(state: &[u8], name: &str) -> Checkpoint {
+    let mut all = weights::load_checkpoint(state).expect("state");
+    let prefix = format!("{name}.");
+    all.tensors = all.tensors.into_iter().filter_map(|(k, v)| k.strip_prefix(&prefix).map(|k| (k.to_string(), v))).collect();
+    all
+}
+
+/// A run handed over to junyanz's trainer: a `torch.save` file per network with the state's
+/// tensors under the same names, `train_opt.txt` in `print_options`' layout, and a README
+/// whose command continues the run at the next epoch. (PyTorch itself loads such a folder
+/// into junyanz's classes and trains on: `scripts/reference/continue_junyanz.py`.)
+#[test]
+fn a_run_hands_over_to_junyanz_as_its_checkpoint_folder() {
+    let _rng = crate::test_support::seeded_rng();
+    let spec = TrainSpec {
+        size: 16,
+        batch_size: 1,
+        epochs: 1,
+        epochs_decay: 1,
+        ngf: 2,
+        ndf: 2,
+        n_layers_d: 2,
+        pool_size: 2,
+        netg: ArchChoice::Resnet { n_blocks: 6 },
+        seed: 1,
+        ..TrainSpec::new(Model::CycleGan)
+    };
+    let mut s = Session::new(spec, unpaired(), vec![], &device(), "j").expect("session");
+    // Three iterations an epoch: four is one epoch and one iteration into the second.
+    run(&mut s, 4);
+    let state = pollster::block_on(s.save_state()).expect("state");
+    let files = junyanz_folder(&state, "horses").expect("exports");
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["latest_net_G_A.pth", "latest_net_G_B.pth", "latest_net_D_A.pth", "latest_net_D_B.pth", "train_opt.txt", "README.md"]);
+    for (file, bytes) in &files[..4] {
+        let net = &file["latest_net_".len()..file.len() - ".pth".len()];
+        let got = weights::load_checkpoint(bytes).expect("reads");
+        assert_eq!(got.format, weights::CheckpointFormat::TorchZip, "{file}");
+        let want = network_in_state(&state, net);
+        assert!(!want.tensors.is_empty(), "{net}");
+        assert_eq!(max_diff(&got, &want), 0.0, "{file}: the state's tensors, as they are");
+    }
+    let text = |name: &str| String::from_utf8(files.iter().find(|(n, _)| n == name).expect(name).1.clone()).expect("utf-8");
+    let opt = text("train_opt.txt");
+    assert!(opt.starts_with("----------------- Options ---------------\n") && opt.ends_with("----------------- End -------------------\n"), "{opt}");
+    for line in [
+        "                    model: cycle_gan                     \n",
+        "                     netG: resnet_6blocks                \t[default: resnet_9blocks]\n",
+        "              epoch_count: 2                             \t[default: 1]\n",
+        "                     name: horses                        \t[default: experiment_name]\n",
+        "                     norm: instance                      \n",
+    ] {
+        assert!(opt.contains(line), "{line:?} in\n{opt}");
+    }
+    let readme = text("README.md");
+    for part in ["--name horses", "--netG resnet_6blocks", "--netD n_layers", "--n_layers_D 2", "--epoch_count 2", "--load_size 18 ", "--continue_train\n"] {
+        assert!(readme.contains(part), "{part:?} in\n{readme}");
+    }
+    assert!(!readme.contains("--gan_mode"), "lsgan is cycle_gan's default");
+
+    // Pix2Pix: LSGAN and instance norm, which are not pix2pix's defaults, are said.
+    let spec = TrainSpec { size: 128, batch_size: 1, ngf: 2, ndf: 2, n_layers_d: 1, netg: ArchChoice::Unet { num_downs: 7 }, ..TrainSpec::new(Model::Pix2Pix) };
+    let mut s = Session::new(spec, paired(2), vec![], &device(), "p").expect("session");
+    run(&mut s, 1);
+    let files = junyanz_folder(&pollster::block_on(s.save_state()).expect("state"), "facades").expect("exports");
+    let readme = String::from_utf8(files.last().expect("readme").1.clone()).expect("utf-8");
+    for part in ["--model pix2pix", "--netG unet_128", "--gan_mode lsgan", "--norm instance", "--epoch_count 1"] {
+        assert!(readme.contains(part), "{part:?} in\n{readme}");
+    }
+    // junyanz builds no unet_32, and has no fast style network.
+    let mut s = Session::new(tiny(Model::Pix2Pix), paired(2), vec![], &device(), "u").expect("session");
+    run(&mut s, 1);
+    let err = junyanz_folder(&pollster::block_on(s.save_state()).expect("state"), "x").err().expect("refused").to_string();
+    assert!(err.contains("unet_128, unet_256, resnet_6blocks and resnet_9blocks") && err.contains("unet_32"), "{err}");
 }
