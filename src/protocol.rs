@@ -122,6 +122,8 @@ impl Request {
 pub enum TrainExport {
     Generator(String),
     State,
+    /// The checkpoint folder junyanz's `train.py --continue_train` continues, as a `.zip`.
+    Junyanz,
 }
 
 /// A training run: the settings, the images, and optionally pretrained generators to
@@ -531,6 +533,7 @@ mod tests {
             },
             Request::ResumeTraining { id: 7, save_every_s: 5, sample_every: 2 },
             Request::ExportTraining { id: 8, what: TrainExport::Generator("G_A".into()) },
+            Request::ExportTraining { id: 8, what: TrainExport::Junyanz },
             Request::Crash { message: "test".into() },
             Request::LoseDevice,
             Request::ExhaustMemory,

@@ -70,6 +70,13 @@ pub async fn export(what: TrainExport) -> Result<JobEvent, String> {
             let bytes = session::generator_from_state(&state, &name).map_err(|e| e.to_string())?;
             JobEvent::TrainingExported { filename: format!("{stem}-{name}.safetensors"), bytes }
         }
+        TrainExport::Junyanz => {
+            // The experiment's --name is the folder's, as junyanz's checkpoints/<name>/.
+            let name = format!("ai-art-{}", summary.run_id);
+            let files = session::junyanz_folder(&state, &name).map_err(|e| e.to_string())?;
+            let bytes = crate::weights::torch_save::zip_folder(&name, &files).map_err(|e| e.to_string())?;
+            JobEvent::TrainingExported { filename: format!("{stem}-junyanz.zip"), bytes }
+        }
     })
 }
 

@@ -119,6 +119,11 @@ test('train Pix2Pix from dropped images, reload, resume, stop and export', { tim
     assert.ok(stoppedAt > kept && stoppedAt < 400, `stopped at ${stoppedAt}`);
     assert.equal(Number(await attr(page, $('train-saved-at'), 'data-iteration')), stoppedAt);
 
+    // junyanz's trainer builds no unet_32: the hand-over says so.
+    await page.click($('train-export-junyanz'));
+    await page.waitForFunction(() => /junyanz's train\.py cannot continue this run: .*unet_32/.test(document.querySelector('[data-testid="train-error"]')?.textContent ?? ''),
+      null, { timeout: RUN_TIMEOUT });
+
     // Export the generator: an official-layout safetensors file.
     await page.click($('train-export-G'));
     await page.waitForSelector($('train-download'));
@@ -251,6 +256,67 @@ test('train a fast style network from photos and a painting, resume it after a r
     await page.waitForSelector($('output-canvas'), { timeout: RUN_TIMEOUT });
     const out = await canvasPixels(page, $('output-canvas'));
     assert.deepEqual([out.width, out.height], [37, 22]);
+    assert.deepEqual(errors, []);
+  });
+});
+
+/** The files of a zip whose records are stored (not compressed), as `{ name: Buffer }`. */
+function storedZip(bytes) {
+  const files = {};
+  let at = 0;
+  while (bytes.readUInt32LE(at) === 0x04034b50) {
+    const [method, size, nameLen, extraLen] = [bytes.readUInt16LE(at + 8), bytes.readUInt32LE(at + 18), bytes.readUInt16LE(at + 26), bytes.readUInt16LE(at + 28)];
+    assert.equal(method, 0, 'stored');
+    const name = bytes.subarray(at + 30, at + 30 + nameLen).toString('utf8');
+    const start = at + 30 + nameLen + extraLen;
+    files[name] = bytes.subarray(start, start + size);
+    at = start + size;
+  }
+  return files;
+}
+
+test('continue a Pix2Pix run from junyanz\'s checkpoints (G and D), then hand it back to junyanz as a zip', { timeout: 2 * RUN_TIMEOUT }, async () => {
+  await withContext({ webgpu: true, acceptDownloads: true }, async (context) => {
+    const { page, errors } = await openSection(context, server.url, { tab: 'training', panel: 'train-panel' });
+    await page.setInputFiles($('train-files-ab'), [0, 1].map((k) => ({ name: `ab${k}.png`, mimeType: 'image/png', buffer: makePng(256 + k, 128) })));
+    await page.waitForSelector(`${$('train-count-ab')}[data-count="2"]`);
+    // A cluster's folder: a unet_128 of width 2 and a PatchGAN of width 4 (the fixtures).
+    const net = (f) => fs.readFile(path.join(FIXTURES, 'networks', f));
+    await page.setInputFiles($('train-junyanz'), [
+      { name: 'latest_net_G.pth', mimeType: 'application/octet-stream', buffer: await net('unet128_instance.pth') },
+      { name: 'latest_net_D.pth', mimeType: 'application/octet-stream', buffer: await net('patchgan_6ch_instance.pth') },
+    ]);
+    await page.waitForSelector($('train-init-1'));
+    assert.match(await page.textContent($('train-init-1')), /D: continues from latest_net_D\.pth/);
+    assert.match(await page.textContent($('train-junyanz-note')), /Adam starts with its moments at zero/);
+    await page.setInputFiles($('train-junyanz'), { name: 'latest_net_G_A.pth', mimeType: 'application/octet-stream', buffer: Buffer.from('x') });
+    await page.waitForSelector($('train-error'));
+    assert.match(await page.textContent($('train-error')), /latest_net_G_A\.pth: not one of a Pix2Pix run's checkpoints \(latest_net_G\.pth, latest_net_D\.pth\)/);
+    // The form's widths (32) are not the folder's: the networks come from the files.
+    for (const [id, v] of [['train-size', '128'], ['train-max-iterations', '2'], ['train-save-every', '1']]) await page.fill($(id), v);
+    await page.click($('train-start'));
+    await page.waitForSelector($('train-run'), { timeout: RUN_TIMEOUT });
+    const summary = await page.textContent($('train-summary'));
+    assert.match(summary, /G: U-Net generator unet_128 .*ngf 2/, summary);
+    assert.match(summary, /D: PatchGAN discriminator, 3 layers \(70x70 patches\), ndf 4/, summary);
+    await page.waitForSelector($('train-status'), { state: 'detached', timeout: RUN_TIMEOUT });
+    assert.equal(await iteration(page), 2);
+
+    // Back to junyanz: the folder as a zip, its files under the experiment's name.
+    await page.click($('train-export-junyanz'));
+    await page.waitForSelector($('train-download'));
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click($('train-download'))]);
+    assert.match(download.suggestedFilename(), /^pix2pix-.*-iter2-junyanz\.zip$/);
+    const files = storedZip(await fs.readFile(await download.path()));
+    const names = Object.keys(files);
+    const folder = names[0].split('/')[0];
+    assert.deepEqual(names, ['latest_net_G.pth', 'latest_net_D.pth', 'train_opt.txt', 'README.md'].map((f) => `${folder}/${f}`));
+    assert.deepEqual([...files[`${folder}/latest_net_G.pth`].subarray(0, 4)], [0x50, 0x4b, 0x03, 0x04], 'a torch.save zip');
+    const readme = files[`${folder}/README.md`].toString('utf8');
+    for (const part of [`--name ${folder}`, '--model pix2pix', '--netG unet_128', '--ngf 2', '--ndf 4', '--gan_mode lsgan', '--norm instance', '--continue_train']) {
+      assert.ok(readme.includes(part), `${part} in ${readme}`);
+    }
+    assert.match(files[`${folder}/train_opt.txt`].toString('utf8'), /^\s+netG: unet_128 /m);
     assert.deepEqual(errors, []);
   });
 });

@@ -34,6 +34,9 @@ pub enum TrainingMsg {
     AddFile { set: Set, name: String, bytes: Vec<u8> },
     ClearFiles(Set),
     InitFile { index: usize, name: String, bytes: Vec<u8> },
+    /// A file of junyanz's checkpoints folder (`latest_net_D_A.pth`...): it goes to the
+    /// network its name names.
+    JunyanzFile { name: String, bytes: Vec<u8> },
     ClearInit(usize),
     Set(Field, String),
     Dropout(bool),
@@ -84,7 +87,9 @@ pub struct Training {
     model: Model,
     by_name: bool,
     files: [Vec<NamedFile>; 3],
-    init: [Option<NamedFile>; 2],
+    /// Pretrained networks, by [`Model::network_names`] index: generators to fine-tune, or
+    /// every network of a run from junyanz's trainer (its `latest_net_*.pth`).
+    init: [Option<NamedFile>; 4],
     form: Form,
     job: Option<Job<Task>>,
     run: Option<RunView>,
@@ -168,15 +173,29 @@ impl Training {
                 files.push(NamedFile { name, bytes });
             }
             TrainingMsg::ClearFiles(set) => self.files[set_index(set)].clear(),
-            TrainingMsg::InitFile { index, name, bytes } => self.init[index.min(1)] = Some(NamedFile { name, bytes }),
-            TrainingMsg::ClearInit(i) => self.init[i.min(1)] = None,
+            TrainingMsg::InitFile { index, name, bytes } => self.init[index.min(3)] = Some(NamedFile { name, bytes }),
+            TrainingMsg::ClearInit(i) => self.init[i.min(3)] = None,
+            TrainingMsg::JunyanzFile { name, bytes } => {
+                let networks = self.model.network_names();
+                let net = name.strip_prefix("latest_net_").and_then(|n| n.strip_suffix(".pth"));
+                match net.and_then(|n| networks.iter().position(|m| *m == n)) {
+                    Some(i) => self.init[i] = Some(NamedFile { name, bytes }),
+                    None => {
+                        self.error = Some(format!(
+                            "{name}: not one of a {} run's checkpoints ({})",
+                            self.model.label(),
+                            networks.iter().map(|n| format!("latest_net_{n}.pth")).collect::<Vec<_>>().join(", ")
+                        ))
+                    }
+                }
+            }
             TrainingMsg::Dropout(d) => self.form.dropout = d,
             TrainingMsg::Set(field, v) => self.form.set(field, v),
             TrainingMsg::FileError(e) => self.error = Some(e),
             TrainingMsg::Start => {
                 let job = (|| {
                     let (save_every_s, sample_every) = self.form.intervals()?;
-                    let n = self.model.generator_names().len();
+                    let n = self.model.network_names().len();
                     Ok::<_, String>(TrainJob {
                         spec: self.form.spec(self.model)?,
                         files: self.files()?,

@@ -120,6 +120,23 @@ impl Training {
                 }
             })
             .collect();
+        // Discriminators come only with a run from junyanz's trainer.
+        let n_g = self.model.generator_names().len();
+        let from_junyanz: Vec<Html> = self.model.network_names()[n_g..]
+            .iter()
+            .enumerate()
+            .filter_map(|(k, name)| {
+                let i = n_g + k;
+                self.init[i].as_ref().map(|f| html! {
+                    <div class="field" data-testid={format!("train-init-{i}")}>
+                        <span>{ format!("{name}: continues from {}", f.name) }</span>
+                        <button class="button secondary" disabled={busy} onclick={cb.reform(move |_| TrainingMsg::ClearInit(i))}>{ "Start fresh" }</button>
+                    </div>
+                })
+            })
+            .collect();
+        let continuing = self.init.iter().take(self.model.network_names().len()).skip(n_g).any(Option::is_some);
+        let gans = self.model != Model::FastStyle;
         html! {
             <div class="group">
                 <label>{ "Model " }
@@ -153,6 +170,19 @@ impl Training {
                     { self.view_files(Set::B, "Choose or drop the B images", busy, cb) }
                 }
                 { for inits }
+                if gans {
+                    <div class="field">
+                        <DropZone id="train-junyanz" testid="train-junyanz" disabled={busy} multiple=true accept=".pth"
+                            label="Continue a run from junyanz's trainer (a cluster's checkpoints folder): drop its latest_net_*.pth files"
+                            on_file={cb.reform(|(name, bytes)| TrainingMsg::JunyanzFile { name, bytes })}
+                            on_error={cb.reform(TrainingMsg::FileError)} />
+                    </div>
+                    { for from_junyanz }
+                    if continuing {
+                        <p class="hint" data-testid="train-junyanz-note">{ "junyanz's checkpoints hold no optimiser state: Adam \
+                            starts with its moments at zero, and the learning-rate schedule is this run's own (the settings below)." }</p>
+                    }
+                }
             </div>
         }
     }
@@ -160,7 +190,8 @@ impl Training {
     fn view_controls(&self, ready: bool, cb: &Callback<TrainingMsg>) -> Html {
         let running = self.job.as_ref().filter(|j| j.about.kind == Kind::Run);
         let can_export = self.run.as_ref().is_some_and(|r| r.saved.is_some()) || self.saved.is_some();
-        let names: Vec<&'static str> = self.run.as_ref().map(|r| r.model).or(self.saved.as_ref().map(|s| s.spec.model)).unwrap_or(self.model).generator_names().to_vec();
+        let model = self.run.as_ref().map(|r| r.model).or(self.saved.as_ref().map(|s| s.spec.model)).unwrap_or(self.model);
+        let names: Vec<&'static str> = model.generator_names().to_vec();
         let exports = names.into_iter().map(|name| {
             html! {
                 <button class="button secondary" data-testid={format!("train-export-{name}")} disabled={!can_export}
@@ -178,6 +209,11 @@ impl Training {
                 { for exports }
                 <button class="button secondary" data-testid="train-export-state" disabled={!can_export}
                     onclick={cb.reform(|_| TrainingMsg::Export(TrainExport::State))}>{ "Export the whole run" }</button>
+                if model != Model::FastStyle {
+                    <button class="button secondary" data-testid="train-export-junyanz" disabled={!can_export}
+                        title="latest_net_*.pth, train_opt.txt and the command that continues the run on GPUs"
+                        onclick={cb.reform(|_| TrainingMsg::Export(TrainExport::Junyanz))}>{ "Export for junyanz's trainer (.zip)" }</button>
+                }
                 if let Some((name, bytes)) = &self.export {
                     <FileDownload id="train-download" testid="train-download" bytes={bytes.clone()} filename={name.clone()}
                         label={format!("Download {name}")} />
