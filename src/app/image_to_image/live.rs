@@ -473,6 +473,17 @@ pub struct LiveVideoProps {
     pub on_playing: Callback<()>,
 }
 
+/// Plays `v`. The promise is awaited, so that its rejection is handled: a new source
+/// interrupts a pending play() (the user switched from the camera to a file), and a refused
+/// one (autoplay policy) is said by the missing frames.
+fn play(v: &HtmlVideoElement) {
+    if let Ok(p) = v.play() {
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = wasm_bindgen_futures::JsFuture::from(p).await;
+        });
+    }
+}
+
 /// A muted, inline `<video>` playing `source` (a camera's stream, or a file's URL, from the
 /// start again whenever it ends).
 #[function_component]
@@ -495,12 +506,7 @@ pub fn LiveVideo(props: &LiveVideoProps) -> Html {
                     }
                     VideoSource::None => v.set_src_object(None),
                 }
-                if let Ok(p) = v.play() {
-                    // A refused play() (autoplay policy) is said by the missing frames; nothing to do here.
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let _ = wasm_bindgen_futures::JsFuture::from(p).await;
-                    });
-                }
+                play(&v);
             }
         });
     }
@@ -510,7 +516,7 @@ pub fn LiveVideo(props: &LiveVideoProps) -> Html {
     let on_ended = Callback::from(|e: web_sys::Event| {
         if let Some(v) = e.target_dyn_into::<HtmlVideoElement>() {
             v.set_current_time(0.0);
-            let _ = v.play();
+            play(&v);
         }
     });
     html! {
